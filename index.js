@@ -1,0 +1,594 @@
+'use strict'
+// The JS face of browserdb: argument checks, encodings, typed errors, write coalescing.
+// Logic lives in Rust (src/engine); this file only encodes, decodes and wraps.
+
+const path = require('node:path')
+
+let native
+try {
+  native = require('./browserdb.node')
+} catch (cause) {
+  const err = new Error(
+    'browserdb: the native addon is not built or does not load. Run `npm install` (it builds from source ' +
+      'and needs Rust: https://rustup.rs). Cause: ' + cause.message
+  )
+  err.code = 'BROWSERDB_INTERNAL'
+  err.cause = cause
+  throw err
+}
+
+const KEY_SIZE_BYTES_MAX = 64 * 1024
+const VALUE_SIZE_BYTES_MAX = 64 * 1024 * 1024
+const BATCH_SIZE_BYTES_MAX = 64 * 1024 * 1024
+const WRITE_BUFFER_SIZE_MIN = 64 * 1024
+const WRITE_BUFFER_SIZE_MAX = 1024 * 1024 * 1024
+const ENCODINGS = new Set(['utf8', 'buffer', 'view', 'json'])
+const OPEN_OPTIONS = new Set([
+  'createIfMissing', 'errorIfExists', 'keyEncoding', 'valueEncoding', 'writeBufferSize', 'cacheSize',
+  'compression', 'sync', 'mode', 'compactionStyle', 'maxMemory'
+])
+const asyncDispose = Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose')
+
+// ------------------------------------------------------------------------------------------
+// Errors
+
+function invalid (Cls, message) {
+  const err = new Cls(message)
+  err.code = 'BROWSERDB_INVALID_ARGUMENT'
+  return err
+}
+
+function codedError (code, message) {
+  const err = new Error(message)
+  err.code = code
+  return err
+}
+
+/** Native errors already carry `code`; invalid-argument ones become RangeErrors, as documented. */
+function fromNative (err) {
+  if (err && err.code === 'BROWSERDB_INVALID_ARGUMENT' && !(err instanceof TypeError) && !(err instanceof RangeError)) {
+    return invalid(RangeError, err.message)
+  }
+  if (err && typeof err.code !== 'string') err.code = 'BROWSERDB_INTERNAL'
+  return err
+}
+
+// ------------------------------------------------------------------------------------------
+// Encodings: keys and values cross into Rust as strings (utf8, json) or Uint8Arrays.
+
+function checkEncoding (name, what) {
+  if (!ENCODINGS.has(name)) {
+    throw invalid(RangeError, `${what} must be one of 'utf8', 'buffer', 'view', 'json'; got ${String(name)}`)
+  }
+  return name
+}
+
+function encode (value, encoding, what) {
+  switch (encoding) {
+    case 'utf8':
+      if (typeof value !== 'string') {
+        throw invalid(TypeError, `${what} must be a string under the 'utf8' encoding; got ${describe(value)}`)
+      }
+      return value
+    case 'json': {
+      let text
+      try {
+        text = JSON.stringify(value)
+      } catch (cause) {
+        throw invalid(TypeError, `${what} cannot be JSON-encoded: ${cause.message}`)
+      }
+      if (typeof text !== 'string') throw invalid(TypeError, `${what} cannot be JSON-encoded (${describe(value)})`)
+      return text
+    }
+    case 'buffer':
+    case 'view':
+      if (!(value instanceof Uint8Array)) {
+        throw invalid(TypeError, `${what} must be a Buffer or Uint8Array under the '${encoding}' encoding; got ${describe(value)}`)
+      }
+      return value
+  }
+  throw invalid(RangeError, `unknown encoding ${encoding}`)
+}
+
+function describe (value) {
+  if (value === null) return 'null'
+  if (value instanceof Uint8Array) return 'a ' + value.constructor.name
+  return typeof value
+}
+
+function byteLength (encoded) {
+  return typeof encoded === 'string' ? Buffer.byteLength(encoded) : encoded.byteLength
+}
+
+function encodeKey (key, encoding) {
+  if (key === undefined) throw invalid(TypeError, 'key is required')
+  const encoded = encode(key, encoding, 'key')
+  const length = encoded.length
+  if (length === 0) throw invalid(RangeError, 'key must not be empty')
+  // A UTF-16 unit takes at most 3 UTF-8 bytes, so short strings skip the byte count.
+  if ((typeof encoded !== 'string' || length * 3 > KEY_SIZE_BYTES_MAX) && byteLength(encoded) > KEY_SIZE_BYTES_MAX) {
+    throw invalid(RangeError, `key is ${byteLength(encoded)} bytes; the limit is ${KEY_SIZE_BYTES_MAX}`)
+  }
+  return encoded
+}
+
+function encodeValue (value, encoding) {
+  if (value === undefined && encoding !== 'json') throw invalid(TypeError, 'value is required')
+  const encoded = encode(value, encoding, 'value')
+  if (encoded.length * 3 > VALUE_SIZE_BYTES_MAX && byteLength(encoded) > VALUE_SIZE_BYTES_MAX) {
+    throw invalid(RangeError, `value is ${byteLength(encoded)} bytes; the limit is ${VALUE_SIZE_BYTES_MAX}`)
+  }
+  return encoded
+}
+
+function decodeValue (raw, encoding) {
+  if (raw === undefined) return undefined
+  switch (encoding) {
+    case 'utf8':
+    case 'buffer':
+      return raw
+    case 'json':
+      return JSON.parse(raw)
+    case 'view':
+      return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)
+  }
+}
+
+const returnsString = (encoding) => encoding === 'utf8' || encoding === 'json'
+
+// ------------------------------------------------------------------------------------------
+// Options
+
+function checkOptionsObject (options, what) {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object' || Array.isArray(options)) throw invalid(TypeError, `${what} must be an object`)
+  return options
+}
+
+function checkKnown (options, known, what) {
+  for (const name of Object.keys(options)) {
+    if (!known.has(name)) {
+      if (name === 'snapshot' || name === 'ttl') throw invalid(RangeError, `${what} option '${name}' is not supported yet`)
+      throw invalid(RangeError, `unknown ${what} option '${name}'`)
+    }
+  }
+}
+
+function checkBoolean (value, name, fallback) {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw invalid(TypeError, `${name} must be a boolean`)
+  return value
+}
+
+function checkBytes (value, name, min, max) {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw invalid(TypeError, `${name} must be an integer number of bytes`)
+  if (value < min || value > max) throw invalid(RangeError, `${name} must be between ${min} and ${max} bytes`)
+  return value
+}
+
+function parseOpenOptions (options) {
+  options = checkOptionsObject(options, 'options')
+  checkKnown(options, OPEN_OPTIONS, 'open')
+  const mode = options.mode === undefined ? 'persistent' : options.mode
+  if (mode === 'ultra') throw invalid(RangeError, "mode 'ultra' is not supported yet")
+  if (mode !== 'persistent') throw invalid(RangeError, "mode must be 'persistent' or 'ultra'")
+  if (options.compactionStyle !== undefined && options.compactionStyle !== 'leveled') {
+    if (options.compactionStyle === 'tiered') throw invalid(RangeError, "compactionStyle 'tiered' is not supported yet")
+    throw invalid(RangeError, "compactionStyle must be 'leveled' or 'tiered'")
+  }
+  if (options.maxMemory !== undefined) throw invalid(RangeError, "maxMemory applies to mode 'ultra', which is not supported yet")
+  const compression = options.compression === undefined ? 'lz4' : options.compression
+  if (compression === 'zstd' || compression === 'zlib') throw invalid(RangeError, `compression '${compression}' is not supported yet`)
+  if (compression !== 'lz4' && compression !== 'none') throw invalid(RangeError, "compression must be 'lz4', 'zstd', 'zlib' or 'none'")
+  return {
+    keyEncoding: checkEncoding(options.keyEncoding === undefined ? 'utf8' : options.keyEncoding, 'keyEncoding'),
+    valueEncoding: checkEncoding(options.valueEncoding === undefined ? 'utf8' : options.valueEncoding, 'valueEncoding'),
+    sync: checkBoolean(options.sync, 'sync', false),
+    native: {
+      createIfMissing: checkBoolean(options.createIfMissing, 'createIfMissing', true),
+      errorIfExists: checkBoolean(options.errorIfExists, 'errorIfExists', false),
+      writeBufferSize: checkBytes(options.writeBufferSize, 'writeBufferSize', WRITE_BUFFER_SIZE_MIN, WRITE_BUFFER_SIZE_MAX),
+      cacheSize: checkBytes(options.cacheSize, 'cacheSize', 0, Number.MAX_SAFE_INTEGER),
+      compression
+    }
+  }
+}
+
+const READ_OPTIONS = new Set(['keyEncoding', 'valueEncoding'])
+const WRITE_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'sync'])
+const BATCH_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'sync'])
+const OP_FIELDS = new Set(['type', 'key', 'value', 'keyEncoding', 'valueEncoding'])
+
+// ------------------------------------------------------------------------------------------
+// The database
+
+class BrowserDB {
+  /**
+   * Opens (creating if missing) the database in directory `location`.
+   * @returns {Promise<BrowserDB>}
+   */
+  static open (location, options) {
+    try {
+      if (typeof location !== 'string' || location.length === 0) throw invalid(TypeError, 'location must be a non-empty string')
+      const parsed = parseOpenOptions(options)
+      const resolved = path.resolve(location)
+      return native.openDb(resolved, parsed.native).then(
+        (handle) => new BrowserDB(handle, resolved, parsed),
+        (err) => { throw fromNative(err) }
+      )
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** @private Use `BrowserDB.open`. */
+  constructor (handle, location, parsed) {
+    if (!(handle instanceof native.NativeDb)) throw new TypeError('use BrowserDB.open(location, options)')
+    this._native = handle
+    this._keyEncoding = parsed.keyEncoding
+    this._valueEncoding = parsed.valueEncoding
+    this._syncDefault = parsed.sync
+    this._defaultRead = Object.freeze({ keyEncoding: parsed.keyEncoding, valueEncoding: parsed.valueEncoding })
+    this._closing = false
+    this._closePromise = null
+    this._pending = 0
+    this._drained = null
+    this._tick = null
+    this._tickSync = false
+    Object.defineProperty(this, 'location', { value: location, enumerable: true })
+  }
+
+  /** 'persistent' (the only mode so far). */
+  get mode () {
+    return 'persistent'
+  }
+
+  // -- reads ---------------------------------------------------------------------------------
+
+  get (key, options) {
+    try {
+      const { keyEncoding, valueEncoding } = this._readOptions(options)
+      const k = encodeKey(key, keyEncoding)
+      const asString = returnsString(valueEncoding)
+      const hit = this._native.getFast(k, asString)
+      if (hit !== null) return Promise.resolve(valueEncoding === 'utf8' ? hit : decodeValue(hit, valueEncoding))
+      const read = this._track(this._native.get(k, asString))
+      return valueEncoding === 'utf8' ? read : read.then((raw) => decodeValue(raw, valueEncoding))
+    } catch (err) {
+      return Promise.reject(fromNative(err))
+    }
+  }
+
+  /** Synchronous read; on a memtable miss it reads the table on the calling thread. */
+  getSync (key, options) {
+    try {
+      const { keyEncoding, valueEncoding } = this._readOptions(options)
+      const raw = this._native.getSync(encodeKey(key, keyEncoding), returnsString(valueEncoding))
+      return decodeValue(raw, valueEncoding)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  getMany (keys, options) {
+    try {
+      const { keyEncoding, valueEncoding } = this._readOptions(options)
+      if (!Array.isArray(keys)) throw invalid(TypeError, 'keys must be an array')
+      const asString = returnsString(valueEncoding)
+      const values = new Array(keys.length)
+      const missing = []
+      const missingAt = []
+      for (let i = 0; i < keys.length; i++) {
+        const k = encodeKey(keys[i], keyEncoding)
+        const hit = this._native.getFast(k, asString)
+        if (hit === null) {
+          missing.push(k)
+          missingAt.push(i)
+        } else {
+          values[i] = decodeValue(hit, valueEncoding)
+        }
+      }
+      if (missing.length === 0) return Promise.resolve(values)
+      return this._track(this._native.getMany(missing, asString)).then((found) => {
+        for (let j = 0; j < found.length; j++) values[missingAt[j]] = decodeValue(found[j], valueEncoding)
+        return values
+      })
+    } catch (err) {
+      return Promise.reject(fromNative(err))
+    }
+  }
+
+  has (key, options) {
+    let keyEncoding
+    try {
+      keyEncoding = this._readOptions(options, true).keyEncoding
+    } catch (err) {
+      return Promise.reject(fromNative(err))
+    }
+    return this.get(key, { keyEncoding, valueEncoding: 'utf8' }).then((v) => v !== undefined)
+  }
+
+  /** Alias of `has` (the BrowserDB guide's name). */
+  exists (key, options) {
+    return this.has(key, options)
+  }
+
+  // -- writes --------------------------------------------------------------------------------
+
+  put (key, value, options) {
+    try {
+      const o = this._writeOptions(options)
+      const k = encodeKey(key, o.keyEncoding)
+      const v = encodeValue(value, o.valueEncoding)
+      this._native.queuePut(k, v)
+      return this._afterQueue(o.sync)
+    } catch (err) {
+      return Promise.reject(fromNative(err))
+    }
+  }
+
+  del (key, options) {
+    try {
+      const o = this._writeOptions(options)
+      this._native.queueDel(encodeKey(key, o.keyEncoding))
+      return this._afterQueue(o.sync)
+    } catch (err) {
+      return Promise.reject(fromNative(err))
+    }
+  }
+
+  /** Alias of `del` (the BrowserDB guide's name). */
+  delete (key, options) {
+    return this.del(key, options)
+  }
+
+  /**
+   * `batch(ops, options)` writes all ops atomically; `batch()` returns a chained batch.
+   */
+  batch (ops, options) {
+    if (arguments.length === 0) {
+      this._checkOpen()
+      return new ChainedBatch(this)
+    }
+    try {
+      if (!Array.isArray(ops)) throw invalid(TypeError, 'batch operations must be an array')
+      const o = this._writeOptions(options, BATCH_OPTIONS)
+      let kinds = ''
+      const items = []
+      let bytes = 0
+      for (const op of ops) {
+        const added = addOp(op, o, items)
+        kinds += added.kind
+        bytes += added.bytes
+      }
+      if (bytes > BATCH_SIZE_BYTES_MAX) throw invalid(RangeError, `batch is ${bytes} bytes; the limit is ${BATCH_SIZE_BYTES_MAX}`)
+      return this._writeBatch(kinds, items, o.sync)
+    } catch (err) {
+      return Promise.reject(fromNative(err))
+    }
+  }
+
+  /** @private */
+  _writeBatch (kinds, items, sync) {
+    this._checkOpen()
+    if (kinds.length === 0) return Promise.resolve()
+    this._native.queueBatch(kinds, items)
+    return this._afterQueue(sync)
+  }
+
+  /**
+   * Writes queued in one JS tick are committed by one native task (one group commit); every
+   * caller of that tick gets the same promise.
+   * @private
+   */
+  _afterQueue (sync) {
+    if (sync) this._tickSync = true
+    if (this._tick === null) {
+      let resolve, reject
+      const promise = new Promise((res, rej) => { resolve = res; reject = rej })
+      this._tick = { promise, resolve, reject }
+      queueMicrotask(() => this._commitTick())
+    }
+    return this._tick.promise
+  }
+
+  /** @private */
+  _commitTick () {
+    const tick = this._tick
+    if (tick === null) return
+    this._tick = null
+    const sync = this._tickSync
+    this._tickSync = false
+    this._track(this._native.commit(sync)).then(tick.resolve, tick.reject)
+  }
+
+  // -- lifecycle -----------------------------------------------------------------------------
+
+  /** Engine counters: sequence, memtable bytes, tables, flushes, WAL writes and syncs. */
+  stats () {
+    this._checkOpen()
+    return this._native.stats()
+  }
+
+  /**
+   * Closes the database: new calls reject with BROWSERDB_CLOSED, in-flight calls settle,
+   * the memtable is flushed. Calling it again returns the same promise.
+   */
+  close () {
+    if (this._closePromise !== null) return this._closePromise
+    this._closing = true
+    this._commitTick()
+    this._closePromise = (async () => {
+      if (this._pending > 0) await new Promise((resolve) => { this._drained = resolve })
+      try {
+        await this._native.close()
+      } catch (err) {
+        throw fromNative(err)
+      }
+    })()
+    return this._closePromise
+  }
+
+  [asyncDispose] () {
+    return this.close()
+  }
+
+  // -- internals -----------------------------------------------------------------------------
+
+  /** @private */
+  _checkOpen () {
+    if (this._closing) throw codedError('BROWSERDB_CLOSED', 'database is closed')
+  }
+
+  /** @private */
+  _track (promise) {
+    this._pending++
+    return promise.then(
+      (value) => { this._settled(); return value },
+      (err) => { this._settled(); throw fromNative(err) }
+    )
+  }
+
+  /** @private */
+  _settled () {
+    if (--this._pending === 0 && this._drained !== null) {
+      const drained = this._drained
+      this._drained = null
+      drained()
+    }
+  }
+
+  /** @private */
+  _readOptions (options, keyOnly) {
+    this._checkOpen()
+    if (options === undefined) return this._defaultRead
+    options = checkOptionsObject(options, 'options')
+    checkKnown(options, READ_OPTIONS, 'read')
+    return {
+      keyEncoding: options.keyEncoding === undefined ? this._keyEncoding : checkEncoding(options.keyEncoding, 'keyEncoding'),
+      valueEncoding: keyOnly || options.valueEncoding === undefined ? this._valueEncoding : checkEncoding(options.valueEncoding, 'valueEncoding')
+    }
+  }
+
+  /** @private */
+  _writeOptions (options, known = WRITE_OPTIONS) {
+    this._checkOpen()
+    if (options === undefined) return { keyEncoding: this._keyEncoding, valueEncoding: this._valueEncoding, sync: this._syncDefault }
+    options = checkOptionsObject(options, 'options')
+    checkKnown(options, known, 'write')
+    return {
+      keyEncoding: options.keyEncoding === undefined ? this._keyEncoding : checkEncoding(options.keyEncoding, 'keyEncoding'),
+      valueEncoding: options.valueEncoding === undefined ? this._valueEncoding : checkEncoding(options.valueEncoding, 'valueEncoding'),
+      sync: checkBoolean(options.sync, 'sync', this._syncDefault)
+    }
+  }
+}
+
+/** Encodes one batch operation into `items`; returns its kind letter and byte size. */
+function addOp (op, defaults, items) {
+  if (op === null || typeof op !== 'object') throw invalid(TypeError, 'each batch operation must be an object')
+  for (const name of Object.keys(op)) {
+    if (!OP_FIELDS.has(name)) {
+      if (name === 'ttl') throw invalid(RangeError, "batch operation field 'ttl' is not supported yet")
+      throw invalid(RangeError, `unknown batch operation field '${name}'`)
+    }
+  }
+  const keyEncoding = op.keyEncoding === undefined ? defaults.keyEncoding : checkEncoding(op.keyEncoding, 'keyEncoding')
+  const key = encodeKey(op.key, keyEncoding)
+  if (op.type === 'put') {
+    const valueEncoding = op.valueEncoding === undefined ? defaults.valueEncoding : checkEncoding(op.valueEncoding, 'valueEncoding')
+    const value = encodeValue(op.value, valueEncoding)
+    items.push(key, value)
+    return { kind: 'p', bytes: byteLength(key) + byteLength(value) }
+  }
+  if (op.type === 'del') {
+    items.push(key)
+    return { kind: 'd', bytes: byteLength(key) }
+  }
+  throw invalid(TypeError, `batch operation type must be 'put' or 'del'; got ${String(op.type)}`)
+}
+
+/** A batch built step by step: `.put()`, `.del()`, then `.write()`. */
+class ChainedBatch {
+  constructor (db) {
+    this._db = db
+    this._kinds = ''
+    this._items = []
+    this._bytes = 0
+    this._done = false
+  }
+
+  /** Queues a put; throws on bad input. */
+  put (key, value, options) {
+    this._checkUsable()
+    const o = this._db._writeOptions(options)
+    const kind = addOp({ type: 'put', key, value }, o, this._items)
+    this._push(kind)
+    return this
+  }
+
+  /** Queues a delete; throws on bad input. */
+  del (key, options) {
+    this._checkUsable()
+    const o = this._db._writeOptions(options)
+    const kind = addOp({ type: 'del', key }, o, this._items)
+    this._push(kind)
+    return this
+  }
+
+  /** Alias of `del`. */
+  delete (key, options) {
+    return this.del(key, options)
+  }
+
+  /** Number of queued operations. */
+  get length () {
+    return this._kinds.length
+  }
+
+  /** Drops every queued operation. */
+  clear () {
+    this._checkUsable()
+    this._kinds = ''
+    this._items = []
+    this._bytes = 0
+    return this
+  }
+
+  /** Writes all queued operations atomically. */
+  write (options) {
+    try {
+      this._checkUsable()
+      const o = this._db._writeOptions(options, BATCH_OPTIONS)
+      this._done = true
+      return this._db._writeBatch(this._kinds, this._items, o.sync)
+    } catch (err) {
+      return Promise.reject(fromNative(err))
+    }
+  }
+
+  /** Discards the batch without writing. */
+  close () {
+    this._done = true
+    return Promise.resolve()
+  }
+
+  /** @private */
+  _push (added) {
+    if (this._bytes + added.bytes > BATCH_SIZE_BYTES_MAX) {
+      this._items.length -= added.kind === 'p' ? 2 : 1
+      throw invalid(RangeError, `batch would exceed ${BATCH_SIZE_BYTES_MAX} bytes`)
+    }
+    this._kinds += added.kind
+    this._bytes += added.bytes
+  }
+
+  /** @private */
+  _checkUsable () {
+    if (this._done) throw invalid(TypeError, 'batch was already written or closed')
+    this._db._checkOpen()
+  }
+}
+
+module.exports = { BrowserDB, ChainedBatch }

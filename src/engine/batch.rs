@@ -1,0 +1,236 @@
+//! A write batch: the unit of atomicity. It is kept in its encoded form, which is exactly the
+//! WAL record payload (docs/format.md "WAL record payload"), so committing a batch copies no
+//! key or value again.
+//!
+//! Payload: `count: u32` then `count` operations, each
+//! `kind: u8 | key_len: varint | stored key | [expiry_ms: u64] | [value_len: varint | value]`.
+
+use super::coding::{put_varint, Reader};
+use super::error::{Error, Result};
+use super::key::{Keyspace, Kind, BATCH_SIZE_BYTES_MAX, KEY_SIZE_BYTES_MAX, VALUE_SIZE_BYTES_MAX};
+
+/// One decoded operation, borrowing from the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Op<'a> {
+    /// Put, delete, ...
+    pub kind: Kind,
+    /// Keyspace tag + user key.
+    pub stored_key: &'a [u8],
+    /// Expiry time for `PutWithExpiry`, else 0.
+    pub expiry_ms: u64,
+    /// The value (empty for deletes).
+    pub value: &'a [u8],
+}
+
+/// An atomic group of puts and deletes.
+#[derive(Debug, Clone)]
+pub struct WriteBatch {
+    payload: Vec<u8>,
+    count: u32,
+    data_bytes: usize,
+}
+
+impl Default for WriteBatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn check_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidArgument("key must not be empty".into()));
+    }
+    if key.len() > KEY_SIZE_BYTES_MAX {
+        return Err(Error::InvalidArgument(format!(
+            "key is {} bytes; the limit is {KEY_SIZE_BYTES_MAX}",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            payload: vec![0; 4],
+            count: 0,
+            data_bytes: 0,
+        }
+    }
+
+    /// Queues a put of a user key.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.push(Kind::Put, key, 0, value)
+    }
+
+    /// Queues a delete of a user key.
+    pub fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.push(Kind::Delete, key, 0, &[])
+    }
+
+    fn push(&mut self, kind: Kind, key: &[u8], expiry_ms: u64, value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        if value.len() > VALUE_SIZE_BYTES_MAX {
+            return Err(Error::InvalidArgument(format!(
+                "value is {} bytes; the limit is {VALUE_SIZE_BYTES_MAX}",
+                value.len()
+            )));
+        }
+        let data_bytes = self.data_bytes + key.len() + value.len();
+        if data_bytes > BATCH_SIZE_BYTES_MAX {
+            return Err(Error::InvalidArgument(format!(
+                "batch would hold {data_bytes} bytes; the limit is {BATCH_SIZE_BYTES_MAX}"
+            )));
+        }
+        self.payload.push(kind as u8);
+        put_varint(&mut self.payload, key.len() as u64 + 1);
+        self.payload.push(Keyspace::User as u8);
+        self.payload.extend_from_slice(key);
+        if kind.has_expiry() {
+            self.payload.extend_from_slice(&expiry_ms.to_le_bytes());
+        }
+        if kind.has_value() {
+            put_varint(&mut self.payload, value.len() as u64);
+            self.payload.extend_from_slice(value);
+        }
+        self.count += 1;
+        self.data_bytes = data_bytes;
+        if let Some(head) = self.payload.get_mut(..4) {
+            head.copy_from_slice(&self.count.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    /// Number of operations.
+    #[must_use]
+    pub const fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Whether the batch holds no operation.
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The encoded payload (what the WAL stores).
+    #[must_use]
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// Bytes of keys and values (for memtable accounting).
+    #[must_use]
+    pub const fn data_bytes(&self) -> usize {
+        self.data_bytes
+    }
+
+    /// Appends all operations of `other`, keeping both atomic as one. Returns false (and
+    /// changes nothing) if the result would exceed the batch size limit.
+    pub fn append(&mut self, other: &Self) -> bool {
+        let data_bytes = self.data_bytes + other.data_bytes;
+        if data_bytes > BATCH_SIZE_BYTES_MAX {
+            return false;
+        }
+        self.payload
+            .extend_from_slice(other.payload.get(4..).unwrap_or_default());
+        self.count += other.count;
+        self.data_bytes = data_bytes;
+        if let Some(head) = self.payload.get_mut(..4) {
+            head.copy_from_slice(&self.count.to_le_bytes());
+        }
+        true
+    }
+
+    /// Empties the batch for reuse.
+    pub fn clear(&mut self) {
+        self.payload.truncate(4);
+        self.payload.fill(0);
+        self.count = 0;
+        self.data_bytes = 0;
+    }
+}
+
+/// Decodes a payload into its operations; `None` if it is malformed (the caller reports
+/// corruption with the file and offset it knows).
+#[must_use]
+pub fn decode_payload(payload: &[u8]) -> Option<Vec<Op<'_>>> {
+    let mut r = Reader::new(payload);
+    let count = r.u32()?;
+    // Each op takes at least 3 bytes, so a huge count in a short payload is rejected early.
+    if u64::from(count) * 3 > r.remaining() as u64 {
+        return None;
+    }
+    let mut ops = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let kind = Kind::from_byte(r.u8()?)?;
+        let key_len = r.varint_len()?;
+        if key_len < 2 || key_len > KEY_SIZE_BYTES_MAX + 1 {
+            return None;
+        }
+        let stored_key = r.take(key_len)?;
+        let expiry_ms = if kind.has_expiry() { r.u64()? } else { 0 };
+        let value = if kind.has_value() {
+            let len = r.varint_len()?;
+            if len > VALUE_SIZE_BYTES_MAX {
+                return None;
+            }
+            r.take(len)?
+        } else {
+            &[]
+        };
+        ops.push(Op {
+            kind,
+            stored_key,
+            expiry_ms,
+            value,
+        });
+    }
+    (r.remaining() == 0).then_some(ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trips() {
+        let mut b = WriteBatch::new();
+        b.put(b"a", b"1").unwrap();
+        b.delete(b"b").unwrap();
+        b.put(b"c", b"").unwrap();
+        let ops = decode_payload(b.payload()).unwrap();
+        assert_eq!(ops.len(), 3);
+        assert_eq!(ops[0].stored_key, b"\0a");
+        assert_eq!(ops[0].value, b"1");
+        assert_eq!(ops[1].kind, Kind::Delete);
+        assert_eq!(ops[2].value, b"");
+    }
+
+    #[test]
+    fn limits_are_enforced_before_anything_is_queued() {
+        let mut b = WriteBatch::new();
+        assert!(matches!(b.put(b"", b"x"), Err(Error::InvalidArgument(_))));
+        assert!(matches!(
+            b.put(&vec![1; KEY_SIZE_BYTES_MAX + 1], b"x"),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(b.put(&vec![1; KEY_SIZE_BYTES_MAX], b"x").is_ok());
+        assert_eq!(b.count(), 1);
+    }
+
+    #[test]
+    fn malformed_payloads_are_rejected() {
+        let mut b = WriteBatch::new();
+        b.put(b"key", b"value").unwrap();
+        let payload = b.payload().to_vec();
+        for cut in 0..payload.len() {
+            assert!(decode_payload(&payload[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut extra = payload.clone();
+        extra.push(0);
+        assert!(decode_payload(&extra).is_none());
+    }
+}

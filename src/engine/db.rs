@@ -1,0 +1,709 @@
+//! The database: open and recovery, the group-commit write path, the read path, flush
+//! scheduling and close. This is the engine's public face (with `Options` and `Error`).
+//!
+//! Threads: any number of readers (the JS thread's memory-only fast path, libuv pool
+//! threads), writers from the libuv pool (grouped: one leader writes for all), and one
+//! background flush per database at a time on the shared pool.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use super::background;
+use super::batch::{decode_payload, WriteBatch};
+use super::error::{Error, IoContext, Result};
+use super::files::{self, FileKind};
+use super::key::{now_ms, Keyspace, Lookup, KEY_SIZE_BYTES_MAX};
+use super::manifest::{self, Manifest};
+use super::memtable::Memtable;
+use super::options::Options;
+use super::storage::{FsStorage, LockHandle, Storage};
+use super::table::{Table, TableBuilder};
+use super::wal::{self, WalWriter};
+
+/// Bytes of batches one group commit writes at most (the leader's own batch always goes).
+const GROUP_COMMIT_BYTES_MAX: usize = 1024 * 1024;
+/// Writers one group commit serves at most.
+const GROUP_COMMIT_WRITERS_MAX: usize = 512;
+/// How long a stalled writer sleeps between checks for a finished flush.
+const STALL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+
+/// A memtable with the WAL that holds its writes.
+#[derive(Clone)]
+struct MemWithWal {
+    mem: Arc<Memtable>,
+    wal_number: u64,
+}
+
+/// What reads see: the active memtable, frozen ones waiting for flush (oldest first) and
+/// tables (newest first). Replaced as a whole under the `state` lock, so a reader never sees
+/// a memtable both frozen and flushed, or neither.
+#[derive(Clone)]
+struct State {
+    active: MemWithWal,
+    immutable: Vec<MemWithWal>,
+    tables: Arc<Vec<Arc<Table>>>,
+}
+
+/// One writer waiting in the group-commit queue.
+struct PendingWrite {
+    batch: WriteBatch,
+    sync: bool,
+    result: Mutex<Option<Result<()>>>,
+}
+
+#[derive(Default)]
+struct WriteQueue {
+    pending: VecDeque<Arc<PendingWrite>>,
+    leader_active: bool,
+}
+
+/// Engine counters for `stats()`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Sequence number of the newest write.
+    pub last_sequence: u64,
+    /// Bytes in the active memtable.
+    pub memtable_bytes: u64,
+    /// Frozen memtables waiting for flush.
+    pub immutable_memtables: u64,
+    /// Live tables.
+    pub tables: u64,
+    /// Entries in live tables.
+    pub table_entries: u64,
+    /// Flushes completed since open.
+    pub flushes: u64,
+    /// WAL group commits since open.
+    pub wal_writes: u64,
+    /// WAL fdatasyncs since open.
+    pub wal_syncs: u64,
+}
+
+struct Inner {
+    dir: PathBuf,
+    storage: Arc<dyn Storage>,
+    options: Options,
+    lock: Mutex<Option<Box<dyn LockHandle>>>,
+    state: RwLock<State>,
+    queue: Mutex<WriteQueue>,
+    queue_cv: Condvar,
+    wal: Mutex<Option<WalWriter>>,
+    last_seq: AtomicU64,
+    next_file_number: AtomicU64,
+    manifest: Mutex<Manifest>,
+    flush_lock: Mutex<()>,
+    flush_scheduled: Mutex<bool>,
+    flush_cv: Condvar,
+    poison: RwLock<Option<String>>,
+    poisoned: AtomicBool,
+    closed: AtomicBool,
+    in_flight: AtomicUsize,
+    flushes: AtomicU64,
+    wal_writes: AtomicU64,
+    wal_syncs: AtomicU64,
+}
+
+/// An open database. Cheap to clone; all clones share one engine.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+/// Marks an operation in flight so `close` can wait for it.
+struct OpGuard<'a>(&'a Inner);
+
+impl Drop for OpGuard<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Builds the stored key (keyspace tag + user key) on the stack for short keys.
+fn with_stored_key<R>(key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut small = [0u8; 128];
+    if let Some(slot) = small.get_mut(1..=key.len()) {
+        slot.copy_from_slice(key);
+        small[0] = Keyspace::User as u8;
+        f(&small[..=key.len()])
+    } else {
+        let mut big = Vec::with_capacity(key.len() + 1);
+        big.push(Keyspace::User as u8);
+        big.extend_from_slice(key);
+        f(&big)
+    }
+}
+
+fn check_read_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() || key.len() > KEY_SIZE_BYTES_MAX {
+        return Err(Error::InvalidArgument(format!(
+            "key must be 1 to {KEY_SIZE_BYTES_MAX} bytes, got {}",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Rebuilds an error for each writer of a failed group (errors are not `Clone`).
+fn share_error(e: &Error) -> Error {
+    match e {
+        Error::Io { context, source } => Error::Io {
+            context: context.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        Error::Poisoned { cause } => Error::Poisoned {
+            cause: cause.clone(),
+        },
+        Error::Corruption { file, offset, what } => Error::Corruption {
+            file: file.clone(),
+            offset: *offset,
+            what: what.clone(),
+        },
+        Error::Closed => Error::Closed,
+        Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
+        other => Error::Internal(other.to_string()),
+    }
+}
+
+impl Db {
+    /// Opens (or creates) the database in `dir` on the real file system.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Self> {
+        Self::open_with_storage(dir, options, Arc::new(FsStorage))
+    }
+
+    /// Opens with a chosen storage (tests use `MemStorage`).
+    pub fn open_with_storage(
+        dir: impl AsRef<Path>,
+        options: Options,
+        storage: Arc<dyn Storage>,
+    ) -> Result<Self> {
+        options.validate()?;
+        super::recovery::open(dir.as_ref(), options, storage)
+    }
+
+    /// Puts one key.
+    pub fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value)?;
+        self.write(batch, sync)
+    }
+
+    /// Deletes one key.
+    pub fn delete(&self, key: &[u8], sync: bool) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key)?;
+        self.write(batch, sync)
+    }
+
+    /// Applies a batch atomically. Without `sync` the batch has reached the OS when this
+    /// returns; with `sync` it has been fdatasynced. Concurrent callers share one WAL write
+    /// and one fdatasync (group commit).
+    pub fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        let _guard = self.begin()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.check_poison()?;
+        let me = Arc::new(PendingWrite {
+            batch,
+            sync,
+            result: Mutex::new(None),
+        });
+        let inner = &self.inner;
+        let mut queue = inner.queue.lock();
+        queue.pending.push_back(Arc::clone(&me));
+        loop {
+            if let Some(result) = me.result.lock().take() {
+                return result;
+            }
+            let at_front = queue.pending.front().is_some_and(|w| Arc::ptr_eq(w, &me));
+            if at_front && !queue.leader_active {
+                break;
+            }
+            inner.queue_cv.wait(&mut queue);
+        }
+        queue.leader_active = true;
+        let group = take_group(&queue.pending);
+        drop(queue);
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_group(&group)))
+                .unwrap_or_else(|_| Err(self.poison_with("a panic during group commit".into())));
+        let mut queue = inner.queue.lock();
+        for w in queue.pending.drain(..group.len()) {
+            let r = match &outcome {
+                Ok(()) => Ok(()),
+                Err(e) => Err(share_error(e)),
+            };
+            *w.result.lock() = Some(r);
+        }
+        queue.leader_active = false;
+        inner.queue_cv.notify_all();
+        drop(queue);
+        let mine = me.result.lock().take();
+        mine.unwrap_or(outcome)
+    }
+
+    /// Writes a group's records with one `write` (and one fdatasync if any asked), then
+    /// applies them to the memtable. Runs on the leader only.
+    fn commit_group(&self, group: &[Arc<PendingWrite>]) -> Result<()> {
+        self.check_poison()?;
+        self.make_room_for_write()?;
+        let inner = &self.inner;
+        let mut wal_guard = inner.wal.lock();
+        let wal = wal_guard.as_mut().ok_or(Error::Closed)?;
+        let first = inner.last_seq.load(Ordering::SeqCst) + 1;
+        let mut records = Vec::with_capacity(
+            group
+                .iter()
+                .map(|w| w.batch.payload().len() + wal::RECORD_HEADER_BYTES)
+                .sum(),
+        );
+        let mut seq = first;
+        for w in group {
+            wal::encode_record(&mut records, wal.number(), seq, w.batch.payload());
+            seq += u64::from(w.batch.count());
+        }
+        if let Err(e) = wal.append(&records) {
+            return Err(self.poison_with(e.to_string()));
+        }
+        inner.wal_writes.fetch_add(1, Ordering::Relaxed);
+        if group.iter().any(|w| w.sync) {
+            if let Err(e) = wal.sync() {
+                return Err(self.poison_with(e.to_string()));
+            }
+            inner.wal_syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        drop(wal_guard);
+        let mem = Arc::clone(&inner.state.read().active.mem);
+        let mut seq = first;
+        for w in group {
+            let ops = decode_payload(w.batch.payload())
+                .ok_or_else(|| Error::Internal("batch payload does not decode".into()))?;
+            mem.apply(seq, &ops, u64::MAX);
+            seq += ops.len() as u64;
+            inner.last_seq.store(seq - 1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// If the active memtable is full, freezes it behind a new WAL and schedules a flush;
+    /// waits (bounded per check, re-checking poison) while too many frozen ones wait.
+    fn make_room_for_write(&self) -> Result<()> {
+        let inner = &self.inner;
+        loop {
+            let (bytes, frozen) = {
+                let st = inner.state.read();
+                (st.active.mem.approximate_bytes(), st.immutable.len())
+            };
+            if bytes < inner.options.write_buffer_size_bytes {
+                return Ok(());
+            }
+            if frozen >= inner.options.immutable_memtables_max {
+                self.schedule_flush();
+                let mut scheduled = inner.flush_scheduled.lock();
+                if *scheduled {
+                    inner
+                        .flush_cv
+                        .wait_for(&mut scheduled, STALL_CHECK_INTERVAL);
+                }
+                drop(scheduled);
+                self.check_poison()?;
+                continue;
+            }
+            self.rotate_wal()?;
+            self.schedule_flush();
+            return Ok(());
+        }
+    }
+
+    /// Syncs the current WAL, starts a new one, and freezes the active memtable.
+    fn rotate_wal(&self) -> Result<()> {
+        let inner = &self.inner;
+        let number = inner.next_file_number.fetch_add(1, Ordering::SeqCst);
+        let mut wal = inner.wal.lock();
+        let result = (|| {
+            if let Some(old) = wal.as_mut() {
+                old.sync()?;
+            }
+            let path = files::path(&inner.dir, number, FileKind::Wal);
+            let file = inner
+                .storage
+                .create(&path)
+                .ctx(|| format!("creating WAL {number:06}"))?;
+            inner
+                .storage
+                .sync_dir(&inner.dir)
+                .ctx(|| "syncing the database directory".into())?;
+            Ok(WalWriter::new(file, number))
+        })();
+        let new_wal = result.map_err(|e: Error| self.poison_with(e.to_string()))?;
+        *wal = Some(new_wal);
+        let mut st = inner.state.write();
+        let frozen = std::mem::replace(
+            &mut st.active,
+            MemWithWal {
+                mem: Arc::new(Memtable::new()),
+                wal_number: number,
+            },
+        );
+        st.immutable.push(frozen);
+        Ok(())
+    }
+
+    fn schedule_flush(&self) {
+        let mut scheduled = self.inner.flush_scheduled.lock();
+        if *scheduled || self.inner.state.read().immutable.is_empty() {
+            return;
+        }
+        *scheduled = true;
+        drop(scheduled);
+        let db = self.clone();
+        background::schedule(move || db.background_flush());
+    }
+
+    fn background_flush(&self) {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            while !self.inner.poisoned.load(Ordering::SeqCst) && self.flush_oldest()? {}
+            Ok::<(), Error>(())
+        }));
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                self.poison_with(format!("flush failed: {e}"));
+            }
+            Err(_) => {
+                self.poison_with("a panic in the background flush".into());
+            }
+        }
+        *self.inner.flush_scheduled.lock() = false;
+        self.inner.flush_cv.notify_all();
+    }
+
+    /// Flushes the oldest frozen memtable into a table and records it in the MANIFEST.
+    /// Returns whether there was one.
+    fn flush_oldest(&self) -> Result<bool> {
+        let inner = &self.inner;
+        let _flushing = inner.flush_lock.lock();
+        let Some(oldest) = inner.state.read().immutable.first().cloned() else {
+            return Ok(false);
+        };
+        let number = inner.next_file_number.fetch_add(1, Ordering::SeqCst);
+        let path = files::path(&inner.dir, number, FileKind::Table);
+        let mut meta = None;
+        if !oldest.mem.is_empty() {
+            let file = inner
+                .storage
+                .create(&path)
+                .ctx(|| format!("creating table {number:06}"))?;
+            let mut builder = TableBuilder::new(
+                file,
+                number,
+                inner.options.compression,
+                inner.options.block_size_bytes,
+            );
+            oldest
+                .mem
+                .for_each(|key, v| builder.add(key, v.seq, v.kind, v.expiry_ms, &v.value))?;
+            meta = Some(builder.finish()?);
+        }
+        let table = match &meta {
+            Some(_) => Some(Arc::new(Table::open(
+                inner.storage.as_ref(),
+                &path,
+                number,
+            )?)),
+            None => None,
+        };
+        let log_number = {
+            let st = inner.state.read();
+            st.immutable
+                .get(1)
+                .map_or(st.active.wal_number, |m| m.wal_number)
+        };
+        {
+            let mut m = inner.manifest.lock();
+            let mut next = m.clone();
+            if let Some(meta) = meta {
+                next.last_sequence = next.last_sequence.max(meta.max_seq);
+                next.tables.insert(0, meta);
+            }
+            next.log_number = log_number;
+            next.next_file_number = inner.next_file_number.load(Ordering::SeqCst);
+            next.store(inner.storage.as_ref(), &inner.dir)?;
+            *m = next;
+        }
+        {
+            let mut st = inner.state.write();
+            st.immutable.remove(0);
+            if let Some(table) = table {
+                let mut tables = Vec::with_capacity(st.tables.len() + 1);
+                tables.push(table);
+                tables.extend(st.tables.iter().cloned());
+                st.tables = Arc::new(tables);
+            }
+        }
+        inner.flushes.fetch_add(1, Ordering::Relaxed);
+        files::remove_obsolete_wals(inner.storage.as_ref(), &inner.dir, log_number);
+        Ok(true)
+    }
+
+    /// Reads a key: memtables, then tables newest first. `f` sees the value (borrowed) or
+    /// `None`, so the caller copies it once into its destination.
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        let _guard = self.begin()?;
+        check_read_key(key)?;
+        with_stored_key(key, |sk| {
+            let now = now_ms();
+            let tables = {
+                let st = self.inner.state.read();
+                let mut f = Some(f);
+                if let Some(r) = lookup_memtables(&st, sk, now, &mut f) {
+                    return Ok(r);
+                }
+                let Some(f) = f else {
+                    return Err(Error::Internal("lookup consumed its callback".into()));
+                };
+                (Arc::clone(&st.tables), f)
+            };
+            let (tables, f) = tables;
+            let mut f = Some(f);
+            for t in tables.iter() {
+                let result = t.get(sk, u64::MAX, now, |l| match l {
+                    Lookup::Value(v) => Some(f.take().map(|f| f(Some(v)))),
+                    Lookup::Deleted => Some(f.take().map(|f| f(None))),
+                    Lookup::Absent => None,
+                })?;
+                if let Some(r) = result {
+                    return r.ok_or_else(|| Error::Internal("lookup consumed its callback".into()));
+                }
+            }
+            f.map(|f| f(None))
+                .ok_or_else(|| Error::Internal("lookup consumed its callback".into()))
+        })
+    }
+
+    /// Reads a key into an owned vector.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_with(key, |v| v.map(<[u8]>::to_vec))
+    }
+
+    /// The JS thread's fast path: answers only from memory. `Ok(None)` means the answer may
+    /// be in a table and the caller must read off the JS thread (`get_with`).
+    pub fn get_in_memory<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<Option<R>> {
+        let _guard = self.begin()?;
+        check_read_key(key)?;
+        with_stored_key(key, |sk| {
+            let st = self.inner.state.read();
+            let mut f = Some(f);
+            if let Some(r) = lookup_memtables(&st, sk, now_ms(), &mut f) {
+                return Ok(Some(r));
+            }
+            if st.tables.is_empty() {
+                return Ok(f.map(|f| f(None)));
+            }
+            Ok(None)
+        })
+    }
+
+    /// Counters.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        let inner = &self.inner;
+        let st = inner.state.read();
+        Stats {
+            last_sequence: inner.last_seq.load(Ordering::SeqCst),
+            memtable_bytes: st.active.mem.approximate_bytes() as u64,
+            immutable_memtables: st.immutable.len() as u64,
+            tables: st.tables.len() as u64,
+            table_entries: st.tables.iter().map(|t| t.entry_count()).sum(),
+            flushes: inner.flushes.load(Ordering::Relaxed),
+            wal_writes: inner.wal_writes.load(Ordering::Relaxed),
+            wal_syncs: inner.wal_syncs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The database directory.
+    #[must_use]
+    pub fn location(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Whether an earlier I/O failure poisoned the database.
+    #[must_use]
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.poisoned.load(Ordering::SeqCst)
+    }
+
+    /// Closes: refuses new calls, waits for in-flight ones, flushes the memtable (so the next
+    /// open replays no WAL) unless poisoned, and releases the lock. Idempotent.
+    pub fn close(&self) -> Result<()> {
+        let inner = &self.inner;
+        if inner.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        while inner.in_flight.load(Ordering::SeqCst) != 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let result = if self.is_poisoned() {
+            Ok(())
+        } else {
+            self.flush_all_for_close()
+        };
+        {
+            let mut scheduled = inner.flush_scheduled.lock();
+            while *scheduled {
+                inner.flush_cv.wait(&mut scheduled);
+            }
+        }
+        *inner.wal.lock() = None;
+        *inner.lock.lock() = None;
+        result
+    }
+
+    fn flush_all_for_close(&self) -> Result<()> {
+        let inner = &self.inner;
+        {
+            let mut st = inner.state.write();
+            if !st.active.mem.is_empty() {
+                let number = inner.next_file_number.fetch_add(1, Ordering::SeqCst);
+                let frozen = std::mem::replace(
+                    &mut st.active,
+                    MemWithWal {
+                        mem: Arc::new(Memtable::new()),
+                        wal_number: number,
+                    },
+                );
+                st.immutable.push(frozen);
+            }
+        }
+        let flushed = (|| {
+            while self.flush_oldest()? {}
+            Ok(())
+        })();
+        flushed.map_err(|e: Error| self.poison_with(format!("flush at close failed: {e}")))
+    }
+
+    fn begin(&self) -> Result<OpGuard<'_>> {
+        let inner = &self.inner;
+        inner.in_flight.fetch_add(1, Ordering::SeqCst);
+        let guard = OpGuard(inner);
+        if inner.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        Ok(guard)
+    }
+
+    fn check_poison(&self) -> Result<()> {
+        if !self.inner.poisoned.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let cause = self.inner.poison.read().clone().unwrap_or_default();
+        Err(Error::Poisoned { cause })
+    }
+
+    /// Records the first failure and returns the error every writer gets.
+    fn poison_with(&self, cause: String) -> Error {
+        let mut poison = self.inner.poison.write();
+        let first = poison.get_or_insert(cause).clone();
+        self.inner.poisoned.store(true, Ordering::SeqCst);
+        Error::Poisoned { cause: first }
+    }
+}
+
+/// Looks in the active and frozen memtables (newest first). `Some` when one of them decided.
+fn lookup_memtables<R>(
+    st: &State,
+    sk: &[u8],
+    now: u64,
+    f: &mut Option<impl FnOnce(Option<&[u8]>) -> R>,
+) -> Option<R> {
+    let layers = std::iter::once(&st.active).chain(st.immutable.iter().rev());
+    for layer in layers {
+        let decided = layer.mem.get(sk, u64::MAX, now, |l| match l {
+            Lookup::Value(v) => f.take().map(|f| f(Some(v))),
+            Lookup::Deleted => f.take().map(|f| f(None)),
+            Lookup::Absent => None,
+        });
+        if decided.is_some() {
+            return decided;
+        }
+    }
+    None
+}
+
+fn take_group(pending: &VecDeque<Arc<PendingWrite>>) -> Vec<Arc<PendingWrite>> {
+    let mut bytes = 0usize;
+    let mut group = Vec::new();
+    for w in pending.iter().take(GROUP_COMMIT_WRITERS_MAX) {
+        let size = w.batch.payload().len();
+        if !group.is_empty() && bytes + size > GROUP_COMMIT_BYTES_MAX {
+            break;
+        }
+        bytes += size;
+        group.push(Arc::clone(w));
+    }
+    group
+}
+
+/// Pieces `recovery` assembles into a `Db`.
+pub(crate) struct Recovered {
+    pub dir: PathBuf,
+    pub storage: Arc<dyn Storage>,
+    pub options: Options,
+    pub lock: Box<dyn LockHandle>,
+    pub manifest: Manifest,
+    pub tables: Vec<Arc<Table>>,
+    pub mem: Memtable,
+    pub wal: WalWriter,
+    pub last_seq: u64,
+    pub next_file_number: u64,
+}
+
+impl Db {
+    pub(crate) fn from_recovered(r: Recovered) -> Self {
+        let wal_number = r.wal.number();
+        let inner = Inner {
+            dir: r.dir,
+            storage: r.storage,
+            options: r.options,
+            lock: Mutex::new(Some(r.lock)),
+            state: RwLock::new(State {
+                active: MemWithWal {
+                    mem: Arc::new(r.mem),
+                    wal_number,
+                },
+                immutable: Vec::new(),
+                tables: Arc::new(r.tables),
+            }),
+            queue: Mutex::new(WriteQueue::default()),
+            queue_cv: Condvar::new(),
+            wal: Mutex::new(Some(r.wal)),
+            last_seq: AtomicU64::new(r.last_seq),
+            next_file_number: AtomicU64::new(r.next_file_number),
+            manifest: Mutex::new(r.manifest),
+            flush_lock: Mutex::new(()),
+            flush_scheduled: Mutex::new(false),
+            flush_cv: Condvar::new(),
+            poison: RwLock::new(None),
+            poisoned: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+            flushes: AtomicU64::new(0),
+            wal_writes: AtomicU64::new(0),
+            wal_syncs: AtomicU64::new(0),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+}
+
+/// Names of the manifest files (re-exported for recovery's directory check).
+pub(crate) const MANIFEST_FILES: [&str; 2] = [manifest::FILE_NAME, manifest::TEMP_FILE_NAME];

@@ -1,0 +1,199 @@
+//! The MANIFEST: which tables form the database, and the counters recovery needs
+//! (docs/format.md "MANIFEST"). It is small and rewritten whole on every change, and only
+//! by write-temp, fsync, rename, fsync-directory, so a crash leaves the old or the new one.
+//!
+//! ```text
+//! 0   magic             8 bytes  "BDBMANIF"
+//! 8   version           u32      1
+//! 12  next_file_number  u64
+//! 20  last_sequence     u64      highest sequence number in any table
+//! 28  log_number        u64      WALs numbered >= this are live and replayed
+//! 36  table_count       u32
+//! 40  tables            table_count × { level u8 | number u64 | file_size u64 | entry_count u64
+//!                                       | max_seq u64 | smallest_len u32 | smallest
+//!                                       | largest_len u32 | largest }
+//! end crc32             u32      of every byte before it
+//! ```
+
+use std::path::Path;
+
+use super::coding::{len_u32, Reader};
+use super::error::{Error, IoContext, Result};
+use super::storage::Storage;
+use super::table::TableMeta;
+
+/// MANIFEST magic.
+pub const MAGIC: &[u8; 8] = b"BDBMANIF";
+/// MANIFEST version written by this code.
+pub const VERSION: u32 = 1;
+/// The file name.
+pub const FILE_NAME: &str = "MANIFEST";
+/// The temporary name used while replacing it.
+pub const TEMP_FILE_NAME: &str = "MANIFEST.tmp";
+
+/// The decoded MANIFEST.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Manifest {
+    /// Next number for a WAL or table file.
+    pub next_file_number: u64,
+    /// Highest sequence number stored in tables.
+    pub last_sequence: u64,
+    /// Oldest live WAL number.
+    pub log_number: u64,
+    /// Live tables, newest first within level 0.
+    pub tables: Vec<TableMeta>,
+}
+
+impl Manifest {
+    /// Encodes with the trailing CRC.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.tables.len() * 80);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&self.next_file_number.to_le_bytes());
+        out.extend_from_slice(&self.last_sequence.to_le_bytes());
+        out.extend_from_slice(&self.log_number.to_le_bytes());
+        out.extend_from_slice(&len_u32(self.tables.len()).to_le_bytes());
+        for t in &self.tables {
+            out.push(t.level);
+            out.extend_from_slice(&t.number.to_le_bytes());
+            out.extend_from_slice(&t.file_size.to_le_bytes());
+            out.extend_from_slice(&t.entry_count.to_le_bytes());
+            out.extend_from_slice(&t.max_seq.to_le_bytes());
+            for key in [&t.smallest, &t.largest] {
+                out.extend_from_slice(&len_u32(key.len()).to_le_bytes());
+                out.extend_from_slice(key);
+            }
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Decodes and checks; `Err((offset, what))` on any violation.
+    pub fn decode(bytes: &[u8]) -> Result<Self, (u64, &'static str)> {
+        let body_len = bytes
+            .len()
+            .checked_sub(4)
+            .ok_or((0, "MANIFEST truncated"))?;
+        let (body, crc) = bytes.split_at(body_len);
+        if crc != crc32fast::hash(body).to_le_bytes() {
+            return Err((body_len as u64, "MANIFEST checksum mismatch"));
+        }
+        let mut r = Reader::new(body);
+        if r.take(8) != Some(&MAGIC[..]) {
+            return Err((0, "bad MANIFEST magic"));
+        }
+        if r.u32() != Some(VERSION) {
+            return Err((8, "unsupported MANIFEST version"));
+        }
+        let truncated = |r: &Reader<'_>| (r.position() as u64, "MANIFEST truncated");
+        let mut m = Self {
+            next_file_number: r.u64().ok_or_else(|| truncated(&r))?,
+            last_sequence: r.u64().ok_or_else(|| truncated(&r))?,
+            log_number: r.u64().ok_or_else(|| truncated(&r))?,
+            tables: Vec::new(),
+        };
+        let count = r.u32().ok_or_else(|| truncated(&r))?;
+        for _ in 0..count {
+            m.tables
+                .push(decode_table(&mut r).ok_or_else(|| truncated(&r))?);
+        }
+        if r.remaining() != 0 {
+            return Err((r.position() as u64, "trailing bytes in MANIFEST"));
+        }
+        Ok(m)
+    }
+
+    /// Reads and checks `dir/MANIFEST`; `Ok(None)` if it does not exist.
+    pub fn load(storage: &dyn Storage, dir: &Path) -> Result<Option<Self>> {
+        let path = dir.join(FILE_NAME);
+        let bytes = match storage.read_all(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("reading MANIFEST", e)),
+        };
+        Self::decode(&bytes)
+            .map(Some)
+            .map_err(|(offset, what)| Error::corruption(path.display().to_string(), offset, what))
+    }
+
+    /// Replaces `dir/MANIFEST` atomically: write temp, fsync, rename, fsync the directory.
+    pub fn store(&self, storage: &dyn Storage, dir: &Path) -> Result<()> {
+        let temp = dir.join(TEMP_FILE_NAME);
+        let mut file = storage
+            .create(&temp)
+            .ctx(|| "creating MANIFEST.tmp".into())?;
+        file.append(&self.encode())
+            .ctx(|| "writing MANIFEST.tmp".into())?;
+        file.sync_data().ctx(|| "syncing MANIFEST.tmp".into())?;
+        drop(file);
+        storage
+            .rename(&temp, &dir.join(FILE_NAME))
+            .ctx(|| "renaming MANIFEST.tmp to MANIFEST".into())?;
+        storage
+            .sync_dir(dir)
+            .ctx(|| "syncing the database directory".into())
+    }
+}
+
+fn decode_table(r: &mut Reader<'_>) -> Option<TableMeta> {
+    let level = r.u8()?;
+    let number = r.u64()?;
+    let file_size = r.u64()?;
+    let entry_count = r.u64()?;
+    let max_seq = r.u64()?;
+    let len = r.u32()? as usize;
+    let smallest = r.take(len)?.to_vec();
+    let len = r.u32()? as usize;
+    let largest = r.take(len)?.to_vec();
+    Some(TableMeta {
+        number,
+        level,
+        file_size,
+        entry_count,
+        smallest,
+        largest,
+        max_seq,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Manifest {
+        Manifest {
+            next_file_number: 9,
+            last_sequence: 1234,
+            log_number: 7,
+            tables: vec![TableMeta {
+                number: 5,
+                level: 0,
+                file_size: 4096,
+                entry_count: 10,
+                smallest: b"\0a".to_vec(),
+                largest: b"\0z".to_vec(),
+                max_seq: 1234,
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let m = sample();
+        assert_eq!(Manifest::decode(&m.encode()).unwrap(), m);
+    }
+
+    #[test]
+    fn every_flipped_byte_and_every_truncation_is_rejected() {
+        let bytes = sample().encode();
+        for i in 0..bytes.len() {
+            let mut bad = bytes.clone();
+            bad[i] ^= 0x01;
+            assert!(Manifest::decode(&bad).is_err(), "flip at {i}");
+            assert!(Manifest::decode(&bytes[..i]).is_err(), "cut at {i}");
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The memtable: an ordered in-memory table of the newest writes, keyed by stored key.
+//! Each key holds its versions newest first; versions no snapshot can see are dropped on
+//! overwrite, so a key rewritten a million times costs one version.
+//!
+//! Threads: the group-commit leader inserts (write lock), readers on the JS thread and the
+//! libuv pool look up (read lock), the flush thread iterates an immutable memtable.
+
+use std::collections::BTreeMap;
+
+use parking_lot::RwLock;
+
+use super::batch::Op;
+use super::key::{resolve, Kind, Lookup};
+
+/// Per-entry bookkeeping estimate, in bytes, added to key and value sizes for accounting.
+const ENTRY_OVERHEAD_BYTES: usize = 64;
+
+/// One version of a key.
+#[derive(Debug, Clone)]
+pub struct Version {
+    /// Sequence number.
+    pub seq: u64,
+    /// Put, delete, ...
+    pub kind: Kind,
+    /// Expiry for `PutWithExpiry`.
+    pub expiry_ms: u64,
+    /// The value (empty for tombstones).
+    pub value: Box<[u8]>,
+}
+
+/// The table.
+#[derive(Default)]
+pub struct Memtable {
+    map: RwLock<BTreeMap<Box<[u8]>, Vec<Version>>>,
+    approximate_bytes: std::sync::atomic::AtomicUsize,
+    entries: std::sync::atomic::AtomicU64,
+}
+
+impl Memtable {
+    /// An empty memtable.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Inserts the operations of one batch, numbered from `first_seq`, atomically for
+    /// readers. Versions older than `oldest_snapshot_seq` that no snapshot needs are dropped.
+    pub fn apply(&self, first_seq: u64, ops: &[Op<'_>], oldest_snapshot_seq: u64) {
+        let mut map = self.map.write();
+        let mut added = 0usize;
+        for (i, op) in ops.iter().enumerate() {
+            let version = Version {
+                seq: first_seq + i as u64,
+                kind: op.kind,
+                expiry_ms: op.expiry_ms,
+                value: op.value.into(),
+            };
+            added += op.value.len() + ENTRY_OVERHEAD_BYTES;
+            if let Some(versions) = map.get_mut(op.stored_key) {
+                assert!(
+                    versions.first().is_none_or(|v| v.seq < version.seq),
+                    "sequence numbers must grow"
+                );
+                versions.insert(0, version);
+                prune(versions, oldest_snapshot_seq);
+            } else {
+                added += op.stored_key.len();
+                map.insert(op.stored_key.into(), vec![version]);
+            }
+        }
+        drop(map);
+        self.approximate_bytes
+            .fetch_add(added, std::sync::atomic::Ordering::Relaxed);
+        self.entries
+            .fetch_add(ops.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Looks up the newest version visible at `seq` and hands the result to `f` while the
+    /// read lock is held, so a hit copies the value once, straight into its destination.
+    pub fn get<R>(
+        &self,
+        stored_key: &[u8],
+        seq: u64,
+        now_ms: u64,
+        f: impl FnOnce(Lookup<&[u8]>) -> R,
+    ) -> R {
+        let map = self.map.read();
+        let found = map
+            .get(stored_key)
+            .and_then(|versions| versions.iter().find(|v| v.seq <= seq));
+        match found {
+            Some(v) => f(resolve(v.kind, v.expiry_ms, &v.value[..], now_ms)),
+            None => f(Lookup::Absent),
+        }
+    }
+
+    /// Approximate memory used, in bytes (keys, values, per-entry overhead).
+    #[must_use]
+    pub fn approximate_bytes(&self) -> usize {
+        self.approximate_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether nothing was ever inserted.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.map.read().is_empty()
+    }
+
+    /// Calls `f(stored_key, version)` for every version in internal-key order (key
+    /// ascending, newest first). Used by flush on an immutable memtable.
+    pub fn for_each(
+        &self,
+        mut f: impl FnMut(&[u8], &Version) -> super::error::Result<()>,
+    ) -> super::error::Result<()> {
+        let map = self.map.read();
+        for (key, versions) in map.iter() {
+            for v in versions {
+                f(key, v)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keeps every version newer than the oldest snapshot plus the newest one it can see.
+fn prune(versions: &mut Vec<Version>, oldest_snapshot_seq: u64) {
+    if let Some(visible) = versions.iter().position(|v| v.seq <= oldest_snapshot_seq) {
+        versions.truncate(visible + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op<'a>(kind: Kind, key: &'a [u8], value: &'a [u8]) -> Op<'a> {
+        Op {
+            kind,
+            stored_key: key,
+            expiry_ms: 0,
+            value,
+        }
+    }
+
+    #[test]
+    fn newest_version_wins_and_tombstones_hide() {
+        let m = Memtable::new();
+        m.apply(1, &[op(Kind::Put, b"k", b"1")], u64::MAX);
+        m.apply(2, &[op(Kind::Put, b"k", b"2")], u64::MAX);
+        assert_eq!(
+            m.get(b"k", u64::MAX, 0, |l| l.map_value()),
+            Lookup::Value(b"2".to_vec())
+        );
+        m.apply(3, &[op(Kind::Delete, b"k", b"")], u64::MAX);
+        assert_eq!(m.get(b"k", u64::MAX, 0, |l| l.map_value()), Lookup::Deleted);
+        assert_eq!(m.get(b"x", u64::MAX, 0, |l| l.map_value()), Lookup::Absent);
+    }
+
+    #[test]
+    fn snapshots_keep_the_versions_they_see() {
+        let m = Memtable::new();
+        m.apply(1, &[op(Kind::Put, b"k", b"1")], u64::MAX);
+        m.apply(2, &[op(Kind::Put, b"k", b"2")], 1);
+        m.apply(3, &[op(Kind::Put, b"k", b"3")], 1);
+        assert_eq!(
+            m.get(b"k", 1, 0, |l| l.map_value()),
+            Lookup::Value(b"1".to_vec())
+        );
+        assert_eq!(
+            m.get(b"k", 2, 0, |l| l.map_value()),
+            Lookup::Value(b"2".to_vec())
+        );
+        m.apply(4, &[op(Kind::Put, b"k", b"4")], u64::MAX);
+        assert_eq!(m.get(b"k", 1, 0, |l| l.map_value()), Lookup::Absent);
+    }
+
+    #[test]
+    fn expired_values_read_as_deleted() {
+        let m = Memtable::new();
+        m.apply(
+            1,
+            &[Op {
+                kind: Kind::PutWithExpiry,
+                stored_key: b"k",
+                expiry_ms: 100,
+                value: b"v",
+            }],
+            u64::MAX,
+        );
+        assert_eq!(
+            m.get(b"k", u64::MAX, 99, |l| l.map_value()),
+            Lookup::Value(b"v".to_vec())
+        );
+        assert_eq!(
+            m.get(b"k", u64::MAX, 100, |l| l.map_value()),
+            Lookup::Deleted
+        );
+    }
+}

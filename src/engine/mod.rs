@@ -1,0 +1,24 @@
+//! The browserdb engine: an LSM-tree key-value store in plain Rust. It knows nothing of
+//! Node or napi; `src/node/` binds it. Public surface: [`Db`], [`Options`], [`Error`],
+//! [`WriteBatch`], and the [`storage`] seam for tests.
+#![deny(unsafe_code)]
+
+mod background;
+pub mod batch;
+mod coding;
+pub mod db;
+pub mod error;
+pub mod files;
+pub mod key;
+pub mod manifest;
+pub mod memtable;
+pub mod options;
+mod recovery;
+pub mod storage;
+pub mod table;
+pub mod wal;
+
+pub use batch::WriteBatch;
+pub use db::{Db, Stats};
+pub use error::{Error, Result};
+pub use options::{Compression, Options};

@@ -1,0 +1,112 @@
+//! Every tunable of a database, with its unit and default (LevelDB's options.h idea).
+
+use super::error::{Error, Result};
+
+/// Block compression of tables. The byte value is stored in each block's trailer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Compression {
+    /// Stored as is.
+    None = 0,
+    /// LZ4 block format (lz4_flex), size-prepended.
+    Lz4 = 1,
+    /// Zstandard (reserved: not supported yet).
+    Zstd = 2,
+    /// zlib (reserved: not supported yet).
+    Zlib = 3,
+}
+
+impl Compression {
+    /// Decodes a stored compression byte.
+    #[must_use]
+    pub const fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            0 => Some(Self::None),
+            1 => Some(Self::Lz4),
+            2 => Some(Self::Zstd),
+            3 => Some(Self::Zlib),
+            _ => None,
+        }
+    }
+
+    /// Parses the option's name; names defined but not built yet are refused.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "none" => Ok(Self::None),
+            "lz4" => Ok(Self::Lz4),
+            "zstd" | "zlib" => Err(Error::InvalidArgument(format!(
+                "compression '{name}' is not supported yet"
+            ))),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown compression '{other}' (expected 'lz4' or 'none')"
+            ))),
+        }
+    }
+}
+
+/// Smallest accepted `write_buffer_size_bytes`.
+pub const WRITE_BUFFER_SIZE_BYTES_MIN: usize = 64 * 1024;
+/// Largest accepted `write_buffer_size_bytes`.
+pub const WRITE_BUFFER_SIZE_BYTES_MAX: usize = 1024 * 1024 * 1024;
+
+/// Options for `Db::open`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Create the directory and database if missing (default true).
+    pub create_if_missing: bool,
+    /// Refuse to open an existing database (default false).
+    pub error_if_exists: bool,
+    /// Memtable size, in bytes, at which it is frozen and flushed to a table (default 4 MiB).
+    pub write_buffer_size_bytes: usize,
+    /// Compression of new tables' data blocks (default LZ4).
+    pub compression: Compression,
+    /// Target uncompressed size of a data block, in bytes (default 4 KiB).
+    pub block_size_bytes: usize,
+    /// Immutable memtables that may wait for flush before writers wait (default 2).
+    pub immutable_memtables_max: usize,
+    /// Block cache budget in bytes (default 16 MiB); reserved for the block cache.
+    pub cache_size_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            create_if_missing: true,
+            error_if_exists: false,
+            write_buffer_size_bytes: 4 * 1024 * 1024,
+            compression: Compression::Lz4,
+            block_size_bytes: 4096,
+            immutable_memtables_max: 2,
+            cache_size_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl Options {
+    /// Checks ranges; called by `Db::open` before touching the disk.
+    pub fn validate(&self) -> Result<()> {
+        if !(WRITE_BUFFER_SIZE_BYTES_MIN..=WRITE_BUFFER_SIZE_BYTES_MAX)
+            .contains(&self.write_buffer_size_bytes)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "writeBufferSize must be between {WRITE_BUFFER_SIZE_BYTES_MIN} and {WRITE_BUFFER_SIZE_BYTES_MAX} bytes"
+            )));
+        }
+        if !(256..=1024 * 1024).contains(&self.block_size_bytes) {
+            return Err(Error::InvalidArgument(
+                "block size must be between 256 B and 1 MiB".into(),
+            ));
+        }
+        if !(1..=16).contains(&self.immutable_memtables_max) {
+            return Err(Error::InvalidArgument(
+                "immutable memtables max must be 1..=16".into(),
+            ));
+        }
+        if matches!(self.compression, Compression::Zstd | Compression::Zlib) {
+            return Err(Error::InvalidArgument(
+                "compression is not supported yet".into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,388 @@
+//! Data and index blocks (docs/format.md "Blocks").
+//!
+//! An uncompressed block is a run of entries followed by a restart array:
+//! ```text
+//! entry   := shared: varint | unshared: varint | value_len: varint | kind: u8 | seq: u64
+//!            | [expiry_ms: u64 if kind = 3] | key_delta: unshared bytes | value: value_len bytes
+//! block   := entry* | restart_offset: u32 * n | n: u32
+//! ```
+//! Every `RESTART_INTERVAL`-th entry stores its full key (shared = 0) and is listed in the
+//! restart array, so a seek binary-searches restarts and then scans at most 16 entries.
+//!
+//! On disk a block is stored (maybe compressed) and followed by a 5-byte trailer:
+//! `compression: u8 | crc32: u32` with the CRC over the stored bytes and the compression byte.
+
+use std::cmp::Ordering;
+
+use crate::engine::coding::{put_varint, u32_at, Reader};
+use crate::engine::key::{compare_internal, Kind};
+use crate::engine::options::Compression;
+
+/// Entries between restart points.
+pub const RESTART_INTERVAL: usize = 16;
+
+/// Builds one block.
+#[derive(Debug, Default)]
+pub struct BlockBuilder {
+    buf: Vec<u8>,
+    restarts: Vec<u32>,
+    entries_since_restart: usize,
+    last_key: Vec<u8>,
+    last_seq: u64,
+    entries: usize,
+}
+
+impl BlockBuilder {
+    /// Appends an entry; internal keys must arrive in strictly increasing order.
+    pub fn add(&mut self, key: &[u8], seq: u64, kind: Kind, expiry_ms: u64, value: &[u8]) {
+        assert!(
+            self.entries == 0
+                || compare_internal(&self.last_key, self.last_seq, key, seq) == Ordering::Less,
+            "block entries must be added in internal-key order"
+        );
+        let shared = if self.entries_since_restart == RESTART_INTERVAL || self.entries == 0 {
+            self.restarts
+                .push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
+            self.entries_since_restart = 0;
+            0
+        } else {
+            self.last_key
+                .iter()
+                .zip(key)
+                .take_while(|(a, b)| a == b)
+                .count()
+        };
+        let delta = key.get(shared..).unwrap_or_default();
+        put_varint(&mut self.buf, shared as u64);
+        put_varint(&mut self.buf, delta.len() as u64);
+        put_varint(&mut self.buf, value.len() as u64);
+        self.buf.push(kind as u8);
+        self.buf.extend_from_slice(&seq.to_le_bytes());
+        if kind.has_expiry() {
+            self.buf.extend_from_slice(&expiry_ms.to_le_bytes());
+        }
+        self.buf.extend_from_slice(delta);
+        self.buf.extend_from_slice(value);
+        self.last_key.truncate(shared);
+        self.last_key.extend_from_slice(delta);
+        self.last_seq = seq;
+        self.entries_since_restart += 1;
+        self.entries += 1;
+    }
+
+    /// Size of the block if finished now.
+    #[must_use]
+    pub fn estimated_bytes(&self) -> usize {
+        self.buf.len() + 4 * self.restarts.len() + 4
+    }
+
+    /// Whether no entry was added.
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+
+    /// The last key added.
+    #[must_use]
+    pub fn last_key(&self) -> &[u8] {
+        &self.last_key
+    }
+
+    /// The last sequence number added.
+    #[must_use]
+    pub const fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Finishes the block and returns its uncompressed bytes; the builder is reset.
+    pub fn finish(&mut self) -> Vec<u8> {
+        for r in &self.restarts {
+            self.buf.extend_from_slice(&r.to_le_bytes());
+        }
+        self.buf.extend_from_slice(
+            &u32::try_from(self.restarts.len())
+                .unwrap_or(0)
+                .to_le_bytes(),
+        );
+        let out = std::mem::take(&mut self.buf);
+        *self = Self::default();
+        out
+    }
+}
+
+/// Compresses a finished block and appends stored bytes + trailer to `out`; returns the
+/// stored size (trailer excluded). LZ4 is kept only when it saves at least 1/8.
+pub fn encode_stored(raw: &[u8], compression: Compression, out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    let mut used = Compression::None;
+    if compression == Compression::Lz4 {
+        let packed = lz4_flex::block::compress_prepend_size(raw);
+        if packed.len() < raw.len() - raw.len() / 8 {
+            out.extend_from_slice(&packed);
+            used = Compression::Lz4;
+        }
+    }
+    if used == Compression::None {
+        out.extend_from_slice(raw);
+    }
+    let stored = out.len() - start;
+    out.push(used as u8);
+    let crc = crc32fast::hash(out.get(start..).unwrap_or_default());
+    out.extend_from_slice(&crc.to_le_bytes());
+    stored
+}
+
+/// Checks the trailer of `stored_with_trailer` and returns the uncompressed block.
+pub fn decode_stored(stored_with_trailer: &[u8]) -> Result<Vec<u8>, &'static str> {
+    let crc_at = stored_with_trailer
+        .len()
+        .checked_sub(4)
+        .ok_or("block truncated")?;
+    let covered = stored_with_trailer.get(..crc_at).ok_or("block truncated")?;
+    if u32_at(stored_with_trailer, crc_at) != Some(crc32fast::hash(covered)) {
+        return Err("block checksum mismatch");
+    }
+    let (&compression, stored) = covered.split_last().ok_or("block truncated")?;
+    match Compression::from_byte(compression) {
+        Some(Compression::None) => Ok(stored.to_vec()),
+        Some(Compression::Lz4) => lz4_flex::block::decompress_size_prepended(stored)
+            .map_err(|_| "lz4 block does not decompress"),
+        Some(Compression::Zstd | Compression::Zlib) => {
+            Err("block compression not supported by this version")
+        }
+        None => Err("unknown block compression"),
+    }
+}
+
+/// A decoded, checked block.
+#[derive(Debug)]
+pub struct Block {
+    data: Vec<u8>,
+    restarts_offset: usize,
+    restart_count: usize,
+}
+
+impl Block {
+    /// Validates the restart array of an uncompressed block.
+    pub fn new(data: Vec<u8>) -> Result<Self, &'static str> {
+        let count_at = data.len().checked_sub(4).ok_or("block too short")?;
+        let restart_count = u32_at(&data, count_at).ok_or("block too short")? as usize;
+        let restarts_offset = restart_count
+            .checked_mul(4)
+            .and_then(|b| count_at.checked_sub(b))
+            .ok_or("bad restart count")?;
+        if restart_count == 0 && restarts_offset != 0 {
+            return Err("entries without restart points");
+        }
+        let block = Self {
+            data,
+            restarts_offset,
+            restart_count,
+        };
+        for i in 0..restart_count {
+            if block.restart(i).is_none_or(|r| r >= restarts_offset) {
+                return Err("restart point out of range");
+            }
+        }
+        Ok(block)
+    }
+
+    fn restart(&self, i: usize) -> Option<usize> {
+        u32_at(&self.data, self.restarts_offset + 4 * i).map(|r| r as usize)
+    }
+
+    /// An iterator positioned before the first entry.
+    #[must_use]
+    pub fn iter(&self) -> BlockIter<'_> {
+        BlockIter {
+            block: self,
+            next_offset: 0,
+            key: Vec::new(),
+            entry: None,
+            corrupt: false,
+        }
+    }
+}
+
+/// One decoded entry; `value` borrows from the block.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    /// Sequence number.
+    pub seq: u64,
+    /// Kind byte.
+    pub kind: Kind,
+    /// Expiry for `PutWithExpiry`.
+    pub expiry_ms: u64,
+    /// The value bytes.
+    pub value: &'a [u8],
+}
+
+/// Walks a block's entries in order.
+#[derive(Debug)]
+pub struct BlockIter<'a> {
+    block: &'a Block,
+    next_offset: usize,
+    key: Vec<u8>,
+    entry: Option<EntryRef<'a>>,
+    corrupt: bool,
+}
+
+impl<'a> BlockIter<'a> {
+    /// Whether a malformed entry stopped the walk (the caller reports corruption).
+    #[must_use]
+    pub const fn is_corrupt(&self) -> bool {
+        self.corrupt
+    }
+
+    /// The current key (valid after `next` returned an entry).
+    #[must_use]
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// The current entry.
+    #[must_use]
+    pub const fn entry(&self) -> Option<EntryRef<'a>> {
+        self.entry
+    }
+
+    /// Advances; `None` at the end or on a malformed entry (see `is_corrupt`).
+    pub fn next_entry(&mut self) -> Option<EntryRef<'a>> {
+        self.entry = None;
+        if self.corrupt || self.next_offset >= self.block.restarts_offset {
+            return None;
+        }
+        let region = self
+            .block
+            .data
+            .get(self.next_offset..self.block.restarts_offset)?;
+        let mut r = Reader::new(region);
+        let parsed = (|| {
+            let shared = r.varint_len()?;
+            let unshared = r.varint_len()?;
+            let value_len = r.varint_len()?;
+            let kind = Kind::from_byte(r.u8()?)?;
+            let seq = r.u64()?;
+            let expiry_ms = if kind.has_expiry() { r.u64()? } else { 0 };
+            let delta = r.take(unshared)?;
+            let value = r.take(value_len)?;
+            if shared > self.key.len() {
+                return None;
+            }
+            self.key.truncate(shared);
+            self.key.extend_from_slice(delta);
+            Some(EntryRef {
+                seq,
+                kind,
+                expiry_ms,
+                value,
+            })
+        })();
+        match parsed {
+            Some(e) => {
+                self.next_offset += r.position();
+                self.entry = Some(e);
+                Some(e)
+            }
+            None => {
+                self.corrupt = true;
+                None
+            }
+        }
+    }
+
+    /// Positions at the first entry whose internal key is `>= (key, seq)` and returns it.
+    pub fn seek(&mut self, key: &[u8], seq: u64) -> Option<EntryRef<'a>> {
+        // Binary search for the last restart point whose key is < target.
+        let (mut lo, mut hi) = (0usize, self.block.restart_count);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            let Some(offset) = self.block.restart(mid) else {
+                self.corrupt = true;
+                return None;
+            };
+            self.next_offset = offset;
+            self.key.clear();
+            let e = self.next_entry()?;
+            if compare_internal(&self.key, e.seq, key, seq) == Ordering::Less {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        self.next_offset = self.block.restart(lo).unwrap_or(self.block.restarts_offset);
+        self.key.clear();
+        while let Some(e) = self.next_entry() {
+            if compare_internal(&self.key, e.seq, key, seq) != Ordering::Less {
+                return Some(e);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(n: u32) -> Block {
+        let mut b = BlockBuilder::default();
+        for i in 0..n {
+            b.add(
+                format!("key{i:05}").as_bytes(),
+                100,
+                Kind::Put,
+                0,
+                format!("v{i}").as_bytes(),
+            );
+        }
+        Block::new(b.finish()).unwrap()
+    }
+
+    #[test]
+    fn iterates_and_seeks() {
+        let block = build(100);
+        let mut it = block.iter();
+        let mut n = 0;
+        while it.next_entry().is_some() {
+            assert_eq!(it.key(), format!("key{n:05}").as_bytes());
+            n += 1;
+        }
+        assert_eq!(n, 100);
+        assert!(!it.is_corrupt());
+        for i in 0..100u32 {
+            let mut it = block.iter();
+            let e = it.seek(format!("key{i:05}").as_bytes(), u64::MAX).unwrap();
+            assert_eq!(e.value, format!("v{i}").as_bytes());
+        }
+        assert!(block.iter().seek(b"zzz", u64::MAX).is_none());
+        let mut it = block.iter();
+        it.seek(b"key00010x", u64::MAX).unwrap();
+        assert_eq!(it.key(), b"key00011");
+    }
+
+    #[test]
+    fn stored_form_round_trips_and_detects_flips() {
+        let mut raw = BlockBuilder::default();
+        for i in 0..50u32 {
+            raw.add(
+                format!("history:{i:09}").as_bytes(),
+                1,
+                Kind::Put,
+                0,
+                b"{\"url\":\"https://example.com\"}",
+            );
+        }
+        let raw = raw.finish();
+        for compression in [Compression::None, Compression::Lz4] {
+            let mut out = Vec::new();
+            encode_stored(&raw, compression, &mut out);
+            assert_eq!(decode_stored(&out).unwrap(), raw);
+            for i in 0..out.len() {
+                let mut bad = out.clone();
+                bad[i] ^= 0x10;
+                assert!(decode_stored(&bad).is_err(), "flip at {i} not detected");
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Reads a table: header and footer checked at open, index and filter loaded into memory,
+//! data blocks read with `pread` and checked (CRC) on every read.
+
+use std::cmp::Ordering;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::block::{decode_stored, Block};
+use super::filter;
+use super::format::{
+    BlockHandle, Footer, Header, BLOCK_TRAILER_BYTES, FILE_KIND_TABLE, FOOTER_BYTES, HEADER_BYTES,
+};
+use crate::engine::error::{Error, IoContext, Result};
+use crate::engine::key::{compare_internal, resolve, Lookup};
+use crate::engine::storage::{ReadableFile, Storage};
+
+/// One index entry: the last internal key of a data block and where the block is.
+#[derive(Debug)]
+struct IndexEntry {
+    last_key: Box<[u8]>,
+    last_seq: u64,
+    handle: BlockHandle,
+}
+
+/// An open table.
+pub struct Table {
+    name: String,
+    file: Arc<dyn ReadableFile>,
+    index: Vec<IndexEntry>,
+    filter: Vec<u8>,
+    footer: Footer,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("name", &self.name)
+            .field("blocks", &self.index.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Table {
+    /// Opens and checks a table file.
+    pub fn open(storage: &dyn Storage, path: &Path, number: u64) -> Result<Self> {
+        let name = path.display().to_string();
+        let file = storage
+            .open_read(path)
+            .ctx(|| format!("opening table {name}"))?;
+        let len = file.len_bytes();
+        if len < (HEADER_BYTES + FOOTER_BYTES) as u64 {
+            return Err(Error::corruption(name, 0, "table file too short"));
+        }
+        let mut head = [0u8; HEADER_BYTES];
+        file.read_exact_at(&mut head, 0)
+            .ctx(|| format!("reading header of {name}"))?;
+        let header = Header::decode(&head).map_err(|what| Error::corruption(&name, 0, what))?;
+        if header.file_kind != FILE_KIND_TABLE || header.table_number != number {
+            return Err(Error::corruption(name, 0, "header names another file"));
+        }
+        let footer_at = len - FOOTER_BYTES as u64;
+        let mut foot = [0u8; FOOTER_BYTES];
+        file.read_exact_at(&mut foot, footer_at)
+            .ctx(|| format!("reading footer of {name}"))?;
+        let footer =
+            Footer::decode(&foot).map_err(|what| Error::corruption(&name, footer_at, what))?;
+        let mut table = Self {
+            name,
+            file,
+            index: Vec::new(),
+            filter: Vec::new(),
+            footer,
+        };
+        for h in [table.footer.filter, table.footer.index] {
+            if h.offset
+                .saturating_add(u64::from(h.size) + BLOCK_TRAILER_BYTES as u64)
+                > footer_at
+            {
+                return Err(Error::corruption(
+                    &table.name,
+                    footer_at,
+                    "block handle past the footer",
+                ));
+            }
+        }
+        table.filter = table.read_raw(table.footer.filter)?;
+        table.index = table.load_index()?;
+        Ok(table)
+    }
+
+    fn load_index(&self) -> Result<Vec<IndexEntry>> {
+        let block = self.read_block(self.footer.index)?;
+        let mut it = block.iter();
+        let mut index = Vec::new();
+        while let Some(e) = it.next_entry() {
+            let handle = BlockHandle::decode(e.value).ok_or_else(|| {
+                Error::corruption(
+                    &self.name,
+                    self.footer.index.offset,
+                    "bad block handle in index",
+                )
+            })?;
+            index.push(IndexEntry {
+                last_key: it.key().into(),
+                last_seq: e.seq,
+                handle,
+            });
+        }
+        if it.is_corrupt() {
+            return Err(Error::corruption(
+                &self.name,
+                self.footer.index.offset,
+                "malformed index block",
+            ));
+        }
+        Ok(index)
+    }
+
+    fn read_raw(&self, handle: BlockHandle) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; handle.size as usize + BLOCK_TRAILER_BYTES];
+        self.file
+            .read_exact_at(&mut buf, handle.offset)
+            .map_err(|_| {
+                Error::corruption(
+                    &self.name,
+                    handle.offset,
+                    "block extends past the end of the file",
+                )
+            })?;
+        decode_stored(&buf).map_err(|what| Error::corruption(&self.name, handle.offset, what))
+    }
+
+    fn read_block(&self, handle: BlockHandle) -> Result<Block> {
+        let raw = self.read_raw(handle)?;
+        Block::new(raw).map_err(|what| Error::corruption(&self.name, handle.offset, what))
+    }
+
+    /// Looks up the newest version of `key` visible at `seq` and hands it to `f`.
+    pub fn get<R>(
+        &self,
+        key: &[u8],
+        seq: u64,
+        now_ms: u64,
+        f: impl FnOnce(Lookup<&[u8]>) -> R,
+    ) -> Result<R> {
+        if !filter::may_contain(&self.filter, filter::key_hash(key)) {
+            return Ok(f(Lookup::Absent));
+        }
+        let at = self.index.partition_point(|e| {
+            compare_internal(&e.last_key, e.last_seq, key, seq) == Ordering::Less
+        });
+        let Some(entry) = self.index.get(at) else {
+            return Ok(f(Lookup::Absent));
+        };
+        let block = self.read_block(entry.handle)?;
+        let mut it = block.iter();
+        let found = it.seek(key, seq);
+        if it.is_corrupt() {
+            return Err(Error::corruption(
+                &self.name,
+                entry.handle.offset,
+                "malformed data block",
+            ));
+        }
+        Ok(match found {
+            Some(e) if it.key() == key => f(resolve(e.kind, e.expiry_ms, e.value, now_ms)),
+            _ => f(Lookup::Absent),
+        })
+    }
+
+    /// Entries in the table.
+    #[must_use]
+    pub const fn entry_count(&self) -> u64 {
+        self.footer.entry_count
+    }
+
+    /// File name, for errors.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}

@@ -1,0 +1,170 @@
+//! The write-ahead log (docs/format.md "WAL files"). One record is one atomic batch:
+//!
+//! ```text
+//! offset 0  payload_len  u32 LE
+//!        4  crc32        u32 LE  CRC-32 (IEEE) of bytes 0..4 and 8..24+payload_len
+//!        8  log_number   u64 LE  the number in the file's name (catches misplaced records)
+//!       16  first_seq    u64 LE  sequence number of the batch's first operation
+//!       24  payload      the batch (see batch.rs)
+//! ```
+//!
+//! Recovery (docs/design.md "Recovery"): in the newest WAL, an invalid record that no valid
+//! record follows is a torn tail and is truncated; anything else invalid is corruption.
+//! Older WALs were fsynced before the next one started, so any damage in them is corruption.
+
+use std::path::Path;
+
+use super::batch::{decode_payload, Op};
+use super::coding::{u32_at, u64_at};
+use super::error::{Error, IoContext, Result};
+use super::key::SEQUENCE_MAX;
+use super::storage::{Storage, WritableFile};
+
+/// Bytes of the record header.
+pub const RECORD_HEADER_BYTES: usize = 24;
+
+/// Appends one framed record to `out`.
+pub fn encode_record(out: &mut Vec<u8>, log_number: u64, first_seq: u64, payload: &[u8]) {
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    assert!(
+        payload.len() <= u32::MAX as usize,
+        "batch payload over 4 GiB"
+    );
+    let start = out.len();
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&log_number.to_le_bytes());
+    out.extend_from_slice(&first_seq.to_le_bytes());
+    out.extend_from_slice(payload);
+    let crc = record_crc(out.get(start..).unwrap_or_default());
+    if let Some(slot) = out.get_mut(start + 4..start + 8) {
+        slot.copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
+/// CRC of a framed record, skipping its own 4-byte slot.
+fn record_crc(record: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(record.get(..4).unwrap_or_default());
+    h.update(record.get(8..).unwrap_or_default());
+    h.finalize()
+}
+
+/// An open WAL being appended to.
+pub struct WalWriter {
+    file: Box<dyn WritableFile>,
+    number: u64,
+}
+
+impl WalWriter {
+    /// Wraps a file opened for appending.
+    pub fn new(file: Box<dyn WritableFile>, number: u64) -> Self {
+        Self { file, number }
+    }
+
+    /// The WAL's file number.
+    #[must_use]
+    pub const fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// Writes already framed records with one `write`.
+    pub fn append(&mut self, records: &[u8]) -> Result<()> {
+        self.file
+            .append(records)
+            .ctx(|| format!("appending to WAL {:06}", self.number))
+    }
+
+    /// `fdatasync`.
+    pub fn sync(&mut self) -> Result<()> {
+        self.file
+            .sync_data()
+            .ctx(|| format!("syncing WAL {:06}", self.number))
+    }
+
+    /// Bytes written so far.
+    #[must_use]
+    pub fn len_bytes(&self) -> u64 {
+        self.file.len_bytes()
+    }
+}
+
+/// What replaying one WAL found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Valid records applied.
+    pub records: u64,
+    /// Highest sequence number applied (0 if none).
+    pub last_seq: u64,
+    /// Bytes of torn tail removed (newest WAL only).
+    pub truncated_bytes: u64,
+}
+
+/// Checks the record at `offset`; returns its payload range and first sequence number.
+fn valid_record_at(bytes: &[u8], offset: usize, log_number: u64) -> Option<(usize, usize, u64)> {
+    let len = u32_at(bytes, offset)? as usize;
+    let end = offset.checked_add(RECORD_HEADER_BYTES)?.checked_add(len)?;
+    let record = bytes.get(offset..end)?;
+    if u64_at(record, 8)? != log_number || u32_at(record, 4)? != record_crc(record) {
+        return None;
+    }
+    let first_seq = u64_at(record, 16)?;
+    Some((offset + RECORD_HEADER_BYTES, end, first_seq))
+}
+
+/// Whether any valid record of this log starts after `offset` (distinguishes damage from a
+/// torn tail). The cheap log-number test runs before the CRC.
+fn valid_record_after(bytes: &[u8], offset: usize, log_number: u64) -> bool {
+    let wanted = log_number.to_le_bytes();
+    (offset + 1..bytes.len().saturating_sub(RECORD_HEADER_BYTES - 1))
+        .filter(|p| bytes.get(p + 8..p + 16) == Some(&wanted[..]))
+        .any(|p| {
+            valid_record_at(bytes, p, log_number)
+                .is_some_and(|(s, e, _)| decode_payload(&bytes[s..e]).is_some())
+        })
+}
+
+/// Replays a WAL, calling `apply(first_seq, ops)` for every valid record in order.
+/// `min_seq` is the first sequence number the record may use (sequence numbers only grow).
+pub fn replay(
+    storage: &dyn Storage,
+    path: &Path,
+    log_number: u64,
+    is_newest: bool,
+    min_seq: u64,
+    mut apply: impl FnMut(u64, &[Op<'_>]),
+) -> Result<ReplaySummary> {
+    let name = path.display().to_string();
+    let bytes = storage
+        .read_all(path)
+        .ctx(|| format!("reading WAL {name}"))?;
+    let mut summary = ReplaySummary::default();
+    let mut next_seq = min_seq;
+    let mut offset = 0usize;
+    while offset < bytes.len() {
+        let record =
+            valid_record_at(&bytes, offset, log_number).and_then(|(start, end, first_seq)| {
+                let ops = decode_payload(bytes.get(start..end)?)?;
+                let count = ops.len() as u64;
+                let ok =
+                    first_seq >= next_seq && count > 0 && first_seq + count - 1 <= SEQUENCE_MAX;
+                ok.then_some((end, first_seq, ops))
+            });
+        let Some((end, first_seq, ops)) = record else {
+            if is_newest && !valid_record_after(&bytes, offset, log_number) {
+                summary.truncated_bytes = (bytes.len() - offset) as u64;
+                storage
+                    .truncate(path, offset as u64)
+                    .ctx(|| format!("truncating torn tail of {name}"))?;
+                return Ok(summary);
+            }
+            return Err(Error::corruption(name, offset as u64, "invalid WAL record"));
+        };
+        apply(first_seq, &ops);
+        next_seq = first_seq + ops.len() as u64;
+        summary.last_seq = next_seq - 1;
+        summary.records += 1;
+        offset = end;
+    }
+    Ok(summary)
+}

@@ -1,0 +1,299 @@
+//! `NativeDb`: the binding of `engine::Db`. Each method converts arguments and calls the
+//! engine: memory-only reads answer on the JS thread, everything else becomes a `Job` on the
+//! libuv pool. Writes made in one JS tick are queued here and committed by one `Job`.
+
+use napi::bindgen_prelude::{AsyncTask, Either, Env, Uint8Array};
+use napi_derive::napi;
+
+use super::convert::{arg_bytes, null, option_to_js, BytesArg, RawValue};
+use super::error::{no_panic, to_js};
+use super::tasks::{Job, Output};
+use crate::engine::key::BATCH_SIZE_BYTES_MAX;
+use crate::engine::{Compression, Db, Error, Options, WriteBatch};
+
+/// Open options the engine understands (the JS face validates the rest).
+#[napi(object)]
+pub struct NativeOpenOptions {
+    pub create_if_missing: Option<bool>,
+    pub error_if_exists: Option<bool>,
+    pub write_buffer_size: Option<f64>,
+    pub cache_size: Option<f64>,
+    pub compression: Option<String>,
+}
+
+/// Engine counters.
+#[napi(object)]
+pub struct NativeStats {
+    pub last_sequence: f64,
+    pub memtable_bytes: f64,
+    pub immutable_memtables: f64,
+    pub tables: f64,
+    pub table_entries: f64,
+    pub flushes: f64,
+    pub wal_writes: f64,
+    pub wal_syncs: f64,
+}
+
+fn size_option(value: Option<f64>, name: &str, default: usize) -> Result<usize, Error> {
+    match value {
+        None => Ok(default),
+        Some(v)
+            if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 =>
+        {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Ok(v as usize)
+        }
+        Some(_) => Err(Error::InvalidArgument(format!(
+            "{name} must be a non-negative integer number of bytes"
+        ))),
+    }
+}
+
+fn parse_options(o: &NativeOpenOptions) -> Result<Options, Error> {
+    let defaults = Options::default();
+    let options = Options {
+        create_if_missing: o.create_if_missing.unwrap_or(defaults.create_if_missing),
+        error_if_exists: o.error_if_exists.unwrap_or(defaults.error_if_exists),
+        write_buffer_size_bytes: size_option(
+            o.write_buffer_size,
+            "writeBufferSize",
+            defaults.write_buffer_size_bytes,
+        )?,
+        cache_size_bytes: size_option(o.cache_size, "cacheSize", defaults.cache_size_bytes)?,
+        compression: o
+            .compression
+            .as_deref()
+            .map_or(Ok(defaults.compression), Compression::parse)?,
+        ..defaults
+    };
+    options.validate()?;
+    Ok(options)
+}
+
+/// Opens a database off the JS thread; resolves to a `NativeDb`.
+#[napi(ts_return_type = "Promise<NativeDb>")]
+pub fn open_db(location: String, options: NativeOpenOptions) -> AsyncTask<Job> {
+    let parsed = parse_options(&options);
+    AsyncTask::new(Job::new(move || {
+        Ok(Output::Opened(Db::open(location, parsed?)?))
+    }))
+}
+
+/// The binding of one open database.
+#[napi]
+pub struct NativeDb {
+    db: Db,
+    /// Writes queued in the current JS tick, committed together by `commit`.
+    pending: Vec<WriteBatch>,
+}
+
+impl NativeDb {
+    pub(super) const fn new(db: Db) -> Self {
+        Self {
+            db,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The batch the next queued write goes into: a new one when the last would overflow.
+    fn batch_for(&mut self, extra_bytes: usize) -> &mut WriteBatch {
+        let full = self
+            .pending
+            .last()
+            .is_none_or(|b| b.data_bytes() + extra_bytes > BATCH_SIZE_BYTES_MAX);
+        if full {
+            self.pending.push(WriteBatch::new());
+        }
+        let last = self.pending.len() - 1;
+        &mut self.pending[last]
+    }
+}
+
+#[napi]
+impl NativeDb {
+    /// Memory-only read on the JS thread: the value, `undefined` if absent, or `null` when
+    /// the answer may be in a table (the caller then uses `get`).
+    #[napi(ts_return_type = "string | Buffer | undefined | null")]
+    pub fn get_fast(
+        &self,
+        env: Env,
+        key: BytesArg<'_>,
+        as_string: bool,
+    ) -> napi::Result<RawValue, String> {
+        let raw = env.raw();
+        let found = no_panic(|| {
+            self.db
+                .get_in_memory(arg_bytes(&key), |v| option_to_js(raw, v, as_string))
+        })
+        .map_err(|e| to_js(&e))?;
+        match found {
+            Some(value) => {
+                value.map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason))
+            }
+            None => {
+                null(raw).map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason))
+            }
+        }
+    }
+
+    /// Full read on the JS thread (may read a table: the documented exception).
+    #[napi(ts_return_type = "string | Buffer | undefined")]
+    pub fn get_sync(
+        &self,
+        env: Env,
+        key: BytesArg<'_>,
+        as_string: bool,
+    ) -> napi::Result<RawValue, String> {
+        let raw = env.raw();
+        let value = no_panic(|| {
+            self.db
+                .get_with(arg_bytes(&key), |v| option_to_js(raw, v, as_string))
+        })
+        .map_err(|e| to_js(&e))?;
+        value.map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason))
+    }
+
+    /// Read off the JS thread.
+    #[napi(ts_return_type = "Promise<string | Buffer | undefined>")]
+    pub fn get(&self, key: BytesArg<'_>, as_string: bool) -> AsyncTask<Job> {
+        let db = self.db.clone();
+        let key = arg_bytes(&key).to_vec();
+        AsyncTask::new(Job::new(move || {
+            Ok(Output::Value(db.get(&key)?, as_string))
+        }))
+    }
+
+    /// Reads many keys off the JS thread.
+    #[napi(ts_return_type = "Promise<Array<string | Buffer | undefined>>")]
+    pub fn get_many(
+        &self,
+        keys: Vec<Either<String, Uint8Array>>,
+        as_string: bool,
+    ) -> AsyncTask<Job> {
+        let db = self.db.clone();
+        let keys: Vec<Vec<u8>> = keys
+            .into_iter()
+            .map(|k| match k {
+                Either::A(s) => s.into_bytes(),
+                Either::B(b) => b.to_vec(),
+            })
+            .collect();
+        AsyncTask::new(Job::new(move || {
+            let values = keys
+                .iter()
+                .map(|k| db.get(k))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Output::Values(values, as_string))
+        }))
+    }
+
+    /// Queues a put for this tick's commit; throws on bad input (nothing queued).
+    #[napi]
+    pub fn queue_put(
+        &mut self,
+        key: BytesArg<'_>,
+        value: BytesArg<'_>,
+    ) -> napi::Result<(), String> {
+        let (key, value) = (arg_bytes(&key), arg_bytes(&value));
+        self.batch_for(key.len() + value.len())
+            .put(key, value)
+            .map_err(|e| to_js(&e))
+    }
+
+    /// Queues a delete for this tick's commit.
+    #[napi]
+    pub fn queue_del(&mut self, key: BytesArg<'_>) -> napi::Result<(), String> {
+        let key = arg_bytes(&key);
+        self.batch_for(key.len()).delete(key).map_err(|e| to_js(&e))
+    }
+
+    /// Queues an atomic batch: `kinds` has one letter per op (`p` put, `d` delete); `items`
+    /// holds key, value for a put and key for a delete. All ops are checked before any is
+    /// queued, and they land in one WAL record.
+    #[napi]
+    pub fn queue_batch(
+        &mut self,
+        kinds: String,
+        items: Vec<Either<String, Uint8Array>>,
+    ) -> napi::Result<(), String> {
+        let batch = build_batch(&kinds, &items).map_err(|e| to_js(&e))?;
+        let target = self.batch_for(batch.data_bytes());
+        if !target.append(&batch) {
+            return Err(to_js(&Error::Internal("queued batch does not fit".into())));
+        }
+        Ok(())
+    }
+
+    /// Commits the writes queued this tick (one group commit); resolves when they reached the
+    /// OS, or were fdatasynced when `sync`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn commit(&mut self, sync: bool) -> AsyncTask<Job> {
+        let db = self.db.clone();
+        let batches = std::mem::take(&mut self.pending);
+        AsyncTask::new(Job::new(move || {
+            for batch in batches {
+                db.write(batch, sync)?;
+            }
+            Ok(Output::Unit)
+        }))
+    }
+
+    /// Closes the database off the JS thread.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close(&mut self) -> AsyncTask<Job> {
+        let db = self.db.clone();
+        self.pending.clear();
+        AsyncTask::new(Job::new(move || {
+            db.close()?;
+            Ok(Output::Unit)
+        }))
+    }
+
+    /// Engine counters (memory only).
+    #[napi]
+    pub fn stats(&self) -> NativeStats {
+        let s = self.db.stats();
+        #[allow(clippy::cast_precision_loss)]
+        NativeStats {
+            last_sequence: s.last_sequence as f64,
+            memtable_bytes: s.memtable_bytes as f64,
+            immutable_memtables: s.immutable_memtables as f64,
+            tables: s.tables as f64,
+            table_entries: s.table_entries as f64,
+            flushes: s.flushes as f64,
+            wal_writes: s.wal_writes as f64,
+            wal_syncs: s.wal_syncs as f64,
+        }
+    }
+}
+
+fn item_bytes(item: Option<&Either<String, Uint8Array>>) -> Result<&[u8], Error> {
+    match item {
+        Some(Either::A(s)) => Ok(s.as_bytes()),
+        Some(Either::B(b)) => Ok(b),
+        None => Err(Error::InvalidArgument(
+            "batch items do not match their kinds".into(),
+        )),
+    }
+}
+
+fn build_batch(kinds: &str, items: &[Either<String, Uint8Array>]) -> Result<WriteBatch, Error> {
+    let mut batch = WriteBatch::new();
+    let mut items = items.iter();
+    for kind in kinds.bytes() {
+        match kind {
+            b'p' => {
+                let key = item_bytes(items.next())?;
+                batch.put(key, item_bytes(items.next())?)?;
+            }
+            b'd' => batch.delete(item_bytes(items.next())?)?,
+            _ => return Err(Error::InvalidArgument("unknown batch op kind".into())),
+        }
+    }
+    if items.next().is_some() {
+        return Err(Error::InvalidArgument(
+            "batch items do not match their kinds".into(),
+        ));
+    }
+    Ok(batch)
+}
