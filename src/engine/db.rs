@@ -450,6 +450,39 @@ impl Db {
         Ok(true)
     }
 
+    /// Freezes the active memtable (if it holds anything) and writes every frozen memtable
+    /// to a table before returning.
+    pub fn flush(&self) -> Result<()> {
+        let _guard = self.begin()?;
+        self.check_poison()?;
+        self.as_sole_writer(|| {
+            if self.inner.state.read().active.mem.is_empty() {
+                return Ok(());
+            }
+            self.rotate_wal()
+        })?;
+        while self
+            .flush_oldest()
+            .map_err(|e| self.poison_with(format!("flush failed: {e}")))?
+        {}
+        Ok(())
+    }
+
+    /// Runs `f` while no group commit is in progress and none can start.
+    fn as_sole_writer<R>(&self, f: impl FnOnce() -> R) -> R {
+        let inner = &self.inner;
+        let mut queue = inner.queue.lock();
+        while queue.leader_active {
+            inner.queue_cv.wait(&mut queue);
+        }
+        queue.leader_active = true;
+        drop(queue);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        inner.queue.lock().leader_active = false;
+        inner.queue_cv.notify_all();
+        result.unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+    }
+
     /// Reads a key: memtables, then tables newest first. `f` sees the value (borrowed) or
     /// `None`, so the caller copies it once into its destination.
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {

@@ -1,0 +1,61 @@
+//! Shared helpers for the engine's integration tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use browserdb::engine::storage::MemStorage;
+use browserdb::engine::{Db, Error, Options};
+
+/// The directory every in-memory database lives in.
+pub fn dir() -> PathBuf {
+    PathBuf::from("/db")
+}
+
+/// Small memtables so a few hundred writes produce tables.
+pub fn small_options() -> Options {
+    Options {
+        write_buffer_size_bytes: 64 * 1024,
+        ..Options::default()
+    }
+}
+
+pub fn open(storage: &MemStorage, options: Options) -> Result<Db, Error> {
+    Db::open_with_storage(dir(), options, Arc::new(storage.clone()))
+}
+
+pub fn key(i: u32) -> Vec<u8> {
+    format!("key{i:08}").into_bytes()
+}
+
+pub fn value(i: u32, version: u32) -> Vec<u8> {
+    format!("value-{i}-{version}-{}", "x".repeat((i % 64) as usize)).into_bytes()
+}
+
+/// Names of files in the database directory with the given extension, sorted.
+pub fn files_with(storage: &MemStorage, ext: &str) -> Vec<PathBuf> {
+    use browserdb::engine::storage::Storage;
+    let mut names: Vec<PathBuf> = storage
+        .list_dir(&dir())
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.ends_with(ext))
+        .map(|n| dir().join(n))
+        .collect();
+    names.sort();
+    names
+}
+
+pub fn assert_corruption(result: Result<impl std::fmt::Debug, Error>, file_part: &str) {
+    match result {
+        Err(Error::Corruption { file, .. }) => assert!(
+            file.contains(file_part),
+            "corruption names {file}, expected {file_part}"
+        ),
+        other => panic!("expected Corruption in {file_part}, got {other:?}"),
+    }
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
