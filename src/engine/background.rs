@@ -25,26 +25,22 @@ fn start() -> Pool {
     let receiver = Arc::new(Mutex::new(receiver));
     for i in 0..BACKGROUND_THREADS {
         let receiver: Arc<Mutex<Receiver<Job>>> = Arc::clone(&receiver);
-        let spawned = std::thread::Builder::new()
-            .name(format!("browserdb-bg-{i}"))
-            .spawn(move || loop {
-                let job = receiver.lock().recv();
-                match job {
-                    // Jobs catch their own panics (they poison their database); this is a backstop.
-                    Ok(job) => {
-                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                    }
-                    Err(_) => return,
+        let spawned = std::thread::Builder::new().name(format!("browserdb-bg-{i}")).spawn(move || loop {
+            let job = receiver.lock().recv();
+            match job {
+                // Jobs catch their own panics (they poison their database); this is a backstop.
+                Ok(job) => {
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                 }
-            });
+                Err(_) => return,
+            }
+        });
         // Without threads, jobs would never run: fall back to running them inline (see schedule).
         if spawned.is_err() {
             break;
         }
     }
-    Pool {
-        sender: Mutex::new(sender),
-    }
+    Pool { sender: Mutex::new(sender) }
 }
 
 /// Runs `job` on the pool (or inline, if the pool could not start).

@@ -41,10 +41,7 @@ fn check_key(key: &[u8]) -> Result<()> {
         return Err(Error::InvalidArgument("key must not be empty".into()));
     }
     if key.len() > KEY_SIZE_BYTES_MAX {
-        return Err(Error::InvalidArgument(format!(
-            "key is {} bytes; the limit is {KEY_SIZE_BYTES_MAX}",
-            key.len()
-        )));
+        return Err(Error::InvalidArgument(format!("key is {} bytes; the limit is {KEY_SIZE_BYTES_MAX}", key.len())));
     }
     Ok(())
 }
@@ -53,11 +50,7 @@ impl WriteBatch {
     /// An empty batch.
     #[must_use]
     pub fn new() -> Self {
-        Self {
-            payload: vec![0; 4],
-            count: 0,
-            data_bytes: 0,
-        }
+        Self { payload: vec![0; 4], count: 0, data_bytes: 0 }
     }
 
     /// Queues a put of a user key.
@@ -134,8 +127,7 @@ impl WriteBatch {
         if data_bytes > BATCH_SIZE_BYTES_MAX {
             return false;
         }
-        self.payload
-            .extend_from_slice(other.payload.get(4..).unwrap_or_default());
+        self.payload.extend_from_slice(other.payload.get(4..).unwrap_or_default());
         self.count += other.count;
         self.data_bytes = data_bytes;
         if let Some(head) = self.payload.get_mut(..4) {
@@ -181,12 +173,7 @@ pub fn decode_payload(payload: &[u8]) -> Option<Vec<Op<'_>>> {
         } else {
             &[]
         };
-        ops.push(Op {
-            kind,
-            stored_key,
-            expiry_ms,
-            value,
-        });
+        ops.push(Op { kind, stored_key, expiry_ms, value });
     }
     (r.remaining() == 0).then_some(ops)
 }
@@ -213,10 +200,7 @@ mod tests {
     fn limits_are_enforced_before_anything_is_queued() {
         let mut b = WriteBatch::new();
         assert!(matches!(b.put(b"", b"x"), Err(Error::InvalidArgument(_))));
-        assert!(matches!(
-            b.put(&vec![1; KEY_SIZE_BYTES_MAX + 1], b"x"),
-            Err(Error::InvalidArgument(_))
-        ));
+        assert!(matches!(b.put(&vec![1; KEY_SIZE_BYTES_MAX + 1], b"x"), Err(Error::InvalidArgument(_))));
         assert!(b.put(&vec![1; KEY_SIZE_BYTES_MAX], b"x").is_ok());
         assert_eq!(b.count(), 1);
     }

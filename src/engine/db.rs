@@ -139,10 +139,7 @@ fn with_stored_key<R>(key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
 
 fn check_read_key(key: &[u8]) -> Result<()> {
     if key.is_empty() || key.len() > KEY_SIZE_BYTES_MAX {
-        return Err(Error::InvalidArgument(format!(
-            "key must be 1 to {KEY_SIZE_BYTES_MAX} bytes, got {}",
-            key.len()
-        )));
+        return Err(Error::InvalidArgument(format!("key must be 1 to {KEY_SIZE_BYTES_MAX} bytes, got {}", key.len())));
     }
     Ok(())
 }
@@ -150,18 +147,13 @@ fn check_read_key(key: &[u8]) -> Result<()> {
 /// Rebuilds an error for each writer of a failed group (errors are not `Clone`).
 fn share_error(e: &Error) -> Error {
     match e {
-        Error::Io { context, source } => Error::Io {
-            context: context.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
-        },
-        Error::Poisoned { cause } => Error::Poisoned {
-            cause: cause.clone(),
-        },
-        Error::Corruption { file, offset, what } => Error::Corruption {
-            file: file.clone(),
-            offset: *offset,
-            what: what.clone(),
-        },
+        Error::Io { context, source } => {
+            Error::Io { context: context.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
+        }
+        Error::Poisoned { cause } => Error::Poisoned { cause: cause.clone() },
+        Error::Corruption { file, offset, what } => {
+            Error::Corruption { file: file.clone(), offset: *offset, what: what.clone() }
+        }
         Error::Closed => Error::Closed,
         Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
         other => Error::Internal(other.to_string()),
@@ -175,11 +167,7 @@ impl Db {
     }
 
     /// Opens with a chosen storage (tests use `MemStorage`).
-    pub fn open_with_storage(
-        dir: impl AsRef<Path>,
-        options: Options,
-        storage: Arc<dyn Storage>,
-    ) -> Result<Self> {
+    pub fn open_with_storage(dir: impl AsRef<Path>, options: Options, storage: Arc<dyn Storage>) -> Result<Self> {
         options.validate()?;
         super::recovery::open(dir.as_ref(), options, storage)
     }
@@ -207,11 +195,7 @@ impl Db {
             return Ok(());
         }
         self.check_poison()?;
-        let me = Arc::new(PendingWrite {
-            batch,
-            sync,
-            result: Mutex::new(None),
-        });
+        let me = Arc::new(PendingWrite { batch, sync, result: Mutex::new(None) });
         let inner = &self.inner;
         let mut queue = inner.queue.lock();
         queue.pending.push_back(Arc::clone(&me));
@@ -228,9 +212,8 @@ impl Db {
         queue.leader_active = true;
         let group = take_group(&queue.pending);
         drop(queue);
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_group(&group)))
-                .unwrap_or_else(|_| Err(self.poison_with("a panic during group commit".into())));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_group(&group)))
+            .unwrap_or_else(|_| Err(self.poison_with("a panic during group commit".into())));
         let mut queue = inner.queue.lock();
         for w in queue.pending.drain(..group.len()) {
             let r = match &outcome {
@@ -255,12 +238,8 @@ impl Db {
         let mut wal_guard = inner.wal.lock();
         let wal = wal_guard.as_mut().ok_or(Error::Closed)?;
         let first = inner.last_seq.load(Ordering::SeqCst) + 1;
-        let mut records = Vec::with_capacity(
-            group
-                .iter()
-                .map(|w| w.batch.payload().len() + wal::RECORD_HEADER_BYTES)
-                .sum(),
-        );
+        let mut records =
+            Vec::with_capacity(group.iter().map(|w| w.batch.payload().len() + wal::RECORD_HEADER_BYTES).sum());
         let mut seq = first;
         for w in group {
             wal::encode_record(&mut records, wal.number(), seq, w.batch.payload());
@@ -305,9 +284,7 @@ impl Db {
                 self.schedule_flush();
                 let mut scheduled = inner.flush_scheduled.lock();
                 if *scheduled {
-                    inner
-                        .flush_cv
-                        .wait_for(&mut scheduled, STALL_CHECK_INTERVAL);
+                    inner.flush_cv.wait_for(&mut scheduled, STALL_CHECK_INTERVAL);
                 }
                 drop(scheduled);
                 self.check_poison()?;
@@ -329,26 +306,15 @@ impl Db {
                 old.sync()?;
             }
             let path = files::path(&inner.dir, number, FileKind::Wal);
-            let file = inner
-                .storage
-                .create(&path)
-                .ctx(|| format!("creating WAL {number:06}"))?;
-            inner
-                .storage
-                .sync_dir(&inner.dir)
-                .ctx(|| "syncing the database directory".into())?;
+            let file = inner.storage.create(&path).ctx(|| format!("creating WAL {number:06}"))?;
+            inner.storage.sync_dir(&inner.dir).ctx(|| "syncing the database directory".into())?;
             Ok(WalWriter::new(file, number))
         })();
         let new_wal = result.map_err(|e: Error| self.poison_with(e.to_string()))?;
         *wal = Some(new_wal);
         let mut st = inner.state.write();
-        let frozen = std::mem::replace(
-            &mut st.active,
-            MemWithWal {
-                mem: Arc::new(Memtable::new()),
-                wal_number: number,
-            },
-        );
+        let frozen =
+            std::mem::replace(&mut st.active, MemWithWal { mem: Arc::new(Memtable::new()), wal_number: number });
         st.immutable.push(frozen);
         Ok(())
     }
@@ -394,34 +360,19 @@ impl Db {
         let path = files::path(&inner.dir, number, FileKind::Table);
         let mut meta = None;
         if !oldest.mem.is_empty() {
-            let file = inner
-                .storage
-                .create(&path)
-                .ctx(|| format!("creating table {number:06}"))?;
-            let mut builder = TableBuilder::new(
-                file,
-                number,
-                inner.options.compression,
-                inner.options.block_size_bytes,
-            );
-            oldest
-                .mem
-                .for_each(|key, v| builder.add(key, v.seq, v.kind, v.expiry_ms, &v.value))?;
+            let file = inner.storage.create(&path).ctx(|| format!("creating table {number:06}"))?;
+            let mut builder =
+                TableBuilder::new(file, number, inner.options.compression, inner.options.block_size_bytes);
+            oldest.mem.for_each(|key, v| builder.add(key, v.seq, v.kind, v.expiry_ms, &v.value))?;
             meta = Some(builder.finish()?);
         }
         let table = match &meta {
-            Some(_) => Some(Arc::new(Table::open(
-                inner.storage.as_ref(),
-                &path,
-                number,
-            )?)),
+            Some(_) => Some(Arc::new(Table::open(inner.storage.as_ref(), &path, number)?)),
             None => None,
         };
         let log_number = {
             let st = inner.state.read();
-            st.immutable
-                .get(1)
-                .map_or(st.active.wal_number, |m| m.wal_number)
+            st.immutable.get(1).map_or(st.active.wal_number, |m| m.wal_number)
         };
         {
             let mut m = inner.manifest.lock();
@@ -461,10 +412,7 @@ impl Db {
             }
             self.rotate_wal()
         })?;
-        while self
-            .flush_oldest()
-            .map_err(|e| self.poison_with(format!("flush failed: {e}")))?
-        {}
+        while self.flush_oldest().map_err(|e| self.poison_with(format!("flush failed: {e}")))? {}
         Ok(())
     }
 
@@ -513,8 +461,7 @@ impl Db {
                     return r.ok_or_else(|| Error::Internal("lookup consumed its callback".into()));
                 }
             }
-            f.map(|f| f(None))
-                .ok_or_else(|| Error::Internal("lookup consumed its callback".into()))
+            f.map(|f| f(None)).ok_or_else(|| Error::Internal("lookup consumed its callback".into()))
         })
     }
 
@@ -525,11 +472,7 @@ impl Db {
 
     /// The JS thread's fast path: answers only from memory. `Ok(None)` means the answer may
     /// be in a table and the caller must read off the JS thread (`get_with`).
-    pub fn get_in_memory<R>(
-        &self,
-        key: &[u8],
-        f: impl FnOnce(Option<&[u8]>) -> R,
-    ) -> Result<Option<R>> {
+    pub fn get_in_memory<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<Option<R>> {
         let _guard = self.begin()?;
         check_read_key(key)?;
         with_stored_key(key, |sk| {
@@ -584,11 +527,7 @@ impl Db {
         while inner.in_flight.load(Ordering::SeqCst) != 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let result = if self.is_poisoned() {
-            Ok(())
-        } else {
-            self.flush_all_for_close()
-        };
+        let result = if self.is_poisoned() { Ok(()) } else { self.flush_all_for_close() };
         {
             let mut scheduled = inner.flush_scheduled.lock();
             while *scheduled {
@@ -608,10 +547,7 @@ impl Db {
                 let number = inner.next_file_number.fetch_add(1, Ordering::SeqCst);
                 let frozen = std::mem::replace(
                     &mut st.active,
-                    MemWithWal {
-                        mem: Arc::new(Memtable::new()),
-                        wal_number: number,
-                    },
+                    MemWithWal { mem: Arc::new(Memtable::new()), wal_number: number },
                 );
                 st.immutable.push(frozen);
             }
@@ -651,12 +587,7 @@ impl Db {
 }
 
 /// Looks in the active and frozen memtables (newest first). `Some` when one of them decided.
-fn lookup_memtables<R>(
-    st: &State,
-    sk: &[u8],
-    now: u64,
-    f: &mut Option<impl FnOnce(Option<&[u8]>) -> R>,
-) -> Option<R> {
+fn lookup_memtables<R>(st: &State, sk: &[u8], now: u64, f: &mut Option<impl FnOnce(Option<&[u8]>) -> R>) -> Option<R> {
     let layers = std::iter::once(&st.active).chain(st.immutable.iter().rev());
     for layer in layers {
         let decided = layer.mem.get(sk, u64::MAX, now, |l| match l {
@@ -708,10 +639,7 @@ impl Db {
             options: r.options,
             lock: Mutex::new(Some(r.lock)),
             state: RwLock::new(State {
-                active: MemWithWal {
-                    mem: Arc::new(r.mem),
-                    wal_number,
-                },
+                active: MemWithWal { mem: Arc::new(r.mem), wal_number },
                 immutable: Vec::new(),
                 tables: Arc::new(r.tables),
             }),
@@ -732,9 +660,7 @@ impl Db {
             wal_writes: AtomicU64::new(0),
             wal_syncs: AtomicU64::new(0),
         };
-        Self {
-            inner: Arc::new(inner),
-        }
+        Self { inner: Arc::new(inner) }
     }
 }
 

@@ -30,7 +30,9 @@ pub enum Error {
     /// Writes are refused until the database is closed and reopened (recovery reads the disk
     /// again). A failed fsync must not be retried: the kernel may have dropped the dirty pages
     /// (Rebello et al., "Can Applications Recover from fsync Failures?", USENIX ATC '20).
-    #[error("database is poisoned by an earlier I/O failure and refuses writes (close and reopen to recover): {cause}")]
+    #[error(
+        "database is poisoned by an earlier I/O failure and refuses writes (close and reopen to recover): {cause}"
+    )]
     Poisoned {
         /// The first failure.
         cause: String,
@@ -83,19 +85,12 @@ impl Error {
 
     /// Wraps an OS error with what the engine was doing.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Self::Io {
-            context: context.into(),
-            source,
-        }
+        Self::Io { context: context.into(), source }
     }
 
     /// A corruption error naming the file and offset.
     pub fn corruption(file: impl Into<String>, offset: u64, what: impl Into<String>) -> Self {
-        Self::Corruption {
-            file: file.into(),
-            offset,
-            what: what.into(),
-        }
+        Self::Corruption { file: file.into(), offset, what: what.into() }
     }
 }
 

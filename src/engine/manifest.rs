@@ -73,10 +73,7 @@ impl Manifest {
 
     /// Decodes and checks; `Err((offset, what))` on any violation.
     pub fn decode(bytes: &[u8]) -> Result<Self, (u64, &'static str)> {
-        let body_len = bytes
-            .len()
-            .checked_sub(4)
-            .ok_or((0, "MANIFEST truncated"))?;
+        let body_len = bytes.len().checked_sub(4).ok_or((0, "MANIFEST truncated"))?;
         let (body, crc) = bytes.split_at(body_len);
         if crc != crc32fast::hash(body).to_le_bytes() {
             return Err((body_len as u64, "MANIFEST checksum mismatch"));
@@ -97,8 +94,7 @@ impl Manifest {
         };
         let count = r.u32().ok_or_else(|| truncated(&r))?;
         for _ in 0..count {
-            m.tables
-                .push(decode_table(&mut r).ok_or_else(|| truncated(&r))?);
+            m.tables.push(decode_table(&mut r).ok_or_else(|| truncated(&r))?);
         }
         if r.remaining() != 0 {
             return Err((r.position() as u64, "trailing bytes in MANIFEST"));
@@ -122,19 +118,12 @@ impl Manifest {
     /// Replaces `dir/MANIFEST` atomically: write temp, fsync, rename, fsync the directory.
     pub fn store(&self, storage: &dyn Storage, dir: &Path) -> Result<()> {
         let temp = dir.join(TEMP_FILE_NAME);
-        let mut file = storage
-            .create(&temp)
-            .ctx(|| "creating MANIFEST.tmp".into())?;
-        file.append(&self.encode())
-            .ctx(|| "writing MANIFEST.tmp".into())?;
+        let mut file = storage.create(&temp).ctx(|| "creating MANIFEST.tmp".into())?;
+        file.append(&self.encode()).ctx(|| "writing MANIFEST.tmp".into())?;
         file.sync_data().ctx(|| "syncing MANIFEST.tmp".into())?;
         drop(file);
-        storage
-            .rename(&temp, &dir.join(FILE_NAME))
-            .ctx(|| "renaming MANIFEST.tmp to MANIFEST".into())?;
-        storage
-            .sync_dir(dir)
-            .ctx(|| "syncing the database directory".into())
+        storage.rename(&temp, &dir.join(FILE_NAME)).ctx(|| "renaming MANIFEST.tmp to MANIFEST".into())?;
+        storage.sync_dir(dir).ctx(|| "syncing the database directory".into())
     }
 }
 
@@ -148,15 +137,7 @@ fn decode_table(r: &mut Reader<'_>) -> Option<TableMeta> {
     let smallest = r.take(len)?.to_vec();
     let len = r.u32()? as usize;
     let largest = r.take(len)?.to_vec();
-    Some(TableMeta {
-        number,
-        level,
-        file_size,
-        entry_count,
-        smallest,
-        largest,
-        max_seq,
-    })
+    Some(TableMeta { number, level, file_size, entry_count, smallest, largest, max_seq })
 }
 
 #[cfg(test)]

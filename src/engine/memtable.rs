@@ -49,18 +49,11 @@ impl Memtable {
         let mut map = self.map.write();
         let mut added = 0usize;
         for (i, op) in ops.iter().enumerate() {
-            let version = Version {
-                seq: first_seq + i as u64,
-                kind: op.kind,
-                expiry_ms: op.expiry_ms,
-                value: op.value.into(),
-            };
+            let version =
+                Version { seq: first_seq + i as u64, kind: op.kind, expiry_ms: op.expiry_ms, value: op.value.into() };
             added += op.value.len() + ENTRY_OVERHEAD_BYTES;
             if let Some(versions) = map.get_mut(op.stored_key) {
-                assert!(
-                    versions.first().is_none_or(|v| v.seq < version.seq),
-                    "sequence numbers must grow"
-                );
+                assert!(versions.first().is_none_or(|v| v.seq < version.seq), "sequence numbers must grow");
                 versions.insert(0, version);
                 prune(versions, oldest_snapshot_seq);
             } else {
@@ -69,25 +62,15 @@ impl Memtable {
             }
         }
         drop(map);
-        self.approximate_bytes
-            .fetch_add(added, std::sync::atomic::Ordering::Relaxed);
-        self.entries
-            .fetch_add(ops.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.approximate_bytes.fetch_add(added, std::sync::atomic::Ordering::Relaxed);
+        self.entries.fetch_add(ops.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Looks up the newest version visible at `seq` and hands the result to `f` while the
     /// read lock is held, so a hit copies the value once, straight into its destination.
-    pub fn get<R>(
-        &self,
-        stored_key: &[u8],
-        seq: u64,
-        now_ms: u64,
-        f: impl FnOnce(Lookup<&[u8]>) -> R,
-    ) -> R {
+    pub fn get<R>(&self, stored_key: &[u8], seq: u64, now_ms: u64, f: impl FnOnce(Lookup<&[u8]>) -> R) -> R {
         let map = self.map.read();
-        let found = map
-            .get(stored_key)
-            .and_then(|versions| versions.iter().find(|v| v.seq <= seq));
+        let found = map.get(stored_key).and_then(|versions| versions.iter().find(|v| v.seq <= seq));
         match found {
             Some(v) => f(resolve(v.kind, v.expiry_ms, &v.value[..], now_ms)),
             None => f(Lookup::Absent),
@@ -97,8 +80,7 @@ impl Memtable {
     /// Approximate memory used, in bytes (keys, values, per-entry overhead).
     #[must_use]
     pub fn approximate_bytes(&self) -> usize {
-        self.approximate_bytes
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.approximate_bytes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether nothing was ever inserted.
@@ -109,10 +91,7 @@ impl Memtable {
 
     /// Calls `f(stored_key, version)` for every version in internal-key order (key
     /// ascending, newest first). Used by flush on an immutable memtable.
-    pub fn for_each(
-        &self,
-        mut f: impl FnMut(&[u8], &Version) -> super::error::Result<()>,
-    ) -> super::error::Result<()> {
+    pub fn for_each(&self, mut f: impl FnMut(&[u8], &Version) -> super::error::Result<()>) -> super::error::Result<()> {
         let map = self.map.read();
         for (key, versions) in map.iter() {
             for v in versions {
@@ -135,12 +114,7 @@ mod tests {
     use super::*;
 
     fn op<'a>(kind: Kind, key: &'a [u8], value: &'a [u8]) -> Op<'a> {
-        Op {
-            kind,
-            stored_key: key,
-            expiry_ms: 0,
-            value,
-        }
+        Op { kind, stored_key: key, expiry_ms: 0, value }
     }
 
     #[test]
@@ -148,10 +122,7 @@ mod tests {
         let m = Memtable::new();
         m.apply(1, &[op(Kind::Put, b"k", b"1")], u64::MAX);
         m.apply(2, &[op(Kind::Put, b"k", b"2")], u64::MAX);
-        assert_eq!(
-            m.get(b"k", u64::MAX, 0, |l| l.map_value()),
-            Lookup::Value(b"2".to_vec())
-        );
+        assert_eq!(m.get(b"k", u64::MAX, 0, |l| l.map_value()), Lookup::Value(b"2".to_vec()));
         m.apply(3, &[op(Kind::Delete, b"k", b"")], u64::MAX);
         assert_eq!(m.get(b"k", u64::MAX, 0, |l| l.map_value()), Lookup::Deleted);
         assert_eq!(m.get(b"x", u64::MAX, 0, |l| l.map_value()), Lookup::Absent);
@@ -163,14 +134,8 @@ mod tests {
         m.apply(1, &[op(Kind::Put, b"k", b"1")], u64::MAX);
         m.apply(2, &[op(Kind::Put, b"k", b"2")], 1);
         m.apply(3, &[op(Kind::Put, b"k", b"3")], 1);
-        assert_eq!(
-            m.get(b"k", 1, 0, |l| l.map_value()),
-            Lookup::Value(b"1".to_vec())
-        );
-        assert_eq!(
-            m.get(b"k", 2, 0, |l| l.map_value()),
-            Lookup::Value(b"2".to_vec())
-        );
+        assert_eq!(m.get(b"k", 1, 0, |l| l.map_value()), Lookup::Value(b"1".to_vec()));
+        assert_eq!(m.get(b"k", 2, 0, |l| l.map_value()), Lookup::Value(b"2".to_vec()));
         m.apply(4, &[op(Kind::Put, b"k", b"4")], u64::MAX);
         assert_eq!(m.get(b"k", 1, 0, |l| l.map_value()), Lookup::Absent);
     }
@@ -178,23 +143,8 @@ mod tests {
     #[test]
     fn expired_values_read_as_deleted() {
         let m = Memtable::new();
-        m.apply(
-            1,
-            &[Op {
-                kind: Kind::PutWithExpiry,
-                stored_key: b"k",
-                expiry_ms: 100,
-                value: b"v",
-            }],
-            u64::MAX,
-        );
-        assert_eq!(
-            m.get(b"k", u64::MAX, 99, |l| l.map_value()),
-            Lookup::Value(b"v".to_vec())
-        );
-        assert_eq!(
-            m.get(b"k", u64::MAX, 100, |l| l.map_value()),
-            Lookup::Deleted
-        );
+        m.apply(1, &[Op { kind: Kind::PutWithExpiry, stored_key: b"k", expiry_ms: 100, value: b"v" }], u64::MAX);
+        assert_eq!(m.get(b"k", u64::MAX, 99, |l| l.map_value()), Lookup::Value(b"v".to_vec()));
+        assert_eq!(m.get(b"k", u64::MAX, 100, |l| l.map_value()), Lookup::Deleted);
     }
 }

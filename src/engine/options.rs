@@ -34,12 +34,8 @@ impl Compression {
         match name {
             "none" => Ok(Self::None),
             "lz4" => Ok(Self::Lz4),
-            "zstd" | "zlib" => Err(Error::InvalidArgument(format!(
-                "compression '{name}' is not supported yet"
-            ))),
-            other => Err(Error::InvalidArgument(format!(
-                "unknown compression '{other}' (expected 'lz4' or 'none')"
-            ))),
+            "zstd" | "zlib" => Err(Error::InvalidArgument(format!("compression '{name}' is not supported yet"))),
+            other => Err(Error::InvalidArgument(format!("unknown compression '{other}' (expected 'lz4' or 'none')"))),
         }
     }
 }
@@ -85,27 +81,19 @@ impl Default for Options {
 impl Options {
     /// Checks ranges; called by `Db::open` before touching the disk.
     pub fn validate(&self) -> Result<()> {
-        if !(WRITE_BUFFER_SIZE_BYTES_MIN..=WRITE_BUFFER_SIZE_BYTES_MAX)
-            .contains(&self.write_buffer_size_bytes)
-        {
+        if !(WRITE_BUFFER_SIZE_BYTES_MIN..=WRITE_BUFFER_SIZE_BYTES_MAX).contains(&self.write_buffer_size_bytes) {
             return Err(Error::InvalidArgument(format!(
                 "writeBufferSize must be between {WRITE_BUFFER_SIZE_BYTES_MIN} and {WRITE_BUFFER_SIZE_BYTES_MAX} bytes"
             )));
         }
         if !(256..=1024 * 1024).contains(&self.block_size_bytes) {
-            return Err(Error::InvalidArgument(
-                "block size must be between 256 B and 1 MiB".into(),
-            ));
+            return Err(Error::InvalidArgument("block size must be between 256 B and 1 MiB".into()));
         }
         if !(1..=16).contains(&self.immutable_memtables_max) {
-            return Err(Error::InvalidArgument(
-                "immutable memtables max must be 1..=16".into(),
-            ));
+            return Err(Error::InvalidArgument("immutable memtables max must be 1..=16".into()));
         }
         if matches!(self.compression, Compression::Zstd | Compression::Zlib) {
-            return Err(Error::InvalidArgument(
-                "compression is not supported yet".into(),
-            ));
+            return Err(Error::InvalidArgument("compression is not supported yet".into()));
         }
         Ok(())
     }

@@ -20,9 +20,7 @@ const FIRST_FILE_NUMBER: u64 = 1;
 /// Whether every name belongs to a database directory that has no MANIFEST yet (a crash
 /// while creating it leaves at most these).
 fn only_creation_leftovers(names: &[String]) -> bool {
-    names
-        .iter()
-        .all(|n| n == LOCK_FILE_NAME || MANIFEST_FILES.contains(&n.as_str()))
+    names.iter().all(|n| n == LOCK_FILE_NAME || MANIFEST_FILES.contains(&n.as_str()))
 }
 
 fn list(storage: &dyn Storage, dir: &Path) -> Result<Option<Vec<String>>> {
@@ -37,9 +35,7 @@ fn list(storage: &dyn Storage, dir: &Path) -> Result<Option<Vec<String>>> {
 pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<Db> {
     // Look before touching anything, so a foreign directory is left exactly as it was.
     let names = list(storage.as_ref(), dir)?;
-    let has_manifest = names
-        .as_ref()
-        .is_some_and(|n| n.iter().any(|n| n == MANIFEST_FILES[0]));
+    let has_manifest = names.as_ref().is_some_and(|n| n.iter().any(|n| n == MANIFEST_FILES[0]));
     if !has_manifest {
         if names.as_ref().is_some_and(|n| !only_creation_leftovers(n)) {
             return Err(Error::NotADatabase(dir.to_path_buf()));
@@ -47,18 +43,14 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
         if !options.create_if_missing {
             return Err(Error::NotFound(dir.to_path_buf()));
         }
-        storage
-            .create_dir_all(dir)
-            .ctx(|| format!("creating {}", dir.display()))?;
+        storage.create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
     } else if options.error_if_exists {
         return Err(Error::Exists(dir.to_path_buf()));
     }
     let lock = storage
         .lock(&dir.join(LOCK_FILE_NAME))
         .ctx(|| format!("locking {}", dir.display()))?
-        .ok_or_else(|| Error::Locked {
-            path: dir.to_path_buf(),
-        })?;
+        .ok_or_else(|| Error::Locked { path: dir.to_path_buf() })?;
     let manifest = match Manifest::load(storage.as_ref(), dir)? {
         Some(m) => m,
         None => {
@@ -72,9 +64,7 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
             m
         }
     };
-    let names = storage
-        .list_dir(dir)
-        .ctx(|| format!("listing {}", dir.display()))?;
+    let names = storage.list_dir(dir).ctx(|| format!("listing {}", dir.display()))?;
     let tables = open_tables(storage.as_ref(), dir, &manifest)?;
     let mut wals: Vec<u64> = names
         .iter()
@@ -83,12 +73,7 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
         .map(|(number, _)| number)
         .collect();
     wals.sort_unstable();
-    let max_number = names
-        .iter()
-        .filter_map(|n| files::parse(n))
-        .map(|(n, _)| n)
-        .max()
-        .unwrap_or(0);
+    let max_number = names.iter().filter_map(|n| files::parse(n)).map(|(n, _)| n).max().unwrap_or(0);
     let mut next_file_number = manifest.next_file_number.max(max_number + 1);
 
     let mem = Memtable::new();
@@ -96,38 +81,22 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
     for (i, &number) in wals.iter().enumerate() {
         let path = files::path(dir, number, FileKind::Wal);
         let is_newest = i + 1 == wals.len();
-        let summary = wal::replay(
-            storage.as_ref(),
-            &path,
-            number,
-            is_newest,
-            last_seq + 1,
-            |first_seq, ops| {
-                mem.apply(first_seq, ops, u64::MAX);
-            },
-        )?;
+        let summary = wal::replay(storage.as_ref(), &path, number, is_newest, last_seq + 1, |first_seq, ops| {
+            mem.apply(first_seq, ops, u64::MAX);
+        })?;
         last_seq = last_seq.max(summary.last_seq);
     }
     let wal = match wals.last() {
         Some(&number) => {
             let path = files::path(dir, number, FileKind::Wal);
-            WalWriter::new(
-                storage
-                    .open_append(&path)
-                    .ctx(|| format!("opening WAL {number:06}"))?,
-                number,
-            )
+            WalWriter::new(storage.open_append(&path).ctx(|| format!("opening WAL {number:06}"))?, number)
         }
         None => {
             let number = next_file_number;
             next_file_number += 1;
             let path = files::path(dir, number, FileKind::Wal);
-            let file = storage
-                .create(&path)
-                .ctx(|| format!("creating WAL {number:06}"))?;
-            storage
-                .sync_dir(dir)
-                .ctx(|| "syncing the database directory".into())?;
+            let file = storage.create(&path).ctx(|| format!("creating WAL {number:06}"))?;
+            storage.sync_dir(dir).ctx(|| "syncing the database directory".into())?;
             WalWriter::new(file, number)
         }
     };
@@ -154,11 +123,7 @@ fn open_tables(storage: &dyn Storage, dir: &Path, manifest: &Manifest) -> Result
             let path = files::path(dir, meta.number, FileKind::Table);
             match Table::open(storage, &path, meta.number) {
                 Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                    Err(Error::corruption(
-                        path.display().to_string(),
-                        0,
-                        "table listed in MANIFEST is missing",
-                    ))
+                    Err(Error::corruption(path.display().to_string(), 0, "table listed in MANIFEST is missing"))
                 }
                 other => other.map(Arc::new),
             }

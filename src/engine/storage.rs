@@ -65,8 +65,7 @@ pub trait Storage: Send + Sync + 'static {
     /// Reads a whole file.
     fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
         let file = self.open_read(path)?;
-        let len =
-            usize::try_from(file.len_bytes()).map_err(|_| io::Error::other("file too large"))?;
+        let len = usize::try_from(file.len_bytes()).map_err(|_| io::Error::other("file too large"))?;
         let mut buf = vec![0; len];
         file.read_exact_at(&mut buf, 0)?;
         Ok(buf)
@@ -146,11 +145,7 @@ impl Storage for FsStorage {
         Ok(names)
     }
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
+        let file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
         Ok(Box::new(FsWritable { file, len_bytes: 0 }))
     }
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
@@ -178,12 +173,7 @@ impl Storage for FsStorage {
         File::open(dir)?.sync_all()
     }
     fn lock(&self, path: &Path) -> io::Result<Option<Box<dyn LockHandle>>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         let canonical = std::fs::canonicalize(path)?;
         let mut registry = LOCKED_PATHS.lock();
         let set = registry.get_or_insert_with(HashSet::new);
@@ -196,10 +186,7 @@ impl Storage for FsStorage {
             Err(std::fs::TryLockError::Error(e)) => return Err(e),
         }
         set.insert(canonical.clone());
-        Ok(Some(Box::new(FsLock {
-            _file: file,
-            path: canonical,
-        })))
+        Ok(Some(Box::new(FsLock { _file: file, path: canonical })))
     }
 }
 
@@ -246,9 +233,7 @@ impl Faults {
         let nth = self.fail_call_number.load(Ordering::SeqCst);
         let from = self.fail_from_call_number.load(Ordering::SeqCst);
         if nth == n || (from != 0 && n >= from) {
-            return Err(io::Error::other(format!(
-                "injected failure of {what} (call {n})"
-            )));
+            return Err(io::Error::other(format!("injected failure of {what} (call {n})")));
         }
         Ok(())
     }
@@ -269,10 +254,7 @@ pub struct MemStorage {
 }
 
 fn not_found(path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("{} not found", path.display()),
-    )
+    io::Error::new(io::ErrorKind::NotFound, format!("{} not found", path.display()))
 }
 
 impl MemStorage {
@@ -287,10 +269,7 @@ impl MemStorage {
     #[must_use]
     pub fn power_loss(&self) -> Self {
         let ns = self.ns.lock();
-        let mut fresh = Namespace {
-            dirs: ns.dirs.clone(),
-            ..Namespace::default()
-        };
+        let mut fresh = Namespace { dirs: ns.dirs.clone(), ..Namespace::default() };
         for (path, inode) in &ns.durable {
             let old = inode.lock();
             let data = old.data.get(..old.synced_len).unwrap_or(&old.data).to_vec();
@@ -299,26 +278,17 @@ impl MemStorage {
             fresh.live.insert(path.clone(), Arc::clone(&node));
             fresh.durable.insert(path.clone(), node);
         }
-        Self {
-            ns: Arc::new(Mutex::new(fresh)),
-            faults: Arc::default(),
-        }
+        Self { ns: Arc::new(Mutex::new(fresh)), faults: Arc::default() }
     }
 
     /// A copy of the file system as a killed process leaves it: everything written survives.
     #[must_use]
     pub fn process_crash(&self) -> Self {
         let ns = self.ns.lock();
-        let mut fresh = Namespace {
-            dirs: ns.dirs.clone(),
-            ..Namespace::default()
-        };
+        let mut fresh = Namespace { dirs: ns.dirs.clone(), ..Namespace::default() };
         for (path, inode) in &ns.live {
             let old = inode.lock();
-            let node = Arc::new(Mutex::new(Inode {
-                data: old.data.clone(),
-                synced_len: old.synced_len,
-            }));
+            let node = Arc::new(Mutex::new(Inode { data: old.data.clone(), synced_len: old.synced_len }));
             fresh.live.insert(path.clone(), node);
         }
         for (path, inode) in &ns.durable {
@@ -329,26 +299,19 @@ impl MemStorage {
                 }
             }
         }
-        Self {
-            ns: Arc::new(Mutex::new(fresh)),
-            faults: Arc::default(),
-        }
+        Self { ns: Arc::new(Mutex::new(fresh)), faults: Arc::default() }
     }
 
     /// Fails the mutating call with this 1-based number, counted from now.
     pub fn fail_call(&self, calls_from_now: u64) {
         let now = self.faults.mutating_calls.load(Ordering::SeqCst);
-        self.faults
-            .fail_call_number
-            .store(now + calls_from_now, Ordering::SeqCst);
+        self.faults.fail_call_number.store(now + calls_from_now, Ordering::SeqCst);
     }
 
     /// Fails every mutating call from the `calls_from_now`-th on (disk full, device gone).
     pub fn fail_from_call(&self, calls_from_now: u64) {
         let now = self.faults.mutating_calls.load(Ordering::SeqCst);
-        self.faults
-            .fail_from_call_number
-            .store(now + calls_from_now, Ordering::SeqCst);
+        self.faults.fail_from_call_number.store(now + calls_from_now, Ordering::SeqCst);
     }
 
     /// Makes every later `sync_data` and `sync_dir` fail (or succeed again).
@@ -472,40 +435,16 @@ impl Storage for MemStorage {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         self.faults.check("create")?;
         let inode = InodeRef::default();
-        self.ns
-            .lock()
-            .live
-            .insert(path.to_path_buf(), Arc::clone(&inode));
-        Ok(Box::new(MemWritable {
-            inode,
-            faults: Arc::clone(&self.faults),
-        }))
+        self.ns.lock().live.insert(path.to_path_buf(), Arc::clone(&inode));
+        Ok(Box::new(MemWritable { inode, faults: Arc::clone(&self.faults) }))
     }
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let inode = self
-            .ns
-            .lock()
-            .live
-            .get(path)
-            .cloned()
-            .ok_or_else(|| not_found(path))?;
-        Ok(Box::new(MemWritable {
-            inode,
-            faults: Arc::clone(&self.faults),
-        }))
+        let inode = self.ns.lock().live.get(path).cloned().ok_or_else(|| not_found(path))?;
+        Ok(Box::new(MemWritable { inode, faults: Arc::clone(&self.faults) }))
     }
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn ReadableFile>> {
-        let inode = self
-            .ns
-            .lock()
-            .live
-            .get(path)
-            .cloned()
-            .ok_or_else(|| not_found(path))?;
-        Ok(Arc::new(MemReadable {
-            inode,
-            faults: Arc::clone(&self.faults),
-        }))
+        let inode = self.ns.lock().live.get(path).cloned().ok_or_else(|| not_found(path))?;
+        Ok(Arc::new(MemReadable { inode, faults: Arc::clone(&self.faults) }))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.faults.check("rename")?;
@@ -516,22 +455,11 @@ impl Storage for MemStorage {
     }
     fn remove(&self, path: &Path) -> io::Result<()> {
         self.faults.check("remove")?;
-        self.ns
-            .lock()
-            .live
-            .remove(path)
-            .map(|_| ())
-            .ok_or_else(|| not_found(path))
+        self.ns.lock().live.remove(path).map(|_| ()).ok_or_else(|| not_found(path))
     }
     fn truncate(&self, path: &Path, len_bytes: u64) -> io::Result<()> {
         self.faults.check("truncate")?;
-        let inode = self
-            .ns
-            .lock()
-            .live
-            .get(path)
-            .cloned()
-            .ok_or_else(|| not_found(path))?;
+        let inode = self.ns.lock().live.get(path).cloned().ok_or_else(|| not_found(path))?;
         let len = usize::try_from(len_bytes).map_err(|_| io::Error::other("length too large"))?;
         let mut inode = inode.lock();
         inode.data.truncate(len);
@@ -542,12 +470,8 @@ impl Storage for MemStorage {
         self.faults.check_sync("sync_dir")?;
         let mut ns = self.ns.lock();
         ns.durable.retain(|p, _| p.parent() != Some(dir));
-        let entries: Vec<(PathBuf, InodeRef)> = ns
-            .live
-            .iter()
-            .filter(|(p, _)| p.parent() == Some(dir))
-            .map(|(p, n)| (p.clone(), Arc::clone(n)))
-            .collect();
+        let entries: Vec<(PathBuf, InodeRef)> =
+            ns.live.iter().filter(|(p, _)| p.parent() == Some(dir)).map(|(p, n)| (p.clone(), Arc::clone(n))).collect();
         ns.durable.extend(entries);
         Ok(())
     }
@@ -556,9 +480,6 @@ impl Storage for MemStorage {
         if !ns.locks.insert(path.to_path_buf()) {
             return Ok(None);
         }
-        Ok(Some(Box::new(MemLock {
-            ns: Arc::clone(&self.ns),
-            path: path.to_path_buf(),
-        })))
+        Ok(Some(Box::new(MemLock { ns: Arc::clone(&self.ns), path: path.to_path_buf() })))
     }
 }

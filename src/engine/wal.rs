@@ -26,10 +26,7 @@ pub const RECORD_HEADER_BYTES: usize = 24;
 /// Appends one framed record to `out`.
 pub fn encode_record(out: &mut Vec<u8>, log_number: u64, first_seq: u64, payload: &[u8]) {
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-    assert!(
-        payload.len() <= u32::MAX as usize,
-        "batch payload over 4 GiB"
-    );
+    assert!(payload.len() <= u32::MAX as usize, "batch payload over 4 GiB");
     let start = out.len();
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
@@ -70,16 +67,12 @@ impl WalWriter {
 
     /// Writes already framed records with one `write`.
     pub fn append(&mut self, records: &[u8]) -> Result<()> {
-        self.file
-            .append(records)
-            .ctx(|| format!("appending to WAL {:06}", self.number))
+        self.file.append(records).ctx(|| format!("appending to WAL {:06}", self.number))
     }
 
     /// `fdatasync`.
     pub fn sync(&mut self) -> Result<()> {
-        self.file
-            .sync_data()
-            .ctx(|| format!("syncing WAL {:06}", self.number))
+        self.file.sync_data().ctx(|| format!("syncing WAL {:06}", self.number))
     }
 
     /// Bytes written so far.
@@ -118,10 +111,7 @@ fn valid_record_after(bytes: &[u8], offset: usize, log_number: u64) -> bool {
     let wanted = log_number.to_le_bytes();
     (offset + 1..bytes.len().saturating_sub(RECORD_HEADER_BYTES - 1))
         .filter(|p| bytes.get(p + 8..p + 16) == Some(&wanted[..]))
-        .any(|p| {
-            valid_record_at(bytes, p, log_number)
-                .is_some_and(|(s, e, _)| decode_payload(&bytes[s..e]).is_some())
-        })
+        .any(|p| valid_record_at(bytes, p, log_number).is_some_and(|(s, e, _)| decode_payload(&bytes[s..e]).is_some()))
 }
 
 /// Replays a WAL, calling `apply(first_seq, ops)` for every valid record in order.
@@ -135,27 +125,21 @@ pub fn replay(
     mut apply: impl FnMut(u64, &[Op<'_>]),
 ) -> Result<ReplaySummary> {
     let name = path.display().to_string();
-    let bytes = storage
-        .read_all(path)
-        .ctx(|| format!("reading WAL {name}"))?;
+    let bytes = storage.read_all(path).ctx(|| format!("reading WAL {name}"))?;
     let mut summary = ReplaySummary::default();
     let mut next_seq = min_seq;
     let mut offset = 0usize;
     while offset < bytes.len() {
-        let record =
-            valid_record_at(&bytes, offset, log_number).and_then(|(start, end, first_seq)| {
-                let ops = decode_payload(bytes.get(start..end)?)?;
-                let count = ops.len() as u64;
-                let ok =
-                    first_seq >= next_seq && count > 0 && first_seq + count - 1 <= SEQUENCE_MAX;
-                ok.then_some((end, first_seq, ops))
-            });
+        let record = valid_record_at(&bytes, offset, log_number).and_then(|(start, end, first_seq)| {
+            let ops = decode_payload(bytes.get(start..end)?)?;
+            let count = ops.len() as u64;
+            let ok = first_seq >= next_seq && count > 0 && first_seq + count - 1 <= SEQUENCE_MAX;
+            ok.then_some((end, first_seq, ops))
+        });
         let Some((end, first_seq, ops)) = record else {
             if is_newest && !valid_record_after(&bytes, offset, log_number) {
                 summary.truncated_bytes = (bytes.len() - offset) as u64;
-                storage
-                    .truncate(path, offset as u64)
-                    .ctx(|| format!("truncating torn tail of {name}"))?;
+                storage.truncate(path, offset as u64).ctx(|| format!("truncating torn tail of {name}"))?;
                 return Ok(summary);
             }
             return Err(Error::corruption(name, offset as u64, "invalid WAL record"));

@@ -37,9 +37,7 @@ fn check(status: sys::napi_status, what: &str) -> napi::Result<()> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(napi::Error::from_reason(format!(
-            "napi call failed: {what} (status {status})"
-        )))
+        Err(napi::Error::from_reason(format!("napi call failed: {what} (status {status})")))
     }
 }
 
@@ -50,20 +48,9 @@ pub fn bytes_to_js(env: sys::napi_env, bytes: &[u8], as_string: bool) -> napi::R
     // which copies them; `out` is a valid out-pointer.
     let status = unsafe {
         if as_string {
-            sys::napi_create_string_utf8(
-                env,
-                bytes.as_ptr().cast(),
-                bytes.len() as isize,
-                &raw mut out,
-            )
+            sys::napi_create_string_utf8(env, bytes.as_ptr().cast(), bytes.len() as isize, &raw mut out)
         } else {
-            sys::napi_create_buffer_copy(
-                env,
-                bytes.len(),
-                bytes.as_ptr().cast(),
-                std::ptr::null_mut(),
-                &raw mut out,
-            )
+            sys::napi_create_buffer_copy(env, bytes.len(), bytes.as_ptr().cast(), std::ptr::null_mut(), &raw mut out)
         }
     };
     check(status, "create value")?;
@@ -74,10 +61,7 @@ pub fn bytes_to_js(env: sys::napi_env, bytes: &[u8], as_string: bool) -> napi::R
 pub fn undefined(env: sys::napi_env) -> napi::Result<RawValue> {
     let mut out = std::ptr::null_mut();
     // SAFETY: valid env and out-pointer.
-    check(
-        unsafe { sys::napi_get_undefined(env, &raw mut out) },
-        "get undefined",
-    )?;
+    check(unsafe { sys::napi_get_undefined(env, &raw mut out) }, "get undefined")?;
     Ok(RawValue(out))
 }
 
@@ -90,11 +74,7 @@ pub fn null(env: sys::napi_env) -> napi::Result<RawValue> {
 }
 
 /// A value or `undefined`.
-pub fn option_to_js(
-    env: sys::napi_env,
-    value: Option<&[u8]>,
-    as_string: bool,
-) -> napi::Result<RawValue> {
+pub fn option_to_js(env: sys::napi_env, value: Option<&[u8]>, as_string: bool) -> napi::Result<RawValue> {
     match value {
         Some(v) => bytes_to_js(env, v, as_string),
         None => undefined(env),

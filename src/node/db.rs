@@ -37,15 +37,12 @@ pub struct NativeStats {
 fn size_option(value: Option<f64>, name: &str, default: usize) -> Result<usize, Error> {
     match value {
         None => Ok(default),
-        Some(v)
-            if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 =>
+        Some(v) if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 =>
         {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             Ok(v as usize)
         }
-        Some(_) => Err(Error::InvalidArgument(format!(
-            "{name} must be a non-negative integer number of bytes"
-        ))),
+        Some(_) => Err(Error::InvalidArgument(format!("{name} must be a non-negative integer number of bytes"))),
     }
 }
 
@@ -54,16 +51,9 @@ fn parse_options(o: &NativeOpenOptions) -> Result<Options, Error> {
     let options = Options {
         create_if_missing: o.create_if_missing.unwrap_or(defaults.create_if_missing),
         error_if_exists: o.error_if_exists.unwrap_or(defaults.error_if_exists),
-        write_buffer_size_bytes: size_option(
-            o.write_buffer_size,
-            "writeBufferSize",
-            defaults.write_buffer_size_bytes,
-        )?,
+        write_buffer_size_bytes: size_option(o.write_buffer_size, "writeBufferSize", defaults.write_buffer_size_bytes)?,
         cache_size_bytes: size_option(o.cache_size, "cacheSize", defaults.cache_size_bytes)?,
-        compression: o
-            .compression
-            .as_deref()
-            .map_or(Ok(defaults.compression), Compression::parse)?,
+        compression: o.compression.as_deref().map_or(Ok(defaults.compression), Compression::parse)?,
         ..defaults
     };
     options.validate()?;
@@ -74,9 +64,7 @@ fn parse_options(o: &NativeOpenOptions) -> Result<Options, Error> {
 #[napi(ts_return_type = "Promise<NativeDb>")]
 pub fn open_db(location: String, options: NativeOpenOptions) -> AsyncTask<Job> {
     let parsed = parse_options(&options);
-    AsyncTask::new(Job::new(move || {
-        Ok(Output::Opened(Db::open(location, parsed?)?))
-    }))
+    AsyncTask::new(Job::new(move || Ok(Output::Opened(Db::open(location, parsed?)?))))
 }
 
 /// The binding of one open database.
@@ -89,18 +77,12 @@ pub struct NativeDb {
 
 impl NativeDb {
     pub(super) const fn new(db: Db) -> Self {
-        Self {
-            db,
-            pending: Vec::new(),
-        }
+        Self { db, pending: Vec::new() }
     }
 
     /// The batch the next queued write goes into: a new one when the last would overflow.
     fn batch_for(&mut self, extra_bytes: usize) -> &mut WriteBatch {
-        let full = self
-            .pending
-            .last()
-            .is_none_or(|b| b.data_bytes() + extra_bytes > BATCH_SIZE_BYTES_MAX);
+        let full = self.pending.last().is_none_or(|b| b.data_bytes() + extra_bytes > BATCH_SIZE_BYTES_MAX);
         if full {
             self.pending.push(WriteBatch::new());
         }
@@ -114,42 +96,22 @@ impl NativeDb {
     /// Memory-only read on the JS thread: the value, `undefined` if absent, or `null` when
     /// the answer may be in a table (the caller then uses `get`).
     #[napi(ts_return_type = "string | Buffer | undefined | null")]
-    pub fn get_fast(
-        &self,
-        env: Env,
-        key: BytesArg<'_>,
-        as_string: bool,
-    ) -> napi::Result<RawValue, String> {
+    pub fn get_fast(&self, env: Env, key: BytesArg<'_>, as_string: bool) -> napi::Result<RawValue, String> {
         let raw = env.raw();
-        let found = no_panic(|| {
-            self.db
-                .get_in_memory(arg_bytes(&key), |v| option_to_js(raw, v, as_string))
-        })
-        .map_err(|e| to_js(&e))?;
+        let found = no_panic(|| self.db.get_in_memory(arg_bytes(&key), |v| option_to_js(raw, v, as_string)))
+            .map_err(|e| to_js(&e))?;
         match found {
-            Some(value) => {
-                value.map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason))
-            }
-            None => {
-                null(raw).map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason))
-            }
+            Some(value) => value.map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason)),
+            None => null(raw).map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason)),
         }
     }
 
     /// Full read on the JS thread (may read a table: the documented exception).
     #[napi(ts_return_type = "string | Buffer | undefined")]
-    pub fn get_sync(
-        &self,
-        env: Env,
-        key: BytesArg<'_>,
-        as_string: bool,
-    ) -> napi::Result<RawValue, String> {
+    pub fn get_sync(&self, env: Env, key: BytesArg<'_>, as_string: bool) -> napi::Result<RawValue, String> {
         let raw = env.raw();
-        let value = no_panic(|| {
-            self.db
-                .get_with(arg_bytes(&key), |v| option_to_js(raw, v, as_string))
-        })
-        .map_err(|e| to_js(&e))?;
+        let value = no_panic(|| self.db.get_with(arg_bytes(&key), |v| option_to_js(raw, v, as_string)))
+            .map_err(|e| to_js(&e))?;
         value.map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason))
     }
 
@@ -158,18 +120,12 @@ impl NativeDb {
     pub fn get(&self, key: BytesArg<'_>, as_string: bool) -> AsyncTask<Job> {
         let db = self.db.clone();
         let key = arg_bytes(&key).to_vec();
-        AsyncTask::new(Job::new(move || {
-            Ok(Output::Value(db.get(&key)?, as_string))
-        }))
+        AsyncTask::new(Job::new(move || Ok(Output::Value(db.get(&key)?, as_string))))
     }
 
     /// Reads many keys off the JS thread.
     #[napi(ts_return_type = "Promise<Array<string | Buffer | undefined>>")]
-    pub fn get_many(
-        &self,
-        keys: Vec<Either<String, Uint8Array>>,
-        as_string: bool,
-    ) -> AsyncTask<Job> {
+    pub fn get_many(&self, keys: Vec<Either<String, Uint8Array>>, as_string: bool) -> AsyncTask<Job> {
         let db = self.db.clone();
         let keys: Vec<Vec<u8>> = keys
             .into_iter()
@@ -179,25 +135,16 @@ impl NativeDb {
             })
             .collect();
         AsyncTask::new(Job::new(move || {
-            let values = keys
-                .iter()
-                .map(|k| db.get(k))
-                .collect::<Result<Vec<_>, _>>()?;
+            let values = keys.iter().map(|k| db.get(k)).collect::<Result<Vec<_>, _>>()?;
             Ok(Output::Values(values, as_string))
         }))
     }
 
     /// Queues a put for this tick's commit; throws on bad input (nothing queued).
     #[napi]
-    pub fn queue_put(
-        &mut self,
-        key: BytesArg<'_>,
-        value: BytesArg<'_>,
-    ) -> napi::Result<(), String> {
+    pub fn queue_put(&mut self, key: BytesArg<'_>, value: BytesArg<'_>) -> napi::Result<(), String> {
         let (key, value) = (arg_bytes(&key), arg_bytes(&value));
-        self.batch_for(key.len() + value.len())
-            .put(key, value)
-            .map_err(|e| to_js(&e))
+        self.batch_for(key.len() + value.len()).put(key, value).map_err(|e| to_js(&e))
     }
 
     /// Queues a delete for this tick's commit.
@@ -211,11 +158,7 @@ impl NativeDb {
     /// holds key, value for a put and key for a delete. All ops are checked before any is
     /// queued, and they land in one WAL record.
     #[napi]
-    pub fn queue_batch(
-        &mut self,
-        kinds: String,
-        items: Vec<Either<String, Uint8Array>>,
-    ) -> napi::Result<(), String> {
+    pub fn queue_batch(&mut self, kinds: String, items: Vec<Either<String, Uint8Array>>) -> napi::Result<(), String> {
         let batch = build_batch(&kinds, &items).map_err(|e| to_js(&e))?;
         let target = self.batch_for(batch.data_bytes());
         if !target.append(&batch) {
@@ -271,9 +214,7 @@ fn item_bytes(item: Option<&Either<String, Uint8Array>>) -> Result<&[u8], Error>
     match item {
         Some(Either::A(s)) => Ok(s.as_bytes()),
         Some(Either::B(b)) => Ok(b),
-        None => Err(Error::InvalidArgument(
-            "batch items do not match their kinds".into(),
-        )),
+        None => Err(Error::InvalidArgument("batch items do not match their kinds".into())),
     }
 }
 
@@ -291,9 +232,7 @@ fn build_batch(kinds: &str, items: &[Either<String, Uint8Array>]) -> Result<Writ
         }
     }
     if items.next().is_some() {
-        return Err(Error::InvalidArgument(
-            "batch items do not match their kinds".into(),
-        ));
+        return Err(Error::InvalidArgument("batch items do not match their kinds".into()));
     }
     Ok(batch)
 }

@@ -31,18 +31,11 @@ pub struct Job {
 impl Job {
     /// Wraps the work to run off the JS thread.
     pub fn new(work: impl FnOnce() -> engine::Result<Output> + Send + 'static) -> Self {
-        Self {
-            work: Some(Box::new(work)),
-            code: "BROWSERDB_INTERNAL",
-        }
+        Self { work: Some(Box::new(work)), code: "BROWSERDB_INTERNAL" }
     }
 }
 
-fn values_to_js(
-    env: sys::napi_env,
-    values: &[Option<Vec<u8>>],
-    as_string: bool,
-) -> napi::Result<RawValue> {
+fn values_to_js(env: sys::napi_env, values: &[Option<Vec<u8>>], as_string: bool) -> napi::Result<RawValue> {
     let mut array = std::ptr::null_mut();
     // SAFETY: JS thread, valid env and out-pointer.
     let status = unsafe { sys::napi_create_array_with_length(env, values.len(), &raw mut array) };
@@ -66,10 +59,7 @@ impl Task for Job {
     type JsValue = RawValue;
 
     fn compute(&mut self) -> napi::Result<Output> {
-        let work = self
-            .work
-            .take()
-            .ok_or_else(|| napi::Error::from_reason("task ran twice"))?;
+        let work = self.work.take().ok_or_else(|| napi::Error::from_reason("task ran twice"))?;
         no_panic(work).map_err(|e| {
             self.code = e.code();
             napi::Error::from_reason(e.to_string())
@@ -87,9 +77,7 @@ impl Task for Job {
             Output::Values(values, as_string) => values_to_js(raw, &values, as_string),
             Output::Opened(db) => {
                 // SAFETY: JS thread; the class value is created in this env.
-                let value = unsafe {
-                    super::db::NativeDb::to_napi_value(raw, super::db::NativeDb::new(db))?
-                };
+                let value = unsafe { super::db::NativeDb::to_napi_value(raw, super::db::NativeDb::new(db))? };
                 Ok(RawValue(value))
             }
         }

@@ -36,21 +36,15 @@ impl BlockBuilder {
     /// Appends an entry; internal keys must arrive in strictly increasing order.
     pub fn add(&mut self, key: &[u8], seq: u64, kind: Kind, expiry_ms: u64, value: &[u8]) {
         assert!(
-            self.entries == 0
-                || compare_internal(&self.last_key, self.last_seq, key, seq) == Ordering::Less,
+            self.entries == 0 || compare_internal(&self.last_key, self.last_seq, key, seq) == Ordering::Less,
             "block entries must be added in internal-key order"
         );
         let shared = if self.entries_since_restart == RESTART_INTERVAL || self.entries == 0 {
-            self.restarts
-                .push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
+            self.restarts.push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
             self.entries_since_restart = 0;
             0
         } else {
-            self.last_key
-                .iter()
-                .zip(key)
-                .take_while(|(a, b)| a == b)
-                .count()
+            self.last_key.iter().zip(key).take_while(|(a, b)| a == b).count()
         };
         let delta = key.get(shared..).unwrap_or_default();
         put_varint(&mut self.buf, shared as u64);
@@ -99,11 +93,7 @@ impl BlockBuilder {
         for r in &self.restarts {
             self.buf.extend_from_slice(&r.to_le_bytes());
         }
-        self.buf.extend_from_slice(
-            &u32::try_from(self.restarts.len())
-                .unwrap_or(0)
-                .to_le_bytes(),
-        );
+        self.buf.extend_from_slice(&u32::try_from(self.restarts.len()).unwrap_or(0).to_le_bytes());
         let out = std::mem::take(&mut self.buf);
         *self = Self::default();
         out
@@ -134,10 +124,7 @@ pub fn encode_stored(raw: &[u8], compression: Compression, out: &mut Vec<u8>) ->
 
 /// Checks the trailer of `stored_with_trailer` and returns the uncompressed block.
 pub fn decode_stored(stored_with_trailer: &[u8]) -> Result<Vec<u8>, &'static str> {
-    let crc_at = stored_with_trailer
-        .len()
-        .checked_sub(4)
-        .ok_or("block truncated")?;
+    let crc_at = stored_with_trailer.len().checked_sub(4).ok_or("block truncated")?;
     let covered = stored_with_trailer.get(..crc_at).ok_or("block truncated")?;
     if u32_at(stored_with_trailer, crc_at) != Some(crc32fast::hash(covered)) {
         return Err("block checksum mismatch");
@@ -145,11 +132,10 @@ pub fn decode_stored(stored_with_trailer: &[u8]) -> Result<Vec<u8>, &'static str
     let (&compression, stored) = covered.split_last().ok_or("block truncated")?;
     match Compression::from_byte(compression) {
         Some(Compression::None) => Ok(stored.to_vec()),
-        Some(Compression::Lz4) => lz4_flex::block::decompress_size_prepended(stored)
-            .map_err(|_| "lz4 block does not decompress"),
-        Some(Compression::Zstd | Compression::Zlib) => {
-            Err("block compression not supported by this version")
+        Some(Compression::Lz4) => {
+            lz4_flex::block::decompress_size_prepended(stored).map_err(|_| "lz4 block does not decompress")
         }
+        Some(Compression::Zstd | Compression::Zlib) => Err("block compression not supported by this version"),
         None => Err("unknown block compression"),
     }
 }
@@ -167,18 +153,12 @@ impl Block {
     pub fn new(data: Vec<u8>) -> Result<Self, &'static str> {
         let count_at = data.len().checked_sub(4).ok_or("block too short")?;
         let restart_count = u32_at(&data, count_at).ok_or("block too short")? as usize;
-        let restarts_offset = restart_count
-            .checked_mul(4)
-            .and_then(|b| count_at.checked_sub(b))
-            .ok_or("bad restart count")?;
+        let restarts_offset =
+            restart_count.checked_mul(4).and_then(|b| count_at.checked_sub(b)).ok_or("bad restart count")?;
         if restart_count == 0 && restarts_offset != 0 {
             return Err("entries without restart points");
         }
-        let block = Self {
-            data,
-            restarts_offset,
-            restart_count,
-        };
+        let block = Self { data, restarts_offset, restart_count };
         for i in 0..restart_count {
             if block.restart(i).is_none_or(|r| r >= restarts_offset) {
                 return Err("restart point out of range");
@@ -194,13 +174,7 @@ impl Block {
     /// An iterator positioned before the first entry.
     #[must_use]
     pub fn iter(&self) -> BlockIter<'_> {
-        BlockIter {
-            block: self,
-            next_offset: 0,
-            key: Vec::new(),
-            entry: None,
-            corrupt: false,
-        }
+        BlockIter { block: self, next_offset: 0, key: Vec::new(), entry: None, corrupt: false }
     }
 }
 
@@ -252,10 +226,7 @@ impl<'a> BlockIter<'a> {
         if self.corrupt || self.next_offset >= self.block.restarts_offset {
             return None;
         }
-        let region = self
-            .block
-            .data
-            .get(self.next_offset..self.block.restarts_offset)?;
+        let region = self.block.data.get(self.next_offset..self.block.restarts_offset)?;
         let mut r = Reader::new(region);
         let parsed = (|| {
             let shared = r.varint_len()?;
@@ -271,12 +242,7 @@ impl<'a> BlockIter<'a> {
             }
             self.key.truncate(shared);
             self.key.extend_from_slice(delta);
-            Some(EntryRef {
-                seq,
-                kind,
-                expiry_ms,
-                value,
-            })
+            Some(EntryRef { seq, kind, expiry_ms, value })
         })();
         match parsed {
             Some(e) => {
@@ -328,13 +294,7 @@ mod tests {
     fn build(n: u32) -> Block {
         let mut b = BlockBuilder::default();
         for i in 0..n {
-            b.add(
-                format!("key{i:05}").as_bytes(),
-                100,
-                Kind::Put,
-                0,
-                format!("v{i}").as_bytes(),
-            );
+            b.add(format!("key{i:05}").as_bytes(), 100, Kind::Put, 0, format!("v{i}").as_bytes());
         }
         Block::new(b.finish()).unwrap()
     }
@@ -365,13 +325,7 @@ mod tests {
     fn stored_form_round_trips_and_detects_flips() {
         let mut raw = BlockBuilder::default();
         for i in 0..50u32 {
-            raw.add(
-                format!("history:{i:09}").as_bytes(),
-                1,
-                Kind::Put,
-                0,
-                b"{\"url\":\"https://example.com\"}",
-            );
+            raw.add(format!("history:{i:09}").as_bytes(), 1, Kind::Put, 0, b"{\"url\":\"https://example.com\"}");
         }
         let raw = raw.finish();
         for compression in [Compression::None, Compression::Lz4] {

@@ -52,17 +52,23 @@ pub struct TableBuilder {
 
 impl TableBuilder {
     /// Starts a table in a freshly created file.
-    pub fn new(
+    pub fn new(file: Box<dyn WritableFile>, number: u64, compression: Compression, block_size_bytes: usize) -> Self {
+        Self::new_at(file, number, compression, block_size_bytes, crate::engine::key::now_ms())
+    }
+
+    /// Starts a table whose header records `created_ms` (fixed in format tests).
+    pub fn new_at(
         file: Box<dyn WritableFile>,
         number: u64,
         compression: Compression,
         block_size_bytes: usize,
+        created_ms: u64,
     ) -> Self {
         let header = Header {
             file_kind: FILE_KIND_TABLE,
             compression,
             flags: FLAG_HAS_FILTER,
-            created_ms: crate::engine::key::now_ms(),
+            created_ms,
             table_number: number,
         };
         let mut b = Self {
@@ -93,23 +99,14 @@ impl TableBuilder {
             return Ok(());
         }
         self.sha.update(&self.out);
-        self.file
-            .append(&self.out)
-            .ctx(|| format!("writing table {:06}", self.number))?;
+        self.file.append(&self.out).ctx(|| format!("writing table {:06}", self.number))?;
         self.offset += self.out.len() as u64;
         self.out.clear();
         Ok(())
     }
 
     /// Adds an entry; entries must come in internal-key order.
-    pub fn add(
-        &mut self,
-        key: &[u8],
-        seq: u64,
-        kind: Kind,
-        expiry_ms: u64,
-        value: &[u8],
-    ) -> Result<()> {
+    pub fn add(&mut self, key: &[u8], seq: u64, kind: Kind, expiry_ms: u64, value: &[u8]) -> Result<()> {
         if self.smallest.is_none() {
             self.smallest = Some(key.to_vec());
         }
@@ -136,11 +133,7 @@ impl TableBuilder {
         let size = encode_stored(&raw, self.compression, &mut stored);
         self.out = stored;
         let mut handle = Vec::with_capacity(BlockHandle::ENCODED_BYTES);
-        BlockHandle {
-            offset,
-            size: u32::try_from(size).unwrap_or(u32::MAX),
-        }
-        .encode(&mut handle);
+        BlockHandle { offset, size: u32::try_from(size).unwrap_or(u32::MAX) }.encode(&mut handle);
         self.index.add(&last_key, last_seq, Kind::Put, 0, &handle);
         if self.out.len() >= WRITE_BUFFER_BYTES {
             self.write_out()?;
@@ -163,11 +156,7 @@ impl TableBuilder {
     /// Writes filter, index and footer, fsyncs the file, and returns its metadata.
     pub fn finish(mut self) -> Result<TableMeta> {
         let largest = self.data.last_key().to_vec();
-        let largest = if largest.is_empty() {
-            self.index_last_key()
-        } else {
-            largest
-        };
+        let largest = if largest.is_empty() { self.index_last_key() } else { largest };
         self.finish_data_block()?;
         let data_end = self.offset + self.out.len() as u64;
         let filter_bytes = filter::build(&self.key_hashes);
@@ -184,12 +173,8 @@ impl TableBuilder {
             max_seq: self.max_seq,
             sha256,
         };
-        self.file
-            .append(&footer.encode())
-            .ctx(|| format!("writing footer of table {:06}", self.number))?;
-        self.file
-            .sync_data()
-            .ctx(|| format!("syncing table {:06}", self.number))?;
+        self.file.append(&footer.encode()).ctx(|| format!("writing footer of table {:06}", self.number))?;
+        self.file.sync_data().ctx(|| format!("syncing table {:06}", self.number))?;
         Ok(TableMeta {
             number: self.number,
             level: 0,
@@ -210,9 +195,6 @@ impl TableBuilder {
         let mut out = std::mem::take(&mut self.out);
         let size = encode_stored(raw, Compression::None, &mut out);
         self.out = out;
-        BlockHandle {
-            offset,
-            size: u32::try_from(size).unwrap_or(u32::MAX),
-        }
+        BlockHandle { offset, size: u32::try_from(size).unwrap_or(u32::MAX) }
     }
 }

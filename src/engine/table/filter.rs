@@ -59,10 +59,7 @@ pub fn may_contain(filter: &[u8], hash: u64) -> bool {
     let (mut probe, delta) = (hash, hash.rotate_right(33) | 1);
     for _ in 0..k {
         let bit = probe % m;
-        if bits
-            .get((bit / 8) as usize)
-            .is_none_or(|byte| byte & (1 << (bit % 8)) == 0)
-        {
+        if bits.get((bit / 8) as usize).is_none_or(|byte| byte & (1 << (bit % 8)) == 0) {
             return false;
         }
         probe = probe.wrapping_add(delta);
@@ -76,17 +73,11 @@ mod tests {
 
     #[test]
     fn no_false_negatives_and_few_false_positives() {
-        let hashes: Vec<u64> = (0..10_000u32)
-            .map(|i| key_hash(format!("key{i}").as_bytes()))
-            .collect();
+        let hashes: Vec<u64> = (0..10_000u32).map(|i| key_hash(format!("key{i}").as_bytes())).collect();
         let f = build(&hashes);
         assert!(hashes.iter().all(|&h| may_contain(&f, h)));
-        let false_positives = (0..10_000u32)
-            .filter(|i| may_contain(&f, key_hash(format!("other{i}").as_bytes())))
-            .count();
-        assert!(
-            false_positives < 300,
-            "{false_positives} false positives in 10k"
-        );
+        let false_positives =
+            (0..10_000u32).filter(|i| may_contain(&f, key_hash(format!("other{i}").as_bytes()))).count();
+        assert!(false_positives < 300, "{false_positives} false positives in 10k");
     }
 }

@@ -48,10 +48,7 @@ impl BlockHandle {
         if bytes.len() != Self::ENCODED_BYTES {
             return None;
         }
-        Some(Self {
-            offset: u64_at(bytes, 0)?,
-            size: u32_at(bytes, 8)?,
-        })
+        Some(Self { offset: u64_at(bytes, 0)?, size: u32_at(bytes, 8)? })
     }
 }
 
@@ -101,10 +98,7 @@ impl Header {
         if body.get(9) != Some(&FORMAT_VERSION) {
             return Err("unsupported format version");
         }
-        let compression = body
-            .get(11)
-            .and_then(|&b| Compression::from_byte(b))
-            .ok_or("unknown compression")?;
+        let compression = body.get(11).and_then(|&b| Compression::from_byte(b)).ok_or("unknown compression")?;
         let flags = u32_at(body, 12).ok_or("header truncated")?;
         if flags & !FLAGS_KNOWN != 0 {
             return Err("unknown header flags");
@@ -172,10 +166,8 @@ impl Footer {
         Ok(Self {
             entry_count: u64_at(body, 0).ok_or("footer truncated")?,
             data_size: u64_at(body, 8).ok_or("footer truncated")?,
-            filter: BlockHandle::decode(body.get(16..28).ok_or("footer truncated")?)
-                .ok_or("footer truncated")?,
-            index: BlockHandle::decode(body.get(28..40).ok_or("footer truncated")?)
-                .ok_or("footer truncated")?,
+            filter: BlockHandle::decode(body.get(16..28).ok_or("footer truncated")?).ok_or("footer truncated")?,
+            index: BlockHandle::decode(body.get(28..40).ok_or("footer truncated")?).ok_or("footer truncated")?,
             max_seq: u64_at(body, 40).ok_or("footer truncated")?,
             sha256,
         })

@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use super::block::{decode_stored, Block};
 use super::filter;
-use super::format::{
-    BlockHandle, Footer, Header, BLOCK_TRAILER_BYTES, FILE_KIND_TABLE, FOOTER_BYTES, HEADER_BYTES,
-};
+use super::format::{BlockHandle, Footer, Header, BLOCK_TRAILER_BYTES, FILE_KIND_TABLE, FOOTER_BYTES, HEADER_BYTES};
 use crate::engine::error::{Error, IoContext, Result};
 use crate::engine::key::{compare_internal, resolve, Lookup};
 use crate::engine::storage::{ReadableFile, Storage};
@@ -33,10 +31,7 @@ pub struct Table {
 
 impl std::fmt::Debug for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Table")
-            .field("name", &self.name)
-            .field("blocks", &self.index.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Table").field("name", &self.name).field("blocks", &self.index.len()).finish_non_exhaustive()
     }
 }
 
@@ -44,43 +39,25 @@ impl Table {
     /// Opens and checks a table file.
     pub fn open(storage: &dyn Storage, path: &Path, number: u64) -> Result<Self> {
         let name = path.display().to_string();
-        let file = storage
-            .open_read(path)
-            .ctx(|| format!("opening table {name}"))?;
+        let file = storage.open_read(path).ctx(|| format!("opening table {name}"))?;
         let len = file.len_bytes();
         if len < (HEADER_BYTES + FOOTER_BYTES) as u64 {
             return Err(Error::corruption(name, 0, "table file too short"));
         }
         let mut head = [0u8; HEADER_BYTES];
-        file.read_exact_at(&mut head, 0)
-            .ctx(|| format!("reading header of {name}"))?;
+        file.read_exact_at(&mut head, 0).ctx(|| format!("reading header of {name}"))?;
         let header = Header::decode(&head).map_err(|what| Error::corruption(&name, 0, what))?;
         if header.file_kind != FILE_KIND_TABLE || header.table_number != number {
             return Err(Error::corruption(name, 0, "header names another file"));
         }
         let footer_at = len - FOOTER_BYTES as u64;
         let mut foot = [0u8; FOOTER_BYTES];
-        file.read_exact_at(&mut foot, footer_at)
-            .ctx(|| format!("reading footer of {name}"))?;
-        let footer =
-            Footer::decode(&foot).map_err(|what| Error::corruption(&name, footer_at, what))?;
-        let mut table = Self {
-            name,
-            file,
-            index: Vec::new(),
-            filter: Vec::new(),
-            footer,
-        };
+        file.read_exact_at(&mut foot, footer_at).ctx(|| format!("reading footer of {name}"))?;
+        let footer = Footer::decode(&foot).map_err(|what| Error::corruption(&name, footer_at, what))?;
+        let mut table = Self { name, file, index: Vec::new(), filter: Vec::new(), footer };
         for h in [table.footer.filter, table.footer.index] {
-            if h.offset
-                .saturating_add(u64::from(h.size) + BLOCK_TRAILER_BYTES as u64)
-                > footer_at
-            {
-                return Err(Error::corruption(
-                    &table.name,
-                    footer_at,
-                    "block handle past the footer",
-                ));
+            if h.offset.saturating_add(u64::from(h.size) + BLOCK_TRAILER_BYTES as u64) > footer_at {
+                return Err(Error::corruption(&table.name, footer_at, "block handle past the footer"));
             }
         }
         table.filter = table.read_raw(table.footer.filter)?;
@@ -93,25 +70,12 @@ impl Table {
         let mut it = block.iter();
         let mut index = Vec::new();
         while let Some(e) = it.next_entry() {
-            let handle = BlockHandle::decode(e.value).ok_or_else(|| {
-                Error::corruption(
-                    &self.name,
-                    self.footer.index.offset,
-                    "bad block handle in index",
-                )
-            })?;
-            index.push(IndexEntry {
-                last_key: it.key().into(),
-                last_seq: e.seq,
-                handle,
-            });
+            let handle = BlockHandle::decode(e.value)
+                .ok_or_else(|| Error::corruption(&self.name, self.footer.index.offset, "bad block handle in index"))?;
+            index.push(IndexEntry { last_key: it.key().into(), last_seq: e.seq, handle });
         }
         if it.is_corrupt() {
-            return Err(Error::corruption(
-                &self.name,
-                self.footer.index.offset,
-                "malformed index block",
-            ));
+            return Err(Error::corruption(&self.name, self.footer.index.offset, "malformed index block"));
         }
         Ok(index)
     }
@@ -120,13 +84,7 @@ impl Table {
         let mut buf = vec![0u8; handle.size as usize + BLOCK_TRAILER_BYTES];
         self.file
             .read_exact_at(&mut buf, handle.offset)
-            .map_err(|_| {
-                Error::corruption(
-                    &self.name,
-                    handle.offset,
-                    "block extends past the end of the file",
-                )
-            })?;
+            .map_err(|_| Error::corruption(&self.name, handle.offset, "block extends past the end of the file"))?;
         decode_stored(&buf).map_err(|what| Error::corruption(&self.name, handle.offset, what))
     }
 
@@ -136,19 +94,11 @@ impl Table {
     }
 
     /// Looks up the newest version of `key` visible at `seq` and hands it to `f`.
-    pub fn get<R>(
-        &self,
-        key: &[u8],
-        seq: u64,
-        now_ms: u64,
-        f: impl FnOnce(Lookup<&[u8]>) -> R,
-    ) -> Result<R> {
+    pub fn get<R>(&self, key: &[u8], seq: u64, now_ms: u64, f: impl FnOnce(Lookup<&[u8]>) -> R) -> Result<R> {
         if !filter::may_contain(&self.filter, filter::key_hash(key)) {
             return Ok(f(Lookup::Absent));
         }
-        let at = self.index.partition_point(|e| {
-            compare_internal(&e.last_key, e.last_seq, key, seq) == Ordering::Less
-        });
+        let at = self.index.partition_point(|e| compare_internal(&e.last_key, e.last_seq, key, seq) == Ordering::Less);
         let Some(entry) = self.index.get(at) else {
             return Ok(f(Lookup::Absent));
         };
@@ -156,11 +106,7 @@ impl Table {
         let mut it = block.iter();
         let found = it.seek(key, seq);
         if it.is_corrupt() {
-            return Err(Error::corruption(
-                &self.name,
-                entry.handle.offset,
-                "malformed data block",
-            ));
+            return Err(Error::corruption(&self.name, entry.handle.offset, "malformed data block"));
         }
         Ok(match found {
             Some(e) if it.key() == key => f(resolve(e.kind, e.expiry_ms, e.value, now_ms)),
