@@ -1,0 +1,116 @@
+'use strict'
+// Side-by-side benchmark: browserdb vs lmdb vs classic-level.
+// Each (store, workload) runs alone in its own child process with a fresh temp directory.
+//   BENCH_KEYS=10000 node benchmark/run.js      quick run (default 100000 keys)
+//   BENCH_STORES=lmdb,classic-level ...         run only some stores
+const { spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const KEYS = Number.parseInt(process.env.BENCH_KEYS || '100000', 10)
+const STORES = (process.env.BENCH_STORES || 'browserdb,lmdb,classic-level').split(',')
+const PEERS = STORES.filter((s) => s !== 'browserdb')
+const WORKER = path.join(__dirname, 'store-worker.js')
+const TIMEOUT_MS = 30 * 60 * 1000
+const WORKLOADS = [
+  ['seqput', 'sequential put (awaited one at a time)'],
+  ['batchput', 'batch put (1000 per batch)'],
+  ['get', 'random get (awaited one at a time)'],
+  ['getsync', 'random getSync']
+]
+
+if (!(KEYS > 0)) throw new Error(`BENCH_KEYS must be a positive integer, got ${process.env.BENCH_KEYS}`)
+
+function version (store) {
+  const dir = store === 'browserdb' ? path.join(__dirname, '..') : path.join(__dirname, 'node_modules', store)
+  try { return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version } catch { return '?' }
+}
+
+function worker (args) {
+  const r = spawnSync(process.execPath, ['--expose-gc', WORKER, ...args], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: TIMEOUT_MS, maxBuffer: 64 << 20
+  })
+  if (r.error) return { error: r.error.message }
+  if (r.status !== 0) return { error: (r.stderr || `exit ${r.status} ${r.signal || ''}`).trim() }
+  if (r.stderr.trim()) process.stderr.write(r.stderr)
+  return JSON.parse(r.stdout.trim().split('\n').pop())
+}
+
+const fmt = (x) => typeof x === 'number' ? Math.round(x).toLocaleString('en-US') : x
+
+function main () {
+  const cpus = os.cpus()
+  const machine = {
+    cpu: cpus.length ? cpus[0].model.trim() : 'unknown',
+    cores: cpus.length,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    versions: Object.fromEntries(STORES.map((s) => [s, version(s)]))
+  }
+
+  // Skip any store whose module cannot be loaded (e.g. browserdb before its addon is built).
+  const stores = STORES.filter((store) => {
+    const r = worker([store, 'probe'])
+    if (r.error) console.error(`skipping ${store}: cannot load it:\n  ${r.error.split('\n').slice(0, 3).join('\n  ')}`)
+    return !r.error
+  })
+
+  const results = {}
+  let failed = false
+  for (const [workload, title] of WORKLOADS) {
+    results[workload] = {}
+    for (const store of stores) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `browserdb-bench-${store}-${workload}-`))
+      console.error(`running ${store}: ${title}, ${KEYS} keys`)
+      try {
+        const r = worker([store, workload, dir, String(KEYS)])
+        if (r.error) {
+          failed = true
+          console.error(`FAILED ${store}/${workload}:\n${r.error}`)
+          results[workload][store] = 'FAILED'
+        } else {
+          results[workload][store] = r.na ? 'n/a' : r.opsPerSec
+          if (!r.na) console.error(`  ${fmt(r.opsPerSec)} ops/s (${r.seconds.toFixed(2)} s, ${r.verified} reads verified)`)
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    }
+  }
+
+  const lines = [
+    '# browserdb benchmark',
+    '',
+    `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB RAM, ${machine.os}`,
+    `- node: ${machine.node}`,
+    `- packages: ${STORES.map((s) => `${s} ${machine.versions[s]}${stores.includes(s) ? '' : ' (not loaded)'}`).join(', ')}`,
+    `- data: ${KEYS} keys \`history:000000000\`..., 100-200 byte JSON string values; each store with its default settings`,
+    '',
+    `| workload | ${STORES.map((s) => `${s} ops/s`).join(' | ')} | browserdb / best peer |`,
+    `| --- | ${STORES.map(() => '---:').join(' | ')} | ---: |`
+  ]
+  for (const [workload, title] of WORKLOADS) {
+    const row = results[workload]
+    const cell = (s) => fmt(row[s] === undefined ? 'skipped' : row[s])
+    const peers = PEERS.filter((p) => typeof row[p] === 'number').sort((a, b) => row[b] - row[a])
+    const ratio = typeof row.browserdb === 'number' && peers.length
+      ? `${(row.browserdb / row[peers[0]]).toFixed(2)}x (vs ${peers[0]})`
+      : 'n/a'
+    lines.push(`| ${title} | ${STORES.map(cell).join(' | ')} | ${ratio} |`)
+  }
+  console.log('\n' + lines.join('\n') + '\n')
+
+  fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true })
+  fs.writeFileSync(path.join(__dirname, 'results', 'latest.json'), JSON.stringify({
+    date: new Date().toISOString(), keys: KEYS, machine, stores: STORES, loaded: stores, results
+  }, null, 2) + '\n')
+
+  if (failed) {
+    console.error('benchmark FAILED: see the errors above')
+    process.exitCode = 1
+  }
+}
+
+main()
