@@ -22,10 +22,7 @@ fn a_failed_fsync_is_an_error_and_poisons_the_database() {
     assert_eq!(err.code(), "BROWSERDB_IO");
     storage.fail_syncs(false);
     // Poisoned: writes refused even though the disk works again; reads go on.
-    assert!(matches!(
-        db.put(b"after", b"3", false),
-        Err(Error::Poisoned { .. })
-    ));
+    assert!(matches!(db.put(b"after", b"3", false), Err(Error::Poisoned { .. })));
     assert!(db.is_poisoned());
     assert_eq!(db.get(b"before").unwrap(), Some(b"1".to_vec()));
     db.close().unwrap();
@@ -91,20 +88,12 @@ fn failing_the_nth_io_call_never_loses_an_acknowledged_write() {
             r
         });
         if let Err(e) = &outcome {
-            assert!(
-                matches!(e, Error::Io { .. } | Error::Poisoned { .. }),
-                "call {n}: unexpected error {e:?}"
-            );
+            assert!(matches!(e, Error::Io { .. } | Error::Poisoned { .. }), "call {n}: unexpected error {e:?}");
         }
         let reopened = open(&storage.process_crash(), small_options())
             .unwrap_or_else(|e| panic!("call {n}: reopen failed: {e:?}"));
         for (k, v) in &acked {
-            assert_eq!(
-                &reopened.get(k).unwrap(),
-                v,
-                "call {n}: key {}",
-                String::from_utf8_lossy(k)
-            );
+            assert_eq!(&reopened.get(k).unwrap(), v, "call {n}: key {}", String::from_utf8_lossy(k));
         }
         reopened.close().unwrap();
     }

@@ -46,22 +46,13 @@ fn value(v: u16) -> Vec<u8> {
 }
 
 fn options() -> Options {
-    Options {
-        write_buffer_size_bytes: 64 * 1024,
-        block_size_bytes: 512,
-        ..Options::default()
-    }
+    Options { write_buffer_size_bytes: 64 * 1024, block_size_bytes: 512, ..Options::default() }
 }
 
 fn check(db: &Db, model: &BTreeMap<Vec<u8>, Vec<u8>>) {
     for k in 0..64u8 {
         let k = key(k);
-        assert_eq!(
-            db.get(&k).unwrap().as_ref(),
-            model.get(&k),
-            "key {}",
-            String::from_utf8_lossy(&k)
-        );
+        assert_eq!(db.get(&k).unwrap().as_ref(), model.get(&k), "key {}", String::from_utf8_lossy(&k));
     }
 }
 
@@ -114,10 +105,7 @@ fn run(steps: &[Step]) {
 }
 
 fn cases() -> u32 {
-    std::env::var("BROWSERDB_MODEL_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(48)
+    std::env::var("BROWSERDB_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)
 }
 
 proptest! {

@@ -59,11 +59,7 @@ fn flushed_tables_serve_reads_and_tombstones_hide_older_tables() {
         db.put(&key(i), &value(i, 1), false).unwrap();
     }
     db.flush().unwrap();
-    assert!(
-        db.stats().tables >= 2,
-        "expected several tables, got {:?}",
-        db.stats()
-    );
+    assert!(db.stats().tables >= 2, "expected several tables, got {:?}", db.stats());
     let check = |db: &Db| {
         for i in 0..3000 {
             let expected = match i % 3 {
@@ -78,11 +74,7 @@ fn flushed_tables_serve_reads_and_tombstones_hide_older_tables() {
     db.close().unwrap();
     let db = open(&storage, small_options()).unwrap();
     check(&db);
-    assert_eq!(
-        common::files_with(&storage, ".wal").len(),
-        1,
-        "close flushed, one fresh WAL"
-    );
+    assert_eq!(common::files_with(&storage, ".wal").len(), 1, "close flushed, one fresh WAL");
 }
 
 #[test]
@@ -90,13 +82,9 @@ fn memory_fast_path_defers_to_tables() {
     let storage = MemStorage::new();
     let db = open(&storage, Options::default()).unwrap();
     db.put(b"k", b"v", false).unwrap();
+    assert_eq!(db.get_in_memory(b"k", |v| v.map(<[u8]>::to_vec)).unwrap(), Some(Some(b"v".to_vec())));
     assert_eq!(
-        db.get_in_memory(b"k", |v| v.map(<[u8]>::to_vec)).unwrap(),
-        Some(Some(b"v".to_vec()))
-    );
-    assert_eq!(
-        db.get_in_memory(b"missing", |v| v.map(<[u8]>::to_vec))
-            .unwrap(),
+        db.get_in_memory(b"missing", |v| v.map(<[u8]>::to_vec)).unwrap(),
         Some(None),
         "no tables: a miss is final"
     );
@@ -123,14 +111,8 @@ fn calls_after_close_are_refused() {
 fn bad_keys_are_rejected_and_nothing_is_written() {
     let storage = MemStorage::new();
     let db = open(&storage, Options::default()).unwrap();
-    assert!(matches!(
-        db.put(b"", b"v", false),
-        Err(Error::InvalidArgument(_))
-    ));
-    assert!(matches!(
-        db.get(&vec![0; 65 * 1024]),
-        Err(Error::InvalidArgument(_))
-    ));
+    assert!(matches!(db.put(b"", b"v", false), Err(Error::InvalidArgument(_))));
+    assert!(matches!(db.get(&vec![0; 65 * 1024]), Err(Error::InvalidArgument(_))));
     assert_eq!(db.stats().last_sequence, 0);
 }
 
@@ -154,8 +136,7 @@ fn concurrent_writers_all_land() {
             let db = db.clone();
             std::thread::spawn(move || {
                 for i in 0..500 {
-                    db.put(&key(t * 1000 + i), &value(i, t), i % 50 == 0)
-                        .unwrap();
+                    db.put(&key(t * 1000 + i), &value(i, t), i % 50 == 0).unwrap();
                 }
             })
         })

@@ -13,10 +13,7 @@ const KEYS: u32 = 400;
 
 fn build_table(compression: browserdb::engine::Compression) -> (MemStorage, std::path::PathBuf) {
     let storage = MemStorage::new();
-    let options = Options {
-        compression,
-        ..Options::default()
-    };
+    let options = Options { compression, ..Options::default() };
     let db = open(&storage, options).unwrap();
     for i in 0..KEYS {
         db.put(&key(i), &value(i, 0), false).unwrap();
@@ -30,10 +27,7 @@ fn build_table(compression: browserdb::engine::Compression) -> (MemStorage, std:
 fn detects_damage(storage: &MemStorage, table_name: &str, offset: usize) -> bool {
     let db = match open(storage, Options::default()) {
         Err(Error::Corruption { file, .. }) => {
-            assert!(
-                file.contains(table_name),
-                "flip at {offset}: corruption names {file}"
-            );
+            assert!(file.contains(table_name), "flip at {offset}: corruption names {file}");
             return true;
         }
         Err(e) => panic!("flip at {offset}: open failed with {e:?}, not Corruption"),
@@ -63,11 +57,7 @@ fn every_flip_is_detected(compression: browserdb::engine::Compression, stride: u
         damaged[offset] ^= 0x20;
         let copy = storage.process_crash();
         copy.set_file_bytes(&table, damaged);
-        assert!(
-            detects_damage(&copy, &name, offset),
-            "flip at {offset} of {} went unnoticed",
-            original.len()
-        );
+        assert!(detects_damage(&copy, &name, offset), "flip at {offset} of {} went unnoticed", original.len());
     }
 }
 

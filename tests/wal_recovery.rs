@@ -46,31 +46,19 @@ fn truncation_at_every_offset_of_the_last_records_keeps_the_prefix() {
             let present = record < complete;
             if record < 20 {
                 let got = db.get(&key(record as u32)).unwrap();
-                assert_eq!(
-                    got,
-                    present.then(|| value(record as u32, 0)),
-                    "cut {cut}, record {record}"
-                );
+                assert_eq!(got, present.then(|| value(record as u32, 0)), "cut {cut}, record {record}");
             } else {
                 let b = (record - 20) as u32;
                 for j in 0..4 {
                     let got = db.get(&key(100 + b * 4 + j)).unwrap();
-                    assert_eq!(
-                        got,
-                        present.then(|| value(b, j)),
-                        "cut {cut}, batch {b} op {j}: batches are whole"
-                    );
+                    assert_eq!(got, present.then(|| value(b, j)), "cut {cut}, batch {b} op {j}: batches are whole");
                 }
             }
         }
         // The torn tail is gone from disk, so a second open agrees.
         assert_eq!(
             crashed.file_bytes(&wal).unwrap().len(),
-            ends.iter()
-                .copied()
-                .filter(|&e| e <= cut)
-                .max()
-                .unwrap_or(0)
+            ends.iter().copied().filter(|&e| e <= cut).max().unwrap_or(0)
         );
         db.close().unwrap();
     }
@@ -98,10 +86,7 @@ fn a_zeroed_tail_is_a_torn_tail() {
     storage.set_file_bytes(&wal, bytes);
     let db = open(&storage, Options::default()).unwrap();
     assert_eq!(db.get(&key(19)).unwrap(), Some(value(19, 0)));
-    assert_eq!(
-        storage.file_bytes(&wal).unwrap().len(),
-        *ends.last().unwrap()
-    );
+    assert_eq!(storage.file_bytes(&wal).unwrap().len(), *ends.last().unwrap());
 }
 
 #[test]
@@ -116,11 +101,7 @@ fn damage_in_an_older_wal_is_corruption() {
     batch.put(b"newer", b"wal").unwrap();
     let mut record = Vec::new();
     browserdb::engine::wal::encode_record(&mut record, number + 1, 1000, batch.payload());
-    let newer = browserdb::engine::files::path(
-        &common::dir(),
-        number + 1,
-        browserdb::engine::files::FileKind::Wal,
-    );
+    let newer = browserdb::engine::files::path(&common::dir(), number + 1, browserdb::engine::files::FileKind::Wal);
     let mut file = storage.create(&newer).unwrap();
     file.append(&record).unwrap();
     drop(file);
@@ -133,8 +114,5 @@ fn damage_in_an_older_wal_is_corruption() {
     let mut bytes = storage.file_bytes(&wal).unwrap();
     bytes.truncate(bytes.len() - 3);
     storage.set_file_bytes(&wal, bytes);
-    assert_corruption(
-        open(&storage, Options::default()).map(|_| ()),
-        &common::path_str(&wal),
-    );
+    assert_corruption(open(&storage, Options::default()).map(|_| ()), &common::path_str(&wal));
 }

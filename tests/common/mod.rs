@@ -14,10 +14,7 @@ pub fn dir() -> PathBuf {
 
 /// Small memtables so a few hundred writes produce tables.
 pub fn small_options() -> Options {
-    Options {
-        write_buffer_size_bytes: 64 * 1024,
-        ..Options::default()
-    }
+    Options { write_buffer_size_bytes: 64 * 1024, ..Options::default() }
 }
 
 pub fn open(storage: &MemStorage, options: Options) -> Result<Db, Error> {
@@ -35,23 +32,17 @@ pub fn value(i: u32, version: u32) -> Vec<u8> {
 /// Names of files in the database directory with the given extension, sorted.
 pub fn files_with(storage: &MemStorage, ext: &str) -> Vec<PathBuf> {
     use browserdb::engine::storage::Storage;
-    let mut names: Vec<PathBuf> = storage
-        .list_dir(&dir())
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.ends_with(ext))
-        .map(|n| dir().join(n))
-        .collect();
+    let mut names: Vec<PathBuf> =
+        storage.list_dir(&dir()).unwrap().into_iter().filter(|n| n.ends_with(ext)).map(|n| dir().join(n)).collect();
     names.sort();
     names
 }
 
 pub fn assert_corruption(result: Result<impl std::fmt::Debug, Error>, file_part: &str) {
     match result {
-        Err(Error::Corruption { file, .. }) => assert!(
-            file.contains(file_part),
-            "corruption names {file}, expected {file_part}"
-        ),
+        Err(Error::Corruption { file, .. }) => {
+            assert!(file.contains(file_part), "corruption names {file}, expected {file_part}")
+        }
         other => panic!("expected Corruption in {file_part}, got {other:?}"),
     }
 }
