@@ -19,7 +19,7 @@ try {
 
 const KEY_SIZE_BYTES_MAX = 64 * 1024
 const VALUE_SIZE_BYTES_MAX = 64 * 1024 * 1024
-const BATCH_SIZE_BYTES_MAX = 64 * 1024 * 1024
+const BATCH_SIZE_BYTES_MAX = VALUE_SIZE_BYTES_MAX + KEY_SIZE_BYTES_MAX // any single valid op fits
 const WRITE_BUFFER_SIZE_MIN = 64 * 1024
 const WRITE_BUFFER_SIZE_MAX = 1024 * 1024 * 1024
 const ENCODINGS = new Set(['utf8', 'buffer', 'view', 'json'])

@@ -15,6 +15,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::background;
 use super::batch::{decode_payload, WriteBatch};
+use super::cache::{BlockCache, CacheStats};
 use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind};
 use super::key::{now_ms, Keyspace, Lookup, KEY_SIZE_BYTES_MAX};
@@ -81,6 +82,8 @@ pub struct Stats {
     pub wal_writes: u64,
     /// WAL fdatasyncs since open.
     pub wal_syncs: u64,
+    /// Block cache counters.
+    pub cache: CacheStats,
 }
 
 struct Inner {
@@ -88,6 +91,7 @@ struct Inner {
     storage: Arc<dyn Storage>,
     options: Options,
     lock: Mutex<Option<Box<dyn LockHandle>>>,
+    cache: Arc<BlockCache>,
     state: RwLock<State>,
     queue: Mutex<WriteQueue>,
     queue_cv: Condvar,
@@ -367,7 +371,7 @@ impl Db {
             meta = Some(builder.finish()?);
         }
         let table = match &meta {
-            Some(_) => Some(Arc::new(Table::open(inner.storage.as_ref(), &path, number)?)),
+            Some(_) => Some(Arc::new(Table::open(inner.storage.as_ref(), &path, number, Arc::clone(&inner.cache))?)),
             None => None,
         };
         let log_number = {
@@ -437,31 +441,12 @@ impl Db {
         let _guard = self.begin()?;
         check_read_key(key)?;
         with_stored_key(key, |sk| {
-            let now = now_ms();
-            let tables = {
-                let st = self.inner.state.read();
-                let mut f = Some(f);
-                if let Some(r) = lookup_memtables(&st, sk, now, &mut f) {
-                    return Ok(r);
-                }
-                let Some(f) = f else {
-                    return Err(Error::Internal("lookup consumed its callback".into()));
-                };
-                (Arc::clone(&st.tables), f)
-            };
-            let (tables, f) = tables;
             let mut f = Some(f);
-            for t in tables.iter() {
-                let result = t.get(sk, u64::MAX, now, |l| match l {
-                    Lookup::Value(v) => Some(f.take().map(|f| f(Some(v)))),
-                    Lookup::Deleted => Some(f.take().map(|f| f(None))),
-                    Lookup::Absent => None,
-                })?;
-                if let Some(r) = result {
-                    return r.ok_or_else(|| Error::Internal("lookup consumed its callback".into()));
-                }
+            match self.read_layers(sk, false, &mut f)? {
+                Walk::Decided(r) => Ok(r),
+                Walk::Absent => take_callback(&mut f).map(|f| f(None)),
+                Walk::NeedsDisk => Err(Error::Internal("a disk read stopped at an uncached block".into())),
             }
-            f.map(|f| f(None)).ok_or_else(|| Error::Internal("lookup consumed its callback".into()))
         })
     }
 
@@ -470,22 +455,48 @@ impl Db {
         self.get_with(key, |v| v.map(<[u8]>::to_vec))
     }
 
-    /// The JS thread's fast path: answers only from memory. `Ok(None)` means the answer may
-    /// be in a table and the caller must read off the JS thread (`get_with`).
+    /// The JS thread's fast path: answers only from memory (memtables and cached blocks).
+    /// `Ok(None)` means a block must be read and the caller must read off the JS thread.
     pub fn get_in_memory<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<Option<R>> {
         let _guard = self.begin()?;
         check_read_key(key)?;
         with_stored_key(key, |sk| {
-            let st = self.inner.state.read();
             let mut f = Some(f);
-            if let Some(r) = lookup_memtables(&st, sk, now_ms(), &mut f) {
-                return Ok(Some(r));
+            match self.read_layers(sk, true, &mut f)? {
+                Walk::Decided(r) => Ok(Some(r)),
+                Walk::Absent => take_callback(&mut f).map(|f| Some(f(None))),
+                Walk::NeedsDisk => Ok(None),
             }
-            if st.tables.is_empty() {
-                return Ok(f.map(|f| f(None)));
-            }
-            Ok(None)
         })
+    }
+
+    /// Looks in memtables, then tables newest first; with `cache_only`, stops at the first
+    /// block that is not cached.
+    fn read_layers<R, F: FnOnce(Option<&[u8]>) -> R>(
+        &self,
+        sk: &[u8],
+        cache_only: bool,
+        f: &mut Option<F>,
+    ) -> Result<Walk<R>> {
+        let now = now_ms();
+        let tables = {
+            let st = self.inner.state.read();
+            if let Some(r) = lookup_memtables(&st, sk, now, f) {
+                return Ok(Walk::Decided(r));
+            }
+            Arc::clone(&st.tables)
+        };
+        for table in tables.iter() {
+            let Some(handle) = table.locate(sk, u64::MAX) else { continue };
+            let Some(block) = table.block(handle, cache_only)? else { return Ok(Walk::NeedsDisk) };
+            let value = match table.lookup(&block, handle, sk, u64::MAX, now)? {
+                Lookup::Value(v) => Some(v),
+                Lookup::Deleted => None,
+                Lookup::Absent => continue,
+            };
+            return take_callback(f).map(|f| Walk::Decided(f(value)));
+        }
+        Ok(Walk::Absent)
     }
 
     /// Counters.
@@ -502,6 +513,7 @@ impl Db {
             flushes: inner.flushes.load(Ordering::Relaxed),
             wal_writes: inner.wal_writes.load(Ordering::Relaxed),
             wal_syncs: inner.wal_syncs.load(Ordering::Relaxed),
+            cache: inner.cache.stats(),
         }
     }
 
@@ -602,6 +614,20 @@ fn lookup_memtables<R>(st: &State, sk: &[u8], now: u64, f: &mut Option<impl FnOn
     None
 }
 
+/// Where a read through the layers ended.
+enum Walk<R> {
+    /// A layer held the key (value or tombstone); the callback ran.
+    Decided(R),
+    /// No layer knows the key.
+    Absent,
+    /// A block that may hold the key is not cached (cache-only reads).
+    NeedsDisk,
+}
+
+fn take_callback<F>(f: &mut Option<F>) -> Result<F> {
+    f.take().ok_or_else(|| Error::Internal("a read callback ran twice".into()))
+}
+
 fn take_group(pending: &VecDeque<Arc<PendingWrite>>) -> Vec<Arc<PendingWrite>> {
     let mut bytes = 0usize;
     let mut group = Vec::new();
@@ -622,6 +648,7 @@ pub(crate) struct Recovered {
     pub storage: Arc<dyn Storage>,
     pub options: Options,
     pub lock: Box<dyn LockHandle>,
+    pub cache: Arc<BlockCache>,
     pub manifest: Manifest,
     pub tables: Vec<Arc<Table>>,
     pub mem: Memtable,
@@ -638,6 +665,7 @@ impl Db {
             storage: r.storage,
             options: r.options,
             lock: Mutex::new(Some(r.lock)),
+            cache: r.cache,
             state: RwLock::new(State {
                 active: MemWithWal { mem: Arc::new(r.mem), wal_number },
                 immutable: Vec::new(),

@@ -11,8 +11,9 @@ use std::cmp::Ordering;
 pub const KEY_SIZE_BYTES_MAX: usize = 64 * 1024;
 /// Largest value, in bytes.
 pub const VALUE_SIZE_BYTES_MAX: usize = 64 * 1024 * 1024;
-/// Largest write batch, in bytes of keys and values.
-pub const BATCH_SIZE_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Largest write batch, in bytes of keys and values: 64 MiB of values plus room for one
+/// largest key, so any single valid operation fits in a batch.
+pub const BATCH_SIZE_BYTES_MAX: usize = VALUE_SIZE_BYTES_MAX + KEY_SIZE_BYTES_MAX;
 /// Largest sequence number (56 bits, so a number never needs more than 7 bytes of entropy).
 pub const SEQUENCE_MAX: u64 = (1 << 56) - 1;
 

@@ -5,6 +5,7 @@
 
 mod background;
 pub mod batch;
+pub mod cache;
 mod coding;
 pub mod db;
 pub mod error;

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::cache::BlockCache;
 use super::db::{Db, Recovered, MANIFEST_FILES};
 use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind, LOCK_FILE_NAME};
@@ -65,7 +66,8 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
         }
     };
     let names = storage.list_dir(dir).ctx(|| format!("listing {}", dir.display()))?;
-    let tables = open_tables(storage.as_ref(), dir, &manifest)?;
+    let cache = Arc::new(BlockCache::new(options.cache_size_bytes));
+    let tables = open_tables(storage.as_ref(), dir, &manifest, &cache)?;
     let mut wals: Vec<u64> = names
         .iter()
         .filter_map(|n| files::parse(n))
@@ -106,6 +108,7 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
         storage,
         options,
         lock,
+        cache,
         manifest,
         tables,
         mem,
@@ -115,13 +118,18 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
     }))
 }
 
-fn open_tables(storage: &dyn Storage, dir: &Path, manifest: &Manifest) -> Result<Vec<Arc<Table>>> {
+fn open_tables(
+    storage: &dyn Storage,
+    dir: &Path,
+    manifest: &Manifest,
+    cache: &Arc<BlockCache>,
+) -> Result<Vec<Arc<Table>>> {
     manifest
         .tables
         .iter()
         .map(|meta| {
             let path = files::path(dir, meta.number, FileKind::Table);
-            match Table::open(storage, &path, meta.number) {
+            match Table::open(storage, &path, meta.number, Arc::clone(cache)) {
                 Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                     Err(Error::corruption(path.display().to_string(), 0, "table listed in MANIFEST is missing"))
                 }

@@ -32,6 +32,11 @@ pub struct NativeStats {
     pub flushes: f64,
     pub wal_writes: f64,
     pub wal_syncs: f64,
+    pub cache_hits: f64,
+    pub cache_misses: f64,
+    pub cache_bytes: f64,
+    pub cache_blocks: f64,
+    pub cache_capacity_bytes: f64,
 }
 
 fn size_option(value: Option<f64>, name: &str, default: usize) -> Result<usize, Error> {
@@ -206,6 +211,11 @@ impl NativeDb {
             flushes: s.flushes as f64,
             wal_writes: s.wal_writes as f64,
             wal_syncs: s.wal_syncs as f64,
+            cache_hits: s.cache.hits as f64,
+            cache_misses: s.cache.misses as f64,
+            cache_bytes: s.cache.used_bytes as f64,
+            cache_blocks: s.cache.blocks as f64,
+            cache_capacity_bytes: s.cache.capacity_bytes as f64,
         }
     }
 }

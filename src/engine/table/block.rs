@@ -167,6 +167,12 @@ impl Block {
         Ok(block)
     }
 
+    /// Bytes of the decoded block (what the cache charges).
+    #[must_use]
+    pub fn size_bytes(&self) -> usize {
+        self.data.len()
+    }
+
     fn restart(&self, i: usize) -> Option<usize> {
         u32_at(&self.data, self.restarts_offset + 4 * i).map(|r| r as usize)
     }

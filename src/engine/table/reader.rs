@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::block::{decode_stored, Block};
 use super::filter;
 use super::format::{BlockHandle, Footer, Header, BLOCK_TRAILER_BYTES, FILE_KIND_TABLE, FOOTER_BYTES, HEADER_BYTES};
+use crate::engine::cache::BlockCache;
 use crate::engine::error::{Error, IoContext, Result};
 use crate::engine::key::{compare_internal, resolve, Lookup};
 use crate::engine::storage::{ReadableFile, Storage};
@@ -22,6 +23,8 @@ struct IndexEntry {
 
 /// An open table.
 pub struct Table {
+    number: u64,
+    cache: Arc<BlockCache>,
     name: String,
     file: Arc<dyn ReadableFile>,
     index: Vec<IndexEntry>,
@@ -37,7 +40,7 @@ impl std::fmt::Debug for Table {
 
 impl Table {
     /// Opens and checks a table file.
-    pub fn open(storage: &dyn Storage, path: &Path, number: u64) -> Result<Self> {
+    pub fn open(storage: &dyn Storage, path: &Path, number: u64, cache: Arc<BlockCache>) -> Result<Self> {
         let name = path.display().to_string();
         let file = storage.open_read(path).ctx(|| format!("opening table {name}"))?;
         let len = file.len_bytes();
@@ -54,7 +57,7 @@ impl Table {
         let mut foot = [0u8; FOOTER_BYTES];
         file.read_exact_at(&mut foot, footer_at).ctx(|| format!("reading footer of {name}"))?;
         let footer = Footer::decode(&foot).map_err(|what| Error::corruption(&name, footer_at, what))?;
-        let mut table = Self { name, file, index: Vec::new(), filter: Vec::new(), footer };
+        let mut table = Self { number, cache, name, file, index: Vec::new(), filter: Vec::new(), footer };
         for h in [table.footer.filter, table.footer.index] {
             if h.offset.saturating_add(u64::from(h.size) + BLOCK_TRAILER_BYTES as u64) > footer_at {
                 return Err(Error::corruption(&table.name, footer_at, "block handle past the footer"));
@@ -93,25 +96,63 @@ impl Table {
         Block::new(raw).map_err(|what| Error::corruption(&self.name, handle.offset, what))
     }
 
-    /// Looks up the newest version of `key` visible at `seq` and hands it to `f`.
-    pub fn get<R>(&self, key: &[u8], seq: u64, now_ms: u64, f: impl FnOnce(Lookup<&[u8]>) -> R) -> Result<R> {
+    /// The data block that may hold `key` at `seq`; `None` when the filter or the index
+    /// rules the key out (no block needs reading).
+    #[must_use]
+    pub fn locate(&self, key: &[u8], seq: u64) -> Option<BlockHandle> {
         if !filter::may_contain(&self.filter, filter::key_hash(key)) {
-            return Ok(f(Lookup::Absent));
+            return None;
         }
         let at = self.index.partition_point(|e| compare_internal(&e.last_key, e.last_seq, key, seq) == Ordering::Less);
-        let Some(entry) = self.index.get(at) else {
-            return Ok(f(Lookup::Absent));
-        };
-        let block = self.read_block(entry.handle)?;
+        self.index.get(at).map(|e| e.handle)
+    }
+
+    /// The block at `handle`, from the cache or read, checked and cached. With `cache_only`,
+    /// `Ok(None)` when it is not cached (the caller must read off the JS thread).
+    pub fn block(&self, handle: BlockHandle, cache_only: bool) -> Result<Option<Arc<Block>>> {
+        let key = (self.number, handle.offset);
+        if let Some(block) = self.cache.get(key) {
+            return Ok(Some(block));
+        }
+        if cache_only {
+            return Ok(None);
+        }
+        let block = Arc::new(self.read_block(handle)?);
+        self.cache.insert(key, Arc::clone(&block));
+        Ok(Some(block))
+    }
+
+    /// Looks up `key` at `seq` in a block `locate` chose.
+    pub fn lookup<'b>(
+        &self,
+        block: &'b Block,
+        handle: BlockHandle,
+        key: &[u8],
+        seq: u64,
+        now_ms: u64,
+    ) -> Result<Lookup<&'b [u8]>> {
         let mut it = block.iter();
         let found = it.seek(key, seq);
         if it.is_corrupt() {
-            return Err(Error::corruption(&self.name, entry.handle.offset, "malformed data block"));
+            return Err(Error::corruption(&self.name, handle.offset, "malformed data block"));
         }
         Ok(match found {
-            Some(e) if it.key() == key => f(resolve(e.kind, e.expiry_ms, e.value, now_ms)),
-            _ => f(Lookup::Absent),
+            Some(e) if it.key() == key => resolve(e.kind, e.expiry_ms, e.value, now_ms),
+            _ => Lookup::Absent,
         })
+    }
+
+    /// Looks up the newest version of `key` visible at `seq`, reading from disk if needed.
+    pub fn get<R>(&self, key: &[u8], seq: u64, now_ms: u64, f: impl FnOnce(Lookup<&[u8]>) -> R) -> Result<R> {
+        let Some(handle) = self.locate(key, seq) else { return Ok(f(Lookup::Absent)) };
+        let block = self.block(handle, false)?.ok_or_else(|| Error::Internal("uncached block after a read".into()))?;
+        Ok(f(self.lookup(&block, handle, key, seq, now_ms)?))
+    }
+
+    /// The table's file number.
+    #[must_use]
+    pub const fn number(&self) -> u64 {
+        self.number
     }
 
     /// Entries in the table.

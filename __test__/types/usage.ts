@@ -1,0 +1,195 @@
+// Type test: compiled with `tsc -p __test__/types/tsconfig.json` (noEmit). Never run.
+// Each `// @ts-expect-error` line must be a type error; tsc fails if it is not.
+import {
+  BrowserDB,
+  BatchOperation,
+  BrowserDBError,
+  BrowserDBErrorCode,
+  ChainedBatch,
+  Encoding,
+  OpenOptions,
+  PutOptions,
+  ReadOptions,
+} from '../../index'
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
+function expectType<T>(_value: T): void {}
+function assertEqual<A, B>(_proof: Equal<A, B>): void {}
+
+interface Bookmark {
+  url: string
+  title: string
+  tags: string[]
+}
+
+async function main(): Promise<void> {
+  // Defaults: string keys and values.
+  const db = await BrowserDB.open('/tmp/profile.bdb')
+  expectType<BrowserDB<string, string>>(db)
+  expectType<string>(db.location)
+  expectType<'persistent' | 'ultra'>(db.mode)
+
+  await db.put('settings:theme', 'dark')
+  await db.put('settings:theme', 'dark', { sync: true })
+  const theme = await db.get('settings:theme')
+  assertEqual<typeof theme, string | undefined>(true)
+  const themeSync = db.getSync('settings:theme')
+  assertEqual<typeof themeSync, string | undefined>(true)
+  const many = await db.getMany(['a', 'b'])
+  assertEqual<typeof many, (string | undefined)[]>(true)
+  const there: boolean = await db.has('a')
+  const there2: boolean = await db.exists('a')
+  void there, there2
+  await db.del('a')
+  await db.del('a', { sync: true })
+  await db.del(Buffer.from('a'), { keyEncoding: 'buffer' })
+  const hasBin: boolean = await db.has(new Uint8Array([1]), { keyEncoding: 'view' })
+  void hasBin
+  await db.delete('a')
+  await db.batch([
+    { type: 'put', key: 'a', value: '1' },
+    { type: 'del', key: 'b' },
+  ])
+  await db.batch([{ type: 'put', key: 'a', value: '1' }], { sync: true })
+
+  const chained: ChainedBatch<string, string> = db.batch()
+  chained.put('a', '1').del('b').put('c', '3')
+  const n: number = chained.length
+  void n
+  chained.clear()
+  await chained.write()
+  await db.batch().put('x', 'y').write({ sync: true })
+  await db.batch().close()
+  await db.batch([{ type: 'put', key: Buffer.from('k'), value: Buffer.from('v') }], { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  await db.batch().put(Buffer.from('k'), { a: 1 }, { keyEncoding: 'buffer', valueEncoding: 'json' }).delete('x').write()
+
+  // Per-call encoding overrides change the accepted / returned types.
+  await db.put('bin', Buffer.from([1, 2, 3]), { valueEncoding: 'buffer' })
+  await db.put(Buffer.from('k'), 'v', { keyEncoding: 'buffer' })
+  const asBuffer = await db.get('bin', { valueEncoding: 'buffer' })
+  assertEqual<typeof asBuffer, Buffer | undefined>(true)
+  const asView = db.getSync('bin', { valueEncoding: 'view' })
+  assertEqual<typeof asView, Uint8Array | undefined>(true)
+  const asJson = await db.get('bin', { valueEncoding: 'json' })
+  assertEqual<typeof asJson, unknown>(true)
+  const manyBuffers = await db.getMany([Buffer.from('k')], { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  assertEqual<typeof manyBuffers, (Buffer | undefined)[]>(true)
+  const opts: ReadOptions = { valueEncoding: 'utf8' }
+  const viaVariable = await db.get('k', opts)
+  expectType<string | undefined>(viaVariable)
+  const putOpts: PutOptions = { sync: true }
+  await db.put('k', 'v', putOpts)
+
+  // Generics: typed JSON values and binary keys.
+  const bookmarks = await BrowserDB.open<string, Bookmark>('/tmp/b.bdb', { valueEncoding: 'json' })
+  await bookmarks.put('bm:1', { url: 'https://example.com', title: 'Example', tags: [] })
+  const bm = await bookmarks.get('bm:1')
+  if (bm !== undefined) expectType<string[]>(bm.tags)
+  const bmOps: BatchOperation<string, Bookmark>[] = [
+    { type: 'put', key: 'bm:2', value: { url: 'u', title: 't', tags: ['x'] } },
+    { type: 'del', key: 'bm:1' },
+  ]
+  await bookmarks.batch(bmOps)
+  bookmarks.batch().put('bm:3', { url: 'u', title: 't', tags: [] })
+
+  const bin = await BrowserDB.open<Buffer, Buffer>('/tmp/c.bdb', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  await bin.put(Buffer.from([0]), Buffer.alloc(10))
+  const binValue = await bin.get(Buffer.from([0]))
+  assertEqual<typeof binValue, Buffer | undefined>(true)
+
+  const views = await BrowserDB.open<Uint8Array, Uint8Array>('/tmp/d.bdb', { keyEncoding: 'view', valueEncoding: 'view' })
+  await views.put(new Uint8Array([1]), new Uint8Array([2]))
+  const options: OpenOptions<string, string> = {
+    createIfMissing: true,
+    errorIfExists: false,
+    keyEncoding: 'utf8',
+    valueEncoding: 'utf8',
+    writeBufferSize: 64 * 1024,
+    cacheSize: 16 * 1024 * 1024,
+    compression: 'none',
+    sync: false,
+    mode: 'persistent',
+    compactionStyle: 'leveled',
+  }
+  await BrowserDB.open('/tmp/e.bdb', options)
+  const enc: Encoding = 'view'
+  void enc
+
+  // Errors carry a typed code.
+  try {
+    await db.put('k', 'v')
+  } catch (e) {
+    const err = e as BrowserDBError
+    const code: BrowserDBErrorCode = err.code
+    if (code === 'BROWSERDB_LOCKED' || code === 'BROWSERDB_CLOSED') void err.message
+    // @ts-expect-error not an error code
+    const bad: BrowserDBErrorCode = 'BROWSERDB_NOPE'
+    void bad
+  }
+
+  await db[Symbol.asyncDispose]()
+  const closing: Promise<void> = db.close()
+  await closing
+
+  // ---- wrong usage must not compile ----
+  // @ts-expect-error number value in a BrowserDB<string, string>
+  await db.put('k', 1)
+  // @ts-expect-error number key in a BrowserDB<string, string>
+  await db.put(1, 'v')
+  // @ts-expect-error object value in a BrowserDB<string, string>
+  await db.put('k', { a: 1 })
+  // @ts-expect-error missing value
+  await db.put('k')
+  // @ts-expect-error get returns string | undefined, not string
+  const mustBeString: string = await db.get('k')
+  void mustBeString
+  // @ts-expect-error unknown encoding
+  await db.get('k', { valueEncoding: 'hex' })
+  // @ts-expect-error unknown put option
+  await db.put('k', 'v', { synk: true })
+  // @ts-expect-error unknown batch op type
+  await db.batch([{ type: 'merge', key: 'a', value: '1' }])
+  // @ts-expect-error put op needs a value
+  await db.batch([{ type: 'put', key: 'a' }])
+  // @ts-expect-error number value in a chained batch of strings
+  db.batch().put('a', 2)
+  // @ts-expect-error string key in a batch whose keyEncoding is 'buffer'
+  await db.batch([{ type: 'del', key: 'a' }], { keyEncoding: 'buffer' })
+  // @ts-expect-error chained write() takes no encodings
+  await db.batch().write({ valueEncoding: 'json' })
+  // @ts-expect-error has() takes no valueEncoding
+  await db.has('a', { valueEncoding: 'json' })
+  // @ts-expect-error length is read-only
+  chained.length = 3
+  // @ts-expect-error location is read-only
+  db.location = '/elsewhere'
+  // @ts-expect-error wrong bookmark shape
+  await bookmarks.put('bm:9', { url: 'u' })
+  // @ts-expect-error string key in a Buffer-keyed db
+  await bin.get('plain')
+  // @ts-expect-error utf8 cannot produce Buffer values
+  await BrowserDB.open<string, Buffer>('/tmp/f.bdb', { valueEncoding: 'utf8' })
+  // @ts-expect-error 'view' returns Uint8Array, not Buffer
+  await BrowserDB.open<Buffer, Buffer>('/tmp/f.bdb', { keyEncoding: 'view' })
+  // @ts-expect-error 'buffer' values are not strings
+  await BrowserDB.open('/tmp/f.bdb', { valueEncoding: 'buffer' })
+  // @ts-expect-error unknown open option
+  await BrowserDB.open('/tmp/f.bdb', { cachesize: 1 })
+  // @ts-expect-error unknown compression
+  await BrowserDB.open('/tmp/f.bdb', { compression: 'brotli' })
+  // @ts-expect-error the constructor is private; use BrowserDB.open
+  new BrowserDB()
+  // @ts-expect-error no iterator in this milestone
+  db.iterator()
+}
+
+// `await using` closes the database at the end of the scope (TypeScript 5.2+).
+async function scoped(): Promise<string | undefined> {
+  await using db = await BrowserDB.open('/tmp/scoped.bdb')
+  const disposable: AsyncDisposable = db
+  void disposable
+  return db.get('k')
+}
+
+void main
+void scoped
