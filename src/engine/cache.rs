@@ -22,6 +22,27 @@ const ENTRY_OVERHEAD_BYTES: usize = 96;
 /// Identifies a block: the table's file number and the block's offset in it.
 pub type BlockKey = (u64, u64);
 
+/// Block keys are two integers; a multiply-mix hash is enough and far cheaper than SipHash
+/// (the keys are not attacker-controlled).
+#[derive(Default, Clone, Copy)]
+struct BlockKeyHasher(u64);
+
+impl std::hash::Hasher for BlockKeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type BlockKeyMap = HashMap<BlockKey, usize, std::hash::BuildHasherDefault<BlockKeyHasher>>;
+
 struct Slot {
     key: BlockKey,
     block: Arc<Block>,
@@ -32,7 +53,7 @@ struct Slot {
 #[derive(Default)]
 struct Shard {
     slots: Vec<Slot>,
-    index: HashMap<BlockKey, usize>,
+    index: BlockKeyMap,
     hand: usize,
     used_bytes: usize,
 }

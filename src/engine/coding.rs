@@ -37,6 +37,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next `len` bytes.
+    #[inline]
     pub fn take(&mut self, len: usize) -> Option<&'a [u8]> {
         let end = self.pos.checked_add(len)?;
         let slice = self.bytes.get(self.pos..end)?;
@@ -45,22 +46,33 @@ impl<'a> Reader<'a> {
     }
 
     /// One byte.
+    #[inline]
     pub fn u8(&mut self) -> Option<u8> {
         self.take(1).and_then(|b| b.first().copied())
     }
 
     /// A little-endian u32.
+    #[inline]
     pub fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
 
     /// A little-endian u64.
+    #[inline]
     pub fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 
     /// A LEB128 varint of at most 10 bytes.
+    #[inline]
     pub fn varint(&mut self) -> Option<u64> {
+        // Fast path: most lengths and counts fit one byte.
+        if let Some(&byte) = self.bytes.get(self.pos) {
+            if byte < 0x80 {
+                self.pos += 1;
+                return Some(u64::from(byte));
+            }
+        }
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = self.u8()?;
@@ -73,6 +85,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A varint that must fit a `usize` length.
+    #[inline]
     pub fn varint_len(&mut self) -> Option<usize> {
         usize::try_from(self.varint()?).ok()
     }

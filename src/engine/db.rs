@@ -486,8 +486,9 @@ impl Db {
             }
             Arc::clone(&st.tables)
         };
+        let key_hash = super::table::filter::key_hash(sk);
         for table in tables.iter() {
-            let Some(handle) = table.locate(sk, u64::MAX) else { continue };
+            let Some(handle) = table.locate(sk, key_hash, u64::MAX) else { continue };
             let Some(block) = table.block(handle, cache_only)? else { return Ok(Walk::NeedsDisk) };
             let value = match table.lookup(&block, handle, sk, u64::MAX, now)? {
                 Lookup::Value(v) => Some(v),

@@ -167,6 +167,24 @@ impl Block {
         Ok(block)
     }
 
+    /// The full key and sequence number of the entry at a restart point (shared = 0), read
+    /// in place without copying; `None` if malformed.
+    fn restart_key(&self, offset: usize) -> Option<(&[u8], u64)> {
+        let mut r = Reader::new(self.data.get(offset..self.restarts_offset)?);
+        let shared = r.varint_len()?;
+        let unshared = r.varint_len()?;
+        let _value_len = r.varint_len()?;
+        let kind = Kind::from_byte(r.u8()?)?;
+        let seq = r.u64()?;
+        if kind.has_expiry() {
+            r.u64()?;
+        }
+        if shared != 0 {
+            return None;
+        }
+        Some((r.take(unshared)?, seq))
+    }
+
     /// Bytes of the decoded block (what the cache charges).
     #[must_use]
     pub fn size_bytes(&self) -> usize {
@@ -269,14 +287,12 @@ impl<'a> BlockIter<'a> {
         let (mut lo, mut hi) = (0usize, self.block.restart_count);
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            let Some(offset) = self.block.restart(mid) else {
+            let Some((restart_key, restart_seq)) = self.block.restart(mid).and_then(|at| self.block.restart_key(at))
+            else {
                 self.corrupt = true;
                 return None;
             };
-            self.next_offset = offset;
-            self.key.clear();
-            let e = self.next_entry()?;
-            if compare_internal(&self.key, e.seq, key, seq) == Ordering::Less {
+            if compare_internal(restart_key, restart_seq, key, seq) == Ordering::Less {
                 lo = mid;
             } else {
                 hi = mid;

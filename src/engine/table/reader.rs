@@ -99,8 +99,9 @@ impl Table {
     /// The data block that may hold `key` at `seq`; `None` when the filter or the index
     /// rules the key out (no block needs reading).
     #[must_use]
-    pub fn locate(&self, key: &[u8], seq: u64) -> Option<BlockHandle> {
-        if !filter::may_contain(&self.filter, filter::key_hash(key)) {
+    /// `key_hash` is `filter::key_hash(key)`, computed once per read for every table.
+    pub fn locate(&self, key: &[u8], key_hash: u64, seq: u64) -> Option<BlockHandle> {
+        if !filter::may_contain(&self.filter, key_hash) {
             return None;
         }
         let at = self.index.partition_point(|e| compare_internal(&e.last_key, e.last_seq, key, seq) == Ordering::Less);
@@ -144,7 +145,7 @@ impl Table {
 
     /// Looks up the newest version of `key` visible at `seq`, reading from disk if needed.
     pub fn get<R>(&self, key: &[u8], seq: u64, now_ms: u64, f: impl FnOnce(Lookup<&[u8]>) -> R) -> Result<R> {
-        let Some(handle) = self.locate(key, seq) else { return Ok(f(Lookup::Absent)) };
+        let Some(handle) = self.locate(key, filter::key_hash(key), seq) else { return Ok(f(Lookup::Absent)) };
         let block = self.block(handle, false)?.ok_or_else(|| Error::Internal("uncached block after a read".into()))?;
         Ok(f(self.lookup(&block, handle, key, seq, now_ms)?))
     }
