@@ -103,3 +103,33 @@ fn a_damaged_manifest_is_refused() {
         common::assert_corruption(open(&copy, Options::default()).map(|_| ()), "MANIFEST");
     }
 }
+
+#[test]
+fn every_header_and_footer_byte_is_checked() {
+    let (storage, table) = build_table(browserdb::engine::Compression::Lz4);
+    let name = table.file_name().unwrap().to_str().unwrap().to_string();
+    let original = storage.file_bytes(&table).unwrap();
+    let ends = (0..40).chain(original.len() - 96..original.len());
+    for offset in ends {
+        let mut damaged = original.clone();
+        damaged[offset] ^= 0x01;
+        let copy = storage.process_crash();
+        copy.set_file_bytes(&table, damaged);
+        match open(&copy, Options::default()) {
+            Err(Error::Corruption { file, .. }) => assert!(file.contains(&name)),
+            other => panic!("flip at {offset} of the header or footer: {:?}", other.map(|_| ())),
+        }
+    }
+}
+
+#[test]
+fn a_failing_disk_is_an_io_error_not_corruption() {
+    let (storage, _) = build_table(browserdb::engine::Compression::Lz4);
+    let db = open(&storage, Options::default()).unwrap();
+    storage.fail_reads(true);
+    let err = db.get(&key(1)).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert_eq!(err.code(), "BROWSERDB_IO");
+    storage.fail_reads(false);
+    assert_eq!(db.get(&key(1)).unwrap(), Some(value(1, 0)));
+}

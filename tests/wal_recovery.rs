@@ -116,3 +116,25 @@ fn damage_in_an_older_wal_is_corruption() {
     storage.set_file_bytes(&wal, bytes);
     assert_corruption(open(&storage, Options::default()).map(|_| ()), &common::path_str(&wal));
 }
+
+#[test]
+fn a_whole_record_with_wrong_contents_at_the_tail_is_corruption_not_a_torn_tail() {
+    let storage = MemStorage::new();
+    write_records(&storage);
+    let wal = files_with(&storage, ".wal").pop().unwrap();
+    let number: u64 = wal.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+    let mut batch = WriteBatch::new();
+    batch.put(b"late", b"record").unwrap();
+    for (log, seq, why) in
+        [(number + 7, 10_000, "another log's record"), (number, 1, "a sequence number going backwards")]
+    {
+        let mut bytes = storage.file_bytes(&wal).unwrap();
+        browserdb::engine::wal::encode_record(&mut bytes, log, seq, batch.payload());
+        let copy = storage.process_crash();
+        copy.set_file_bytes(&wal, bytes);
+        match open(&copy, Options::default()) {
+            Err(browserdb::engine::Error::Corruption { .. }) => {}
+            other => panic!("{why} at the tail was accepted: {:?}", other.map(|_| ())),
+        }
+    }
+}

@@ -159,7 +159,7 @@ pub fn decode_payload(payload: &[u8]) -> Option<Vec<Op<'_>>> {
     for _ in 0..count {
         let kind = Kind::from_byte(r.u8()?)?;
         let key_len = r.varint_len()?;
-        if key_len < 2 || key_len > KEY_SIZE_BYTES_MAX + 1 {
+        if !(2..=KEY_SIZE_BYTES_MAX + 1).contains(&key_len) {
             return None;
         }
         let stored_key = r.take(key_len)?;

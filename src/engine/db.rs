@@ -100,6 +100,7 @@ struct Inner {
     next_file_number: AtomicU64,
     manifest: Mutex<Manifest>,
     flush_lock: Mutex<()>,
+    close_lock: Mutex<()>,
     flush_scheduled: Mutex<bool>,
     flush_cv: Condvar,
     poison: RwLock<Option<String>>,
@@ -336,7 +337,10 @@ impl Db {
 
     fn background_flush(&self) {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            while !self.inner.poisoned.load(Ordering::SeqCst) && self.flush_oldest()? {}
+            let mut more = true;
+            while more && !self.inner.poisoned.load(Ordering::SeqCst) {
+                more = self.flush_oldest()?;
+            }
             Ok::<(), Error>(())
         }));
         match outcome {
@@ -369,6 +373,9 @@ impl Db {
                 TableBuilder::new(file, number, inner.options.compression, inner.options.block_size_bytes);
             oldest.mem.for_each(|key, v| builder.add(key, v.seq, v.kind, v.expiry_ms, &v.value))?;
             meta = Some(builder.finish()?);
+            // The table's directory entry must be durable before a MANIFEST names it; do not
+            // rely on the file system ordering the create before the MANIFEST rename.
+            inner.storage.sync_dir(&inner.dir).ctx(|| "syncing the database directory".into())?;
         }
         let table = match &meta {
             Some(_) => Some(Arc::new(Table::open(inner.storage.as_ref(), &path, number, Arc::clone(&inner.cache))?)),
@@ -534,6 +541,8 @@ impl Db {
     /// open replays no WAL) unless poisoned, and releases the lock. Idempotent.
     pub fn close(&self) -> Result<()> {
         let inner = &self.inner;
+        // A second caller waits here until the first close has finished.
+        let _closing = inner.close_lock.lock();
         if inner.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
@@ -679,6 +688,7 @@ impl Db {
             next_file_number: AtomicU64::new(r.next_file_number),
             manifest: Mutex::new(r.manifest),
             flush_lock: Mutex::new(()),
+            close_lock: Mutex::new(()),
             flush_scheduled: Mutex::new(false),
             flush_cv: Condvar::new(),
             poison: RwLock::new(None),

@@ -48,6 +48,7 @@ impl Memtable {
     pub fn apply(&self, first_seq: u64, ops: &[Op<'_>], oldest_snapshot_seq: u64) {
         let mut map = self.map.write();
         let mut added = 0usize;
+        let mut freed = 0usize;
         for (i, op) in ops.iter().enumerate() {
             let version =
                 Version { seq: first_seq + i as u64, kind: op.kind, expiry_ms: op.expiry_ms, value: op.value.into() };
@@ -55,14 +56,18 @@ impl Memtable {
             if let Some(versions) = map.get_mut(op.stored_key) {
                 assert!(versions.first().is_none_or(|v| v.seq < version.seq), "sequence numbers must grow");
                 versions.insert(0, version);
-                prune(versions, oldest_snapshot_seq);
+                freed += prune(versions, oldest_snapshot_seq);
             } else {
                 added += op.stored_key.len();
                 map.insert(op.stored_key.into(), vec![version]);
             }
         }
         drop(map);
-        self.approximate_bytes.fetch_add(added, std::sync::atomic::Ordering::Relaxed);
+        // Accounting only ever moves by whole entries, so `freed` never exceeds what was added.
+        let bytes = &self.approximate_bytes;
+        let _ = bytes.fetch_update(std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed, |b| {
+            Some((b + added).saturating_sub(freed))
+        });
         self.entries.fetch_add(ops.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
@@ -102,11 +107,11 @@ impl Memtable {
     }
 }
 
-/// Keeps every version newer than the oldest snapshot plus the newest one it can see.
-fn prune(versions: &mut Vec<Version>, oldest_snapshot_seq: u64) {
-    if let Some(visible) = versions.iter().position(|v| v.seq <= oldest_snapshot_seq) {
-        versions.truncate(visible + 1);
-    }
+/// Keeps every version newer than the oldest snapshot plus the newest one it can see;
+/// returns the accounted bytes of the versions dropped.
+fn prune(versions: &mut Vec<Version>, oldest_snapshot_seq: u64) -> usize {
+    let Some(visible) = versions.iter().position(|v| v.seq <= oldest_snapshot_seq) else { return 0 };
+    versions.drain(visible + 1..).map(|v| v.value.len() + ENTRY_OVERHEAD_BYTES).sum()
 }
 
 #[cfg(test)]

@@ -60,7 +60,7 @@ pub struct Options {
     pub block_size_bytes: usize,
     /// Immutable memtables that may wait for flush before writers wait (default 2).
     pub immutable_memtables_max: usize,
-    /// Block cache budget in bytes (default 16 MiB); reserved for the block cache.
+    /// Block cache budget in bytes (default 16 MiB): decoded blocks kept in memory.
     pub cache_size_bytes: usize,
 }
 

@@ -45,6 +45,10 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
             return Err(Error::NotFound(dir.to_path_buf()));
         }
         storage.create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
+        // The new directory's entry must survive a power loss, or so would nothing in it.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            storage.sync_dir(parent).ctx(|| format!("syncing {}", parent.display()))?;
+        }
     } else if options.error_if_exists {
         return Err(Error::Exists(dir.to_path_buf()));
     }

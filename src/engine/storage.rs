@@ -225,6 +225,8 @@ struct Faults {
     fail_syncs: AtomicBool,
     /// Counts `read_exact_at` calls, so tests can see which reads touched a file.
     reads: AtomicU64,
+    /// Fail every `read_exact_at` (a failing disk).
+    fail_reads: AtomicBool,
 }
 
 impl Faults {
@@ -319,11 +321,17 @@ impl MemStorage {
         self.faults.fail_syncs.store(fail, Ordering::SeqCst);
     }
 
+    /// Makes every later positional read fail (or succeed again).
+    pub fn fail_reads(&self, fail: bool) {
+        self.faults.fail_reads.store(fail, Ordering::SeqCst);
+    }
+
     /// Clears all injected faults.
     pub fn clear_faults(&self) {
         self.faults.fail_call_number.store(0, Ordering::SeqCst);
         self.faults.fail_from_call_number.store(0, Ordering::SeqCst);
         self.faults.fail_syncs.store(false, Ordering::SeqCst);
+        self.faults.fail_reads.store(false, Ordering::SeqCst);
     }
 
     /// Number of mutating calls so far.
@@ -385,6 +393,9 @@ struct MemReadable {
 impl ReadableFile for MemReadable {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.faults.reads.fetch_add(1, Ordering::Relaxed);
+        if self.faults.fail_reads.load(Ordering::SeqCst) {
+            return Err(io::Error::other("injected read failure"));
+        }
         let inode = self.inode.lock();
         let start = usize::try_from(offset).map_err(|_| io::Error::other("offset too large"))?;
         let src = inode

@@ -93,25 +93,35 @@ pub struct ReplaySummary {
     pub truncated_bytes: u64,
 }
 
-/// Checks the record at `offset`; returns its payload range and first sequence number.
-fn valid_record_at(bytes: &[u8], offset: usize, log_number: u64) -> Option<(usize, usize, u64)> {
-    let len = u32_at(bytes, offset)? as usize;
-    let end = offset.checked_add(RECORD_HEADER_BYTES)?.checked_add(len)?;
-    let record = bytes.get(offset..end)?;
-    if u64_at(record, 8)? != log_number || u32_at(record, 4)? != record_crc(record) {
-        return None;
-    }
-    let first_seq = u64_at(record, 16)?;
-    Some((offset + RECORD_HEADER_BYTES, end, first_seq))
+/// What is at an offset of a WAL.
+enum Framed {
+    /// A record whose frame and CRC hold: payload range and first sequence number.
+    Record { start: usize, end: usize, first_seq: u64 },
+    /// No whole record with a matching CRC: a torn write, or damage (decided by what follows).
+    Invalid,
 }
 
-/// Whether any valid record of this log starts after `offset` (distinguishes damage from a
-/// torn tail). The cheap log-number test runs before the CRC.
+/// Checks the frame and CRC of the record at `offset`.
+fn frame_at(bytes: &[u8], offset: usize) -> Framed {
+    let check = || {
+        let len = u32_at(bytes, offset)? as usize;
+        let end = offset.checked_add(RECORD_HEADER_BYTES)?.checked_add(len)?;
+        let record = bytes.get(offset..end)?;
+        (u32_at(record, 4)? == record_crc(record)).then_some((end, u64_at(record, 16)?))
+    };
+    match check() {
+        Some((end, first_seq)) => Framed::Record { start: offset + RECORD_HEADER_BYTES, end, first_seq },
+        None => Framed::Invalid,
+    }
+}
+
+/// Whether a record of this log with a matching CRC starts after `offset` (distinguishes
+/// damage from a torn tail). The cheap log-number test runs before the CRC.
 fn valid_record_after(bytes: &[u8], offset: usize, log_number: u64) -> bool {
     let wanted = log_number.to_le_bytes();
     (offset + 1..bytes.len().saturating_sub(RECORD_HEADER_BYTES - 1))
         .filter(|p| bytes.get(p + 8..p + 16) == Some(&wanted[..]))
-        .any(|p| valid_record_at(bytes, p, log_number).is_some_and(|(s, e, _)| decode_payload(&bytes[s..e]).is_some()))
+        .any(|p| matches!(frame_at(bytes, p), Framed::Record { .. }))
 }
 
 /// Replays a WAL, calling `apply(first_seq, ops)` for every valid record in order.
@@ -130,13 +140,7 @@ pub fn replay(
     let mut next_seq = min_seq;
     let mut offset = 0usize;
     while offset < bytes.len() {
-        let record = valid_record_at(&bytes, offset, log_number).and_then(|(start, end, first_seq)| {
-            let ops = decode_payload(bytes.get(start..end)?)?;
-            let count = ops.len() as u64;
-            let ok = first_seq >= next_seq && count > 0 && first_seq + count - 1 <= SEQUENCE_MAX;
-            ok.then_some((end, first_seq, ops))
-        });
-        let Some((end, first_seq, ops)) = record else {
+        let Framed::Record { start, end, first_seq } = frame_at(&bytes, offset) else {
             if is_newest && !valid_record_after(&bytes, offset, log_number) {
                 summary.truncated_bytes = (bytes.len() - offset) as u64;
                 storage.truncate(path, offset as u64).ctx(|| format!("truncating torn tail of {name}"))?;
@@ -144,8 +148,20 @@ pub fn replay(
             }
             return Err(Error::corruption(name, offset as u64, "invalid WAL record"));
         };
+        // The CRC holds, so these bytes were written whole: anything wrong in them is damage
+        // or a bug, never a torn write.
+        let damaged = |what: &str| Error::corruption(&name, offset as u64, what);
+        if u64_at(&bytes, offset + 8) != Some(log_number) {
+            return Err(damaged("WAL record belongs to another log"));
+        }
+        let ops =
+            bytes.get(start..end).and_then(decode_payload).ok_or_else(|| damaged("malformed WAL batch payload"))?;
+        let count = ops.len() as u64;
+        if first_seq < next_seq || count == 0 || first_seq + count - 1 > SEQUENCE_MAX {
+            return Err(damaged("WAL record sequence numbers out of order"));
+        }
         apply(first_seq, &ops);
-        next_seq = first_seq + ops.len() as u64;
+        next_seq = first_seq + count;
         summary.last_seq = next_seq - 1;
         summary.records += 1;
         offset = end;

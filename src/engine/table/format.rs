@@ -99,6 +99,9 @@ impl Header {
             return Err("unsupported format version");
         }
         let compression = body.get(11).and_then(|&b| Compression::from_byte(b)).ok_or("unknown compression")?;
+        if matches!(compression, Compression::Zstd | Compression::Zlib) {
+            return Err("table compression not supported by this version");
+        }
         let flags = u32_at(body, 12).ok_or("header truncated")?;
         if flags & !FLAGS_KNOWN != 0 {
             return Err("unknown header flags");
@@ -156,6 +159,9 @@ impl Footer {
         }
         if bytes.get(87..) != Some(&MAGIC[..]) {
             return Err("bad footer magic");
+        }
+        if bytes.get(84..87) != Some(&[0u8; 3][..]) {
+            return Err("footer padding is not zero");
         }
         let body = bytes.get(..80).ok_or("footer truncated")?;
         if u32_at(bytes, 80) != Some(crc32fast::hash(body)) {

@@ -84,10 +84,14 @@ impl Table {
     }
 
     fn read_raw(&self, handle: BlockHandle) -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; handle.size as usize + BLOCK_TRAILER_BYTES];
+        let len = handle.size as usize + BLOCK_TRAILER_BYTES;
+        if handle.offset.saturating_add(len as u64) > self.file.len_bytes() {
+            return Err(Error::corruption(&self.name, handle.offset, "block extends past the end of the file"));
+        }
+        let mut buf = vec![0u8; len];
         self.file
             .read_exact_at(&mut buf, handle.offset)
-            .map_err(|_| Error::corruption(&self.name, handle.offset, "block extends past the end of the file"))?;
+            .ctx(|| format!("reading {} at {}", self.name, handle.offset))?;
         decode_stored(&buf).map_err(|what| Error::corruption(&self.name, handle.offset, what))
     }
 
