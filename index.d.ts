@@ -194,6 +194,36 @@ export class ChainedBatch<K = string, V = string> {
 }
 
 /** An open database. Obtain one with `BrowserDB.open`. */
+/** Engine counters from `stats()` (all read from memory). */
+export interface Stats {
+  /** Sequence number of the newest write. */
+  lastSequence: number
+  /** Bytes in the active memtable. */
+  memtableBytes: number
+  /** Frozen memtables waiting to be flushed. */
+  immutableMemtables: number
+  /** Live table files. */
+  tables: number
+  /** Entries in live tables. */
+  tableEntries: number
+  /** Memtable flushes since open. */
+  flushes: number
+  /** WAL writes (group commits) since open. */
+  walWrites: number
+  /** WAL fdatasyncs since open. */
+  walSyncs: number
+  /** Block cache lookups that found their block. */
+  cacheHits: number
+  /** Block cache lookups that did not. */
+  cacheMisses: number
+  /** Bytes held by the block cache. */
+  cacheBytes: number
+  /** Blocks held by the block cache. */
+  cacheBlocks: number
+  /** The block cache's budget (`cacheSize`). */
+  cacheCapacityBytes: number
+}
+
 export class BrowserDB<K = string, V = string> {
   private constructor()
 
@@ -225,6 +255,8 @@ export class BrowserDB<K = string, V = string> {
   batch<O extends BatchOptions = {}>(operations: BatchOperation<KeyInput<K, O>, ValueInput<V, O>>[], options?: O): Promise<void>
   /** Start a chained batch. */
   batch(): ChainedBatch<K, V>
+  /** Engine counters; throws `BROWSERDB_CLOSED` after `close()`. */
+  stats(): Stats
   /** Close the database: new calls reject with `BROWSERDB_CLOSED`; waits for in-flight calls; idempotent. */
   close(): Promise<void>
   /** Same as `close()`, for `await using`. */

@@ -193,3 +193,13 @@ async function scoped(): Promise<string | undefined> {
 
 void main
 void scoped
+
+// stats() is typed.
+async function statsAreTyped(db: BrowserDB): Promise<number> {
+  const s = db.stats()
+  // @ts-expect-error: counters are numbers
+  const wrong: string = s.walWrites
+  void wrong
+  return s.lastSequence + s.cacheHits
+}
+void statsAreTyped

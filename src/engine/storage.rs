@@ -227,6 +227,8 @@ struct Faults {
     reads: AtomicU64,
     /// Fail every `read_exact_at` (a failing disk).
     fail_reads: AtomicBool,
+    /// Milliseconds each `sync_data` sleeps (a slow disk, to make group commit observable).
+    sync_delay_ms: AtomicU64,
 }
 
 impl Faults {
@@ -321,6 +323,11 @@ impl MemStorage {
         self.faults.fail_syncs.store(fail, Ordering::SeqCst);
     }
 
+    /// Makes every later `sync_data` take this long (a slow disk).
+    pub fn set_sync_delay_ms(&self, delay_ms: u64) {
+        self.faults.sync_delay_ms.store(delay_ms, Ordering::SeqCst);
+    }
+
     /// Makes every later positional read fail (or succeed again).
     pub fn fail_reads(&self, fail: bool) {
         self.faults.fail_reads.store(fail, Ordering::SeqCst);
@@ -376,6 +383,10 @@ impl WritableFile for MemWritable {
     }
     fn sync_data(&mut self) -> io::Result<()> {
         self.faults.check_sync("sync_data")?;
+        let delay_ms = self.faults.sync_delay_ms.load(Ordering::SeqCst);
+        if delay_ms > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        }
         let mut inode = self.inode.lock();
         inode.synced_len = inode.data.len();
         Ok(())

@@ -246,3 +246,16 @@ fn build_batch(kinds: &str, items: &[Either<String, Uint8Array>]) -> Result<Writ
     }
     Ok(batch)
 }
+
+/// Test hook: panics inside an `AsyncTask`, to prove a panic becomes a rejected promise with
+/// code `BROWSERDB_INTERNAL` and never aborts Node (`__test__/panic.test.js`).
+#[napi(js_name = "__testPanicAsync", ts_return_type = "Promise<void>")]
+pub fn test_panic_async() -> AsyncTask<Job> {
+    AsyncTask::new(Job::new(|| panic!("deliberate panic in a pool task (test hook)")))
+}
+
+/// Test hook: panics inside a synchronous native call; it throws `BROWSERDB_INTERNAL`.
+#[napi(js_name = "__testPanicSync")]
+pub fn test_panic_sync() -> napi::Result<(), String> {
+    no_panic(|| -> Result<(), Error> { panic!("deliberate panic in a sync call (test hook)") }).map_err(|e| to_js(&e))
+}
