@@ -18,6 +18,7 @@ use super::batch::{decode_payload, WriteBatch};
 use super::cache::{BlockCache, CacheStats};
 use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind};
+use super::iter::{DbIterator, IterOptions, PageEnd};
 use super::key::{now_ms, Keyspace, Lookup, KEY_SIZE_BYTES_MAX};
 use super::manifest::{self, Manifest};
 use super::memtable::Memtable;
@@ -84,6 +85,10 @@ pub struct Stats {
     pub wal_syncs: u64,
     /// Block cache counters.
     pub cache: CacheStats,
+    /// Iterators not yet dropped.
+    pub live_iterators: u64,
+    /// Snapshots (including iterators' own) not yet dropped.
+    pub live_snapshots: u64,
 }
 
 struct Inner {
@@ -103,6 +108,10 @@ struct Inner {
     close_lock: Mutex<()>,
     flush_scheduled: Mutex<bool>,
     flush_cv: Condvar,
+    /// Live snapshots (sequence → count). The commit leader holds this lock while it applies
+    /// a group, so a snapshot is taken either wholly before or wholly after a group.
+    snapshots: Mutex<std::collections::BTreeMap<u64, u32>>,
+    live_iterators: AtomicU64,
     poison: RwLock<Option<String>>,
     poisoned: AtomicBool,
     closed: AtomicBool,
@@ -262,14 +271,17 @@ impl Db {
         }
         drop(wal_guard);
         let mem = Arc::clone(&inner.state.read().active.mem);
+        let snapshots = inner.snapshots.lock();
+        let oldest_snapshot = snapshots.keys().next().copied().unwrap_or(u64::MAX);
         let mut seq = first;
         for w in group {
             let ops = decode_payload(w.batch.payload())
                 .ok_or_else(|| Error::Internal("batch payload does not decode".into()))?;
-            mem.apply(seq, &ops, u64::MAX);
+            mem.apply(seq, &ops, oldest_snapshot);
             seq += ops.len() as u64;
             inner.last_seq.store(seq - 1, Ordering::SeqCst);
         }
+        drop(snapshots);
         Ok(())
     }
 
@@ -445,11 +457,22 @@ impl Db {
     /// Reads a key: memtables, then tables newest first. `f` sees the value (borrowed) or
     /// `None`, so the caller copies it once into its destination.
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<R> {
+        self.get_at_with(key, None, f)
+    }
+
+    /// Reads a key as of `snapshot` (the newest state when `None`).
+    pub fn get_at_with<R>(
+        &self,
+        key: &[u8],
+        snapshot: Option<&Snapshot>,
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R> {
         let _guard = self.begin()?;
         check_read_key(key)?;
+        let seq = self.read_sequence(snapshot)?;
         with_stored_key(key, |sk| {
             let mut f = Some(f);
-            match self.read_layers(sk, false, &mut f)? {
+            match self.read_layers(sk, seq, false, &mut f)? {
                 Walk::Decided(r) => Ok(r),
                 Walk::Absent => take_callback(&mut f).map(|f| f(None)),
                 Walk::NeedsDisk => Err(Error::Internal("a disk read stopped at an uncached block".into())),
@@ -462,14 +485,30 @@ impl Db {
         self.get_with(key, |v| v.map(<[u8]>::to_vec))
     }
 
+    /// Reads a key as of `snapshot` into an owned vector.
+    pub fn get_at(&self, key: &[u8], snapshot: Option<&Snapshot>) -> Result<Option<Vec<u8>>> {
+        self.get_at_with(key, snapshot, |v| v.map(<[u8]>::to_vec))
+    }
+
     /// The JS thread's fast path: answers only from memory (memtables and cached blocks).
     /// `Ok(None)` means a block must be read and the caller must read off the JS thread.
     pub fn get_in_memory<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> Result<Option<R>> {
+        self.get_in_memory_at(key, None, f)
+    }
+
+    /// `get_in_memory` as of `snapshot`.
+    pub fn get_in_memory_at<R>(
+        &self,
+        key: &[u8],
+        snapshot: Option<&Snapshot>,
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<Option<R>> {
         let _guard = self.begin()?;
         check_read_key(key)?;
+        let seq = self.read_sequence(snapshot)?;
         with_stored_key(key, |sk| {
             let mut f = Some(f);
-            match self.read_layers(sk, true, &mut f)? {
+            match self.read_layers(sk, seq, true, &mut f)? {
                 Walk::Decided(r) => Ok(Some(r)),
                 Walk::Absent => take_callback(&mut f).map(|f| Some(f(None))),
                 Walk::NeedsDisk => Ok(None),
@@ -477,27 +516,118 @@ impl Db {
         })
     }
 
+    /// The sequence a read sees: the snapshot's, or everything written so far.
+    fn read_sequence(&self, snapshot: Option<&Snapshot>) -> Result<u64> {
+        match snapshot {
+            None => Ok(u64::MAX),
+            Some(s) if Arc::ptr_eq(&s.db.inner, &self.inner) => Ok(s.seq),
+            Some(_) => Err(Error::InvalidArgument("the snapshot belongs to another database".into())),
+        }
+    }
+
+    /// Takes a snapshot: reads through it see the database as it is now, whatever is
+    /// written later. Released when dropped.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let _guard = self.begin()?;
+        let mut snapshots = self.inner.snapshots.lock();
+        let seq = self.inner.last_seq.load(Ordering::SeqCst);
+        *snapshots.entry(seq).or_insert(0) += 1;
+        Ok(Snapshot { db: self.clone(), seq })
+    }
+
+    fn release_snapshot(&self, seq: u64) {
+        let mut snapshots = self.inner.snapshots.lock();
+        if let Some(count) = snapshots.get_mut(&seq) {
+            *count -= 1;
+            if *count == 0 {
+                snapshots.remove(&seq);
+            }
+        }
+    }
+
+    /// An ordered iterator over user keys, at `snapshot` (or a new one).
+    pub fn iter(&self, options: IterOptions, snapshot: Option<&Snapshot>) -> Result<DbIterator> {
+        let _guard = self.begin()?;
+        self.read_sequence(snapshot)?;
+        let snapshot = match snapshot {
+            Some(s) => s.clone_registration(),
+            None => self.snapshot()?,
+        };
+        let (memtables, tables) = {
+            let st = self.inner.state.read();
+            let memtables: Vec<Arc<Memtable>> =
+                std::iter::once(&st.active).chain(st.immutable.iter().rev()).map(|m| Arc::clone(&m.mem)).collect();
+            (memtables, Arc::clone(&st.tables))
+        };
+        Ok(DbIterator::new(self.clone(), snapshot, memtables, &tables, options))
+    }
+
+    /// Deletes every key in the range (all keys with default options), in batches; keys
+    /// written after the call started are not touched. Returns the number deleted.
+    pub fn clear(&self, options: IterOptions, limit: Option<u64>) -> Result<u64> {
+        let mut iter = self.iter(options, None)?;
+        let mut deleted = 0u64;
+        loop {
+            let room = limit.map_or(CLEAR_BATCH_KEYS, |l| (l - deleted).min(CLEAR_BATCH_KEYS as u64) as usize);
+            if room == 0 {
+                return Ok(deleted);
+            }
+            let mut batch = WriteBatch::new();
+            let mut failed = None;
+            let end = iter.next_page(room, usize::MAX, false, |key, _| {
+                if let Err(e) = batch.delete(key) {
+                    failed.get_or_insert(e);
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            deleted += u64::from(batch.count());
+            self.write(batch, false)?;
+            if end == PageEnd::Exhausted {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    /// Fails with `Closed` once `close` has begun (iterators check this per page).
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn iterator_created(&self) {
+        self.inner.live_iterators.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub(crate) fn iterator_dropped(&self) {
+        self.inner.live_iterators.fetch_sub(1, Ordering::SeqCst);
+    }
+
     /// Looks in memtables, then tables newest first; with `cache_only`, stops at the first
     /// block that is not cached.
     fn read_layers<R, F: FnOnce(Option<&[u8]>) -> R>(
         &self,
         sk: &[u8],
+        seq: u64,
         cache_only: bool,
         f: &mut Option<F>,
     ) -> Result<Walk<R>> {
         let now = now_ms();
         let tables = {
             let st = self.inner.state.read();
-            if let Some(r) = lookup_memtables(&st, sk, now, f) {
+            if let Some(r) = lookup_memtables(&st, sk, seq, now, f) {
                 return Ok(Walk::Decided(r));
             }
             Arc::clone(&st.tables)
         };
         let key_hash = super::table::filter::key_hash(sk);
         for table in tables.iter() {
-            let Some(handle) = table.locate(sk, key_hash, u64::MAX) else { continue };
+            let Some(handle) = table.locate(sk, key_hash, seq) else { continue };
             let Some(block) = table.block(handle, cache_only)? else { return Ok(Walk::NeedsDisk) };
-            let value = match table.lookup(&block, handle, sk, u64::MAX, now)? {
+            let value = match table.lookup(&block, handle, sk, seq, now)? {
                 Lookup::Value(v) => Some(v),
                 Lookup::Deleted => None,
                 Lookup::Absent => continue,
@@ -522,6 +652,8 @@ impl Db {
             wal_writes: inner.wal_writes.load(Ordering::Relaxed),
             wal_syncs: inner.wal_syncs.load(Ordering::Relaxed),
             cache: inner.cache.stats(),
+            live_iterators: inner.live_iterators.load(Ordering::SeqCst),
+            live_snapshots: inner.snapshots.lock().values().map(|&c| u64::from(c)).sum(),
         }
     }
 
@@ -609,10 +741,16 @@ impl Db {
 }
 
 /// Looks in the active and frozen memtables (newest first). `Some` when one of them decided.
-fn lookup_memtables<R>(st: &State, sk: &[u8], now: u64, f: &mut Option<impl FnOnce(Option<&[u8]>) -> R>) -> Option<R> {
+fn lookup_memtables<R>(
+    st: &State,
+    sk: &[u8],
+    seq: u64,
+    now: u64,
+    f: &mut Option<impl FnOnce(Option<&[u8]>) -> R>,
+) -> Option<R> {
     let layers = std::iter::once(&st.active).chain(st.immutable.iter().rev());
     for layer in layers {
-        let decided = layer.mem.get(sk, u64::MAX, now, |l| match l {
+        let decided = layer.mem.get(sk, seq, now, |l| match l {
             Lookup::Value(v) => f.take().map(|f| f(Some(v))),
             Lookup::Deleted => f.take().map(|f| f(None)),
             Lookup::Absent => None,
@@ -622,6 +760,36 @@ fn lookup_memtables<R>(st: &State, sk: &[u8], now: u64, f: &mut Option<impl FnOn
         }
     }
     None
+}
+
+/// Keys `clear` deletes per batch.
+const CLEAR_BATCH_KEYS: usize = 10_000;
+
+/// A consistent view of the database at one moment; reads through it never see later
+/// writes. Dropping it releases the versions it kept alive.
+pub struct Snapshot {
+    db: Db,
+    seq: u64,
+}
+
+impl Snapshot {
+    /// The sequence number of the newest write this snapshot sees.
+    #[must_use]
+    pub const fn sequence(&self) -> u64 {
+        self.seq
+    }
+
+    /// A second registration of the same snapshot (iterators hold their own).
+    pub(crate) fn clone_registration(&self) -> Self {
+        *self.db.inner.snapshots.lock().entry(self.seq).or_insert(0) += 1;
+        Self { db: self.db.clone(), seq: self.seq }
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        self.db.release_snapshot(self.seq);
+    }
 }
 
 /// Where a read through the layers ended.
@@ -691,6 +859,8 @@ impl Db {
             close_lock: Mutex::new(()),
             flush_scheduled: Mutex::new(false),
             flush_cv: Condvar::new(),
+            snapshots: Mutex::new(std::collections::BTreeMap::new()),
+            live_iterators: AtomicU64::new(0),
             poison: RwLock::new(None),
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),

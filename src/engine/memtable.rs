@@ -6,6 +6,8 @@
 //! libuv pool look up (read lock), the flush thread iterates an immutable memtable.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 
@@ -24,14 +26,23 @@ pub struct Version {
     pub kind: Kind,
     /// Expiry for `PutWithExpiry`.
     pub expiry_ms: u64,
-    /// The value (empty for tombstones).
-    pub value: Box<[u8]>,
+    /// The value (empty for tombstones); shared, so iterators copy no bytes.
+    pub value: Arc<[u8]>,
+}
+
+/// One version of one key, as an iterator takes it out of the memtable.
+#[derive(Debug, Clone)]
+pub struct MemEntry {
+    /// The stored key (shared with the memtable).
+    pub key: Arc<[u8]>,
+    /// The version.
+    pub version: Version,
 }
 
 /// The table.
 #[derive(Default)]
 pub struct Memtable {
-    map: RwLock<BTreeMap<Box<[u8]>, Vec<Version>>>,
+    map: RwLock<BTreeMap<Arc<[u8]>, Vec<Version>>>,
     approximate_bytes: std::sync::atomic::AtomicUsize,
     entries: std::sync::atomic::AtomicU64,
 }
@@ -82,6 +93,46 @@ impl Memtable {
         }
     }
 
+    /// Appends to `out` every version of up to `keys_max` keys in the range, in iteration
+    /// order: forward is key ascending with versions newest first; reverse is key descending
+    /// with versions oldest first (the reverse of internal-key order). Returns the number of
+    /// keys taken; fewer than `keys_max` means the range is exhausted.
+    pub fn collect_range(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+        keys_max: usize,
+        out: &mut Vec<MemEntry>,
+    ) -> usize {
+        if range_is_empty(lower, upper) {
+            return 0; // BTreeMap::range panics on such ranges
+        }
+        let map = self.map.read();
+        let range = map.range::<[u8], _>((lower, upper));
+        let mut taken = 0;
+        let mut take = |key: &Arc<[u8]>, versions: &Vec<Version>| {
+            let entries = versions.iter().map(|v| MemEntry { key: Arc::clone(key), version: v.clone() });
+            if reverse {
+                out.extend(entries.rev());
+            } else {
+                out.extend(entries);
+            }
+        };
+        if reverse {
+            for (key, versions) in range.rev().take(keys_max) {
+                take(key, versions);
+                taken += 1;
+            }
+        } else {
+            for (key, versions) in range.take(keys_max) {
+                take(key, versions);
+                taken += 1;
+            }
+        }
+        taken
+    }
+
     /// Approximate memory used, in bytes (keys, values, per-entry overhead).
     #[must_use]
     pub fn approximate_bytes(&self) -> usize {
@@ -104,6 +155,19 @@ impl Memtable {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether no key can lie between the bounds (start after end, or equal and not both
+/// included).
+#[must_use]
+pub fn range_is_empty(lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
+    match (lower, upper) {
+        (Bound::Included(l), Bound::Included(u)) => l > u,
+        (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(u)) | (Bound::Excluded(l), Bound::Included(u)) => {
+            l >= u
+        }
+        _ => false,
     }
 }
 

@@ -10,6 +10,7 @@ mod coding;
 pub mod db;
 pub mod error;
 pub mod files;
+pub mod iter;
 pub mod key;
 pub mod manifest;
 pub mod memtable;
@@ -20,6 +21,7 @@ pub mod table;
 pub mod wal;
 
 pub use batch::WriteBatch;
-pub use db::{Db, Stats};
+pub use db::{Db, Snapshot, Stats};
 pub use error::{Error, Result};
+pub use iter::{DbIterator, IterOptions, PageEnd};
 pub use options::{Compression, Options};

@@ -185,6 +185,18 @@ impl Block {
         Some((r.take(unshared)?, seq))
     }
 
+    /// Where `slice` (borrowed from this block) starts in the block's bytes.
+    #[must_use]
+    pub fn offset_of(&self, slice: &[u8]) -> usize {
+        (slice.as_ptr() as usize).saturating_sub(self.data.as_ptr() as usize)
+    }
+
+    /// The bytes at `start..start + len` (values located by `offset_of`).
+    #[must_use]
+    pub fn bytes(&self, start: usize, len: usize) -> &[u8] {
+        self.data.get(start..start + len).unwrap_or_default()
+    }
+
     /// Bytes of the decoded block (what the cache charges).
     #[must_use]
     pub fn size_bytes(&self) -> usize {

@@ -154,6 +154,35 @@ impl Table {
         Ok(f(self.lookup(&block, handle, key, seq, now_ms)?))
     }
 
+    /// Number of data blocks.
+    #[must_use]
+    pub fn block_count(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The handle of data block `i`.
+    #[must_use]
+    pub fn block_handle(&self, i: usize) -> Option<BlockHandle> {
+        self.index.get(i).map(|e| e.handle)
+    }
+
+    /// The index of the first data block whose last stored key is `>= key` (or `> key` when
+    /// `inclusive` is false); `block_count()` if none.
+    #[must_use]
+    pub fn first_block_reaching(&self, key: &[u8], inclusive: bool) -> usize {
+        if inclusive {
+            self.index.partition_point(|e| &*e.last_key < key)
+        } else {
+            self.index.partition_point(|e| &*e.last_key <= key)
+        }
+    }
+
+    /// Reports a malformed block found by an iterator.
+    #[must_use]
+    pub fn corrupt_block(&self, handle: BlockHandle) -> Error {
+        Error::corruption(&self.name, handle.offset, "malformed data block")
+    }
+
     /// The table's file number.
     #[must_use]
     pub const fn number(&self) -> u64 {
