@@ -28,6 +28,7 @@ const OPEN_OPTIONS = new Set([
   'compression', 'sync', 'mode', 'compactionStyle', 'maxMemory'
 ])
 const asyncDispose = Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose')
+const noop = () => {}
 
 // ------------------------------------------------------------------------------------------
 // Errors
@@ -148,7 +149,7 @@ function checkOptionsObject (options, what) {
 function checkKnown (options, known, what) {
   for (const name of Object.keys(options)) {
     if (!known.has(name)) {
-      if (name === 'snapshot' || name === 'ttl') throw invalid(RangeError, `${what} option '${name}' is not supported yet`)
+      if (name === 'ttl') throw invalid(RangeError, `${what} option '${name}' is not supported yet`)
       throw invalid(RangeError, `unknown ${what} option '${name}'`)
     }
   }
@@ -195,7 +196,9 @@ function parseOpenOptions (options) {
   }
 }
 
-const READ_OPTIONS = new Set(['keyEncoding', 'valueEncoding'])
+const READ_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'snapshot'])
+const RANGE_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'prefix', 'reverse', 'limit', 'keys', 'values', 'keyEncoding', 'valueEncoding', 'snapshot'])
+const CLEAR_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'prefix', 'reverse', 'limit', 'keyEncoding'])
 const WRITE_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'sync'])
 const BATCH_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'sync'])
 const OP_FIELDS = new Set(['type', 'key', 'value', 'keyEncoding', 'valueEncoding'])
@@ -248,12 +251,12 @@ class BrowserDB {
 
   get (key, options) {
     try {
-      const { keyEncoding, valueEncoding } = this._readOptions(options)
+      const { keyEncoding, valueEncoding, snapshot } = this._readOptions(options)
       const k = encodeKey(key, keyEncoding)
       const asString = returnsString(valueEncoding)
-      const hit = this._native.getFast(k, asString)
+      const hit = this._native.getFast(k, asString, snapshot)
       if (hit !== null) return Promise.resolve(valueEncoding === 'utf8' ? hit : decodeValue(hit, valueEncoding))
-      const read = this._track(this._native.get(k, asString))
+      const read = this._track(this._native.get(k, asString, snapshot))
       return valueEncoding === 'utf8' ? read : read.then((raw) => decodeValue(raw, valueEncoding))
     } catch (err) {
       return Promise.reject(fromNative(err))
@@ -263,8 +266,8 @@ class BrowserDB {
   /** Synchronous read; on a memtable miss it reads the table on the calling thread. */
   getSync (key, options) {
     try {
-      const { keyEncoding, valueEncoding } = this._readOptions(options)
-      const raw = this._native.getSync(encodeKey(key, keyEncoding), returnsString(valueEncoding))
+      const { keyEncoding, valueEncoding, snapshot } = this._readOptions(options)
+      const raw = this._native.getSync(encodeKey(key, keyEncoding), returnsString(valueEncoding), snapshot)
       return decodeValue(raw, valueEncoding)
     } catch (err) {
       throw fromNative(err)
@@ -273,7 +276,7 @@ class BrowserDB {
 
   getMany (keys, options) {
     try {
-      const { keyEncoding, valueEncoding } = this._readOptions(options)
+      const { keyEncoding, valueEncoding, snapshot } = this._readOptions(options)
       if (!Array.isArray(keys)) throw invalid(TypeError, 'keys must be an array')
       const asString = returnsString(valueEncoding)
       const values = new Array(keys.length)
@@ -281,7 +284,7 @@ class BrowserDB {
       const missingAt = []
       for (let i = 0; i < keys.length; i++) {
         const k = encodeKey(keys[i], keyEncoding)
-        const hit = this._native.getFast(k, asString)
+        const hit = this._native.getFast(k, asString, snapshot)
         if (hit === null) {
           missing.push(k)
           missingAt.push(i)
@@ -290,7 +293,7 @@ class BrowserDB {
         }
       }
       if (missing.length === 0) return Promise.resolve(values)
-      return this._track(this._native.getMany(missing, asString)).then((found) => {
+      return this._track(this._native.getMany(missing, asString, snapshot)).then((found) => {
         for (let j = 0; j < found.length; j++) values[missingAt[j]] = decodeValue(found[j], valueEncoding)
         return values
       })
@@ -300,13 +303,15 @@ class BrowserDB {
   }
 
   has (key, options) {
-    let keyEncoding
+    let read
     try {
-      keyEncoding = this._readOptions(options, true).keyEncoding
+      read = this._readOptions(options, true)
     } catch (err) {
       return Promise.reject(fromNative(err))
     }
-    return this.get(key, { keyEncoding, valueEncoding: 'utf8' }).then((v) => v !== undefined)
+    const passed = { keyEncoding: read.keyEncoding, valueEncoding: 'utf8' }
+    if (read.snapshot !== undefined) passed.snapshot = options.snapshot
+    return this.get(key, passed).then((v) => v !== undefined)
   }
 
   /** Alias of `has` (the BrowserDB guide's name). */
@@ -403,6 +408,63 @@ class BrowserDB {
     this._track(this._native.commit(sync)).then(tick.resolve, tick.reject)
   }
 
+  // -- ordered reads -------------------------------------------------------------------------
+
+  /**
+   * An iterator over `[key, value]` entries in bytewise order of the encoded keys, within
+   * `gt`/`gte`/`lt`/`lte`/`prefix`, optionally `reverse`, at most `limit` entries, at one
+   * snapshot. Use `for await`, `next()`, `nextv(n)`, `all()`, `seek(target)`, `close()`.
+   */
+  iterator (options) {
+    return new Iterator(this, options, 'entries')
+  }
+
+  /** An iterator over keys only. */
+  keys (options) {
+    return new Iterator(this, options, 'keys')
+  }
+
+  /** An iterator over values only. */
+  values (options) {
+    return new Iterator(this, options, 'values')
+  }
+
+  /** The BrowserDB guide's name: `iterator({ gte: start, lt: end })`. */
+  range (start, end, options) {
+    return this.iterator({ ...checkOptionsObject(options, 'options'), gte: start, lt: end })
+  }
+
+  /** The BrowserDB guide's name: `iterator({ prefix })`. */
+  prefix (prefix, options) {
+    return this.iterator({ ...checkOptionsObject(options, 'options'), prefix })
+  }
+
+  /** A snapshot: pass it as `{ snapshot }` to `get`, `getMany`, `has` and `iterator`. */
+  snapshot () {
+    this._checkOpen()
+    try {
+      return new Snapshot(this, this._native.snapshot())
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** Deletes every key in the range (all keys without options); resolves when done. */
+  clear (options) {
+    try {
+      this._checkOpen()
+      options = checkOptionsObject(options, 'options')
+      checkKnown(options, CLEAR_OPTIONS, 'clear')
+      const keyEncoding = options.keyEncoding === undefined ? this._keyEncoding : checkEncoding(options.keyEncoding, 'keyEncoding')
+      const range = encodeRange(options, keyEncoding)
+      const limit = checkLimit(options.limit)
+      if (limit === 0) return Promise.resolve()
+      return this._track(this._native.clear(range, limit === Infinity ? undefined : limit)).then(() => undefined)
+    } catch (err) {
+      return Promise.reject(fromNative(err))
+    }
+  }
+
   // -- lifecycle -----------------------------------------------------------------------------
 
   /** Engine counters: sequence, memtable bytes, tables, flushes, WAL writes and syncs. */
@@ -467,8 +529,18 @@ class BrowserDB {
     checkKnown(options, READ_OPTIONS, 'read')
     return {
       keyEncoding: options.keyEncoding === undefined ? this._keyEncoding : checkEncoding(options.keyEncoding, 'keyEncoding'),
-      valueEncoding: keyOnly || options.valueEncoding === undefined ? this._valueEncoding : checkEncoding(options.valueEncoding, 'valueEncoding')
+      valueEncoding: keyOnly || options.valueEncoding === undefined ? this._valueEncoding : checkEncoding(options.valueEncoding, 'valueEncoding'),
+      snapshot: this._nativeSnapshot(options.snapshot)
     }
+  }
+
+  /** @private The native handle of a `{ snapshot }` option, checked. */
+  _nativeSnapshot (snapshot) {
+    if (snapshot === undefined) return undefined
+    if (!(snapshot instanceof Snapshot)) throw invalid(TypeError, 'snapshot must come from db.snapshot()')
+    if (snapshot._db !== this) throw invalid(RangeError, 'the snapshot belongs to another database')
+    if (snapshot._native === null) throw invalid(RangeError, 'the snapshot is closed')
+    return snapshot._native
   }
 
   /** @private */
@@ -591,4 +663,232 @@ class ChainedBatch {
   }
 }
 
-module.exports = { BrowserDB, ChainedBatch }
+// ------------------------------------------------------------------------------------------
+// Ordered reads
+
+/** Entries per page fetched from Rust, and the bytes a page may carry. */
+const PAGE_ENTRIES_MAX = 1000
+const PAGE_BYTES_MAX = 1024 * 1024
+/** A page answered on the JS thread stays small, so it never holds the thread long. */
+const FAST_PAGE_BYTES_MAX = 256 * 1024
+const PAGE_MORE = 0
+const PAGE_NEEDS_DISK = 2
+
+/** Encodes a range bound: like a key, but may be empty. */
+function encodeBound (value, encoding, name) {
+  const encoded = encode(value, encoding, name)
+  if (byteLength(encoded) > KEY_SIZE_BYTES_MAX) throw invalid(RangeError, `${name} is longer than ${KEY_SIZE_BYTES_MAX} bytes`)
+  return encoded
+}
+
+function encodeRange (options, keyEncoding) {
+  const range = {}
+  for (const name of ['gt', 'gte', 'lt', 'lte', 'prefix']) {
+    if (options[name] !== undefined) range[name] = encodeBound(options[name], keyEncoding, name)
+  }
+  range.reverse = checkBoolean(options.reverse, 'reverse', false)
+  return range
+}
+
+function checkLimit (limit) {
+  if (limit === undefined || limit === Infinity || limit === -1) return Infinity
+  if (typeof limit !== 'number' || !Number.isInteger(limit)) throw invalid(TypeError, 'limit must be an integer, -1 or Infinity')
+  if (limit < 0) throw invalid(RangeError, 'limit must be -1 (no limit) or at least 0')
+  return limit
+}
+
+function decodeKey (raw, encoding) {
+  return encoding === 'json' ? JSON.parse(raw) : decodeValue(raw, encoding)
+}
+
+/**
+ * An ordered iterator. Entries come from Rust in pages: first from memory on the JS thread
+ * when everything needed is cached, else one libuv task per page (never one per entry).
+ */
+class Iterator {
+  constructor (db, options, mode) {
+    db._checkOpen()
+    options = checkOptionsObject(options, 'options')
+    checkKnown(options, RANGE_OPTIONS, 'iterator')
+    this._db = db
+    this._mode = mode
+    this._keyEncoding = options.keyEncoding === undefined ? db._keyEncoding : checkEncoding(options.keyEncoding, 'keyEncoding')
+    this._valueEncoding = options.valueEncoding === undefined ? db._valueEncoding : checkEncoding(options.valueEncoding, 'valueEncoding')
+    this._wantKeys = mode === 'keys' || (mode === 'entries' && checkBoolean(options.keys, 'keys', true))
+    this._wantValues = mode === 'values' || (mode === 'entries' && checkBoolean(options.values, 'values', true))
+    if (mode !== 'entries') {
+      checkBoolean(options.keys, 'keys', true)
+      checkBoolean(options.values, 'values', true)
+    }
+    this._limit = checkLimit(options.limit)
+    const range = encodeRange(options, this._keyEncoding)
+    const snapshot = db._nativeSnapshot(options.snapshot)
+    this._count = 0
+    this._page = null
+    this._pos = 0
+    this._exhausted = this._limit === 0
+    this._seekTarget = undefined
+    this._busy = null
+    this._closed = false
+    this._closePromise = null
+    this._stride = (this._wantKeys ? 1 : 0) + (this._wantValues ? 1 : 0)
+    try {
+      this._native = db._native.iterator(range, this._wantKeys, this._wantValues,
+        returnsString(this._keyEncoding), returnsString(this._valueEncoding), snapshot)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /** The next entry (`[key, value]`, or the key or value for `keys()`/`values()`), or `undefined` at the end. */
+  next () {
+    return this._serial(async () => {
+      if (!(await this._ensure())) return undefined
+      return this._take()
+    })
+  }
+
+  /** Up to `size` entries (fewer only at the end). */
+  nextv (size) {
+    if (typeof size !== 'number' || !(size >= 0) || (!Number.isInteger(size) && size !== Infinity)) {
+      return Promise.reject(invalid(TypeError, 'size must be a non-negative integer'))
+    }
+    return this._serial(async () => {
+      const out = []
+      while (out.length < size && (await this._ensure(size - out.length))) out.push(this._take())
+      return out
+    })
+  }
+
+  /** Every remaining entry; closes the iterator. */
+  async all () {
+    try {
+      return await this.nextv(Infinity)
+    } finally {
+      await this.close()
+    }
+  }
+
+  /**
+   * Repositions: the next entry is the first at or after `target` (at or before, in reverse),
+   * within the iterator's range. Synchronous; throws on a bad target.
+   */
+  seek (target, options) {
+    if (this._closed) throw codedError('BROWSERDB_CLOSED', 'iterator is closed')
+    const o = checkOptionsObject(options, 'options')
+    const encoding = o.keyEncoding === undefined ? this._keyEncoding : checkEncoding(o.keyEncoding, 'keyEncoding')
+    this._seekTarget = encodeBound(target, encoding, 'target')
+    this._page = null
+    this._exhausted = this._count >= this._limit
+  }
+
+  /** Releases the iterator's snapshot and the data it holds. Idempotent. */
+  close () {
+    if (this._closePromise === null) {
+      this._closed = true
+      this._closePromise = (async () => {
+        if (this._busy !== null) await this._busy
+        this._native.close()
+        this._page = null
+      })()
+    }
+    return this._closePromise
+  }
+
+  async * [Symbol.asyncIterator] () {
+    try {
+      for (;;) {
+        const entry = await this.next()
+        if (entry === undefined) return
+        yield entry
+      }
+    } finally {
+      await this.close()
+    }
+  }
+
+  [asyncDispose] () {
+    return this.close()
+  }
+
+  /** @private Runs calls one after another (a page fetch must not overlap another). */
+  _serial (fn) {
+    if (this._closed) return Promise.reject(codedError('BROWSERDB_CLOSED', 'iterator is closed'))
+    if (this._db._closing) return Promise.reject(codedError('BROWSERDB_CLOSED', 'database is closed'))
+    const run = this._busy === null ? fn() : this._busy.then(fn)
+    // `settled` never rejects, so a failed call leaves no unhandled rejection behind.
+    const settled = run.then(noop, noop)
+    this._busy = settled
+    settled.then(() => { if (this._busy === settled) this._busy = null })
+    return run
+  }
+
+  /** @private Whether an item is buffered, fetching a page if needed. */
+  async _ensure (wanted = 1) {
+    if (this._count >= this._limit) return false
+    while (this._page === null || this._pos >= this._page.length) {
+      if (this._exhausted) return false
+      await this._fetch(wanted)
+    }
+    return true
+  }
+
+  /** @private Fetches the next page: from memory if it can, else on the pool. */
+  async _fetch (wanted) {
+    if (this._closed) throw codedError('BROWSERDB_CLOSED', 'iterator is closed')
+    this._db._checkOpen()
+    const entries = Math.max(1, Math.min(PAGE_ENTRIES_MAX, this._limit - this._count, Math.max(wanted, 16)))
+    let page
+    try {
+      if (this._seekTarget !== undefined) {
+        this._native.seek(this._seekTarget)
+        this._seekTarget = undefined
+      }
+      page = this._native.nextFast(entries, FAST_PAGE_BYTES_MAX)
+    } catch (err) {
+      throw fromNative(err)
+    }
+    if (page[0] === PAGE_NEEDS_DISK && page.length === 1) {
+      page = await this._db._track(this._native.next(entries, PAGE_BYTES_MAX))
+    }
+    this._exhausted = page[0] !== PAGE_MORE && page[0] !== PAGE_NEEDS_DISK
+    this._page = page
+    this._pos = 1
+  }
+
+  /** @private Decodes the next buffered item. */
+  _take () {
+    const page = this._page
+    let i = this._pos
+    this._pos += this._stride
+    this._count++
+    const key = this._wantKeys ? decodeKey(page[i++], this._keyEncoding) : undefined
+    const value = this._wantValues ? decodeValue(page[i], this._valueEncoding) : undefined
+    if (this._mode === 'keys') return key
+    if (this._mode === 'values') return value
+    return [key, value]
+  }
+}
+
+/** A consistent view of the database; pass it as `{ snapshot }`, then `close()` it. */
+class Snapshot {
+  constructor (db, native) {
+    this._db = db
+    this._native = native
+  }
+
+  /** Releases the snapshot (idempotent). */
+  close () {
+    if (this._native !== null) {
+      this._native.close()
+      this._native = null
+    }
+    return Promise.resolve()
+  }
+
+  [asyncDispose] () {
+    return this.close()
+  }
+}
+
+module.exports = { BrowserDB, ChainedBatch, Iterator, Snapshot }

@@ -6,4 +6,6 @@ const browserdb = require('./index.js')
 
 export const BrowserDB = browserdb.BrowserDB
 export const ChainedBatch = browserdb.ChainedBatch
+export const Iterator = browserdb.Iterator
+export const Snapshot = browserdb.Snapshot
 export default browserdb.BrowserDB

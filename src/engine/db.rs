@@ -779,8 +779,8 @@ impl Snapshot {
         self.seq
     }
 
-    /// A second registration of the same snapshot (iterators hold their own).
-    pub(crate) fn clone_registration(&self) -> Self {
+    /// A second registration of the same snapshot (iterators and tasks hold their own).
+    pub fn clone_registration(&self) -> Self {
         *self.db.inner.snapshots.lock().entry(self.seq).or_insert(0) += 1;
         Self { db: self.db.clone(), seq: self.seq }
     }

@@ -7,9 +7,12 @@ use napi_derive::napi;
 
 use super::convert::{arg_bytes, null, option_to_js, BytesArg, RawValue};
 use super::error::{no_panic, to_js};
+use super::iter::{NativeIterator, PageShape};
+use super::snapshot::NativeSnapshot;
 use super::tasks::{Job, Output};
 use crate::engine::key::BATCH_SIZE_BYTES_MAX;
-use crate::engine::{Compression, Db, Error, Options, WriteBatch};
+use crate::engine::{Compression, Db, Error, IterOptions, Options, Snapshot, WriteBatch};
+use std::ops::Bound;
 
 /// Open options the engine understands (the JS face validates the rest).
 #[napi(object)]
@@ -19,6 +22,47 @@ pub struct NativeOpenOptions {
     pub write_buffer_size: Option<f64>,
     pub cache_size: Option<f64>,
     pub compression: Option<String>,
+}
+
+/// A key range: bounds, prefix and direction (already encoded by the JS face).
+#[napi(object)]
+pub struct NativeRange {
+    pub gt: Option<Either<String, Uint8Array>>,
+    pub gte: Option<Either<String, Uint8Array>>,
+    pub lt: Option<Either<String, Uint8Array>>,
+    pub lte: Option<Either<String, Uint8Array>>,
+    pub prefix: Option<Either<String, Uint8Array>>,
+    pub reverse: Option<bool>,
+}
+
+fn owned_bytes(value: Option<&Either<String, Uint8Array>>) -> Option<Vec<u8>> {
+    value.map(|v| match v {
+        Either::A(s) => s.as_bytes().to_vec(),
+        Either::B(b) => b.to_vec(),
+    })
+}
+
+fn iter_options(range: &NativeRange) -> IterOptions {
+    let lower = match (owned_bytes(range.gt.as_ref()), owned_bytes(range.gte.as_ref())) {
+        (Some(gt), _) => Bound::Excluded(gt),
+        (None, Some(gte)) => Bound::Included(gte),
+        (None, None) => Bound::Unbounded,
+    };
+    let upper = match (owned_bytes(range.lt.as_ref()), owned_bytes(range.lte.as_ref())) {
+        (Some(lt), _) => Bound::Excluded(lt),
+        (None, Some(lte)) => Bound::Included(lte),
+        (None, None) => Bound::Unbounded,
+    };
+    let options = IterOptions { lower, upper, reverse: range.reverse.unwrap_or(false) };
+    match owned_bytes(range.prefix.as_ref()) {
+        Some(prefix) => options.with_prefix(&prefix),
+        None => options,
+    }
+}
+
+/// The engine snapshot behind an optional JS snapshot argument.
+fn snapshot_of(snapshot: Option<&NativeSnapshot>) -> Result<Option<&Snapshot>, Error> {
+    snapshot.map(NativeSnapshot::get).transpose()
 }
 
 /// Engine counters.
@@ -37,6 +81,8 @@ pub struct NativeStats {
     pub cache_bytes: f64,
     pub cache_blocks: f64,
     pub cache_capacity_bytes: f64,
+    pub live_iterators: f64,
+    pub live_snapshots: f64,
 }
 
 fn size_option(value: Option<f64>, name: &str, default: usize) -> Result<usize, Error> {
@@ -101,10 +147,18 @@ impl NativeDb {
     /// Memory-only read on the JS thread: the value, `undefined` if absent, or `null` when
     /// the answer may be in a table (the caller then uses `get`).
     #[napi(ts_return_type = "string | Buffer | undefined | null")]
-    pub fn get_fast(&self, env: Env, key: BytesArg<'_>, as_string: bool) -> napi::Result<RawValue, String> {
+    pub fn get_fast(
+        &self,
+        env: Env,
+        key: BytesArg<'_>,
+        as_string: bool,
+        snapshot: Option<&NativeSnapshot>,
+    ) -> napi::Result<RawValue, String> {
         let raw = env.raw();
-        let found = no_panic(|| self.db.get_in_memory(arg_bytes(&key), |v| option_to_js(raw, v, as_string)))
-            .map_err(|e| to_js(&e))?;
+        let found = no_panic(|| {
+            self.db.get_in_memory_at(arg_bytes(&key), snapshot_of(snapshot)?, |v| option_to_js(raw, v, as_string))
+        })
+        .map_err(|e| to_js(&e))?;
         match found {
             Some(value) => value.map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason)),
             None => null(raw).map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason)),
@@ -113,25 +167,40 @@ impl NativeDb {
 
     /// Full read on the JS thread (may read a table: the documented exception).
     #[napi(ts_return_type = "string | Buffer | undefined")]
-    pub fn get_sync(&self, env: Env, key: BytesArg<'_>, as_string: bool) -> napi::Result<RawValue, String> {
+    pub fn get_sync(
+        &self,
+        env: Env,
+        key: BytesArg<'_>,
+        as_string: bool,
+        snapshot: Option<&NativeSnapshot>,
+    ) -> napi::Result<RawValue, String> {
         let raw = env.raw();
-        let value = no_panic(|| self.db.get_with(arg_bytes(&key), |v| option_to_js(raw, v, as_string)))
-            .map_err(|e| to_js(&e))?;
+        let value = no_panic(|| {
+            self.db.get_at_with(arg_bytes(&key), snapshot_of(snapshot)?, |v| option_to_js(raw, v, as_string))
+        })
+        .map_err(|e| to_js(&e))?;
         value.map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason))
     }
 
     /// Read off the JS thread.
     #[napi(ts_return_type = "Promise<string | Buffer | undefined>")]
-    pub fn get(&self, key: BytesArg<'_>, as_string: bool) -> AsyncTask<Job> {
+    pub fn get(&self, key: BytesArg<'_>, as_string: bool, snapshot: Option<&NativeSnapshot>) -> AsyncTask<Job> {
         let db = self.db.clone();
         let key = arg_bytes(&key).to_vec();
-        AsyncTask::new(Job::new(move || Ok(Output::Value(db.get(&key)?, as_string))))
+        let held = snapshot_of(snapshot).map(|s| s.map(Snapshot::clone_registration));
+        AsyncTask::new(Job::new(move || Ok(Output::Value(db.get_at(&key, held?.as_ref())?, as_string))))
     }
 
     /// Reads many keys off the JS thread.
     #[napi(ts_return_type = "Promise<Array<string | Buffer | undefined>>")]
-    pub fn get_many(&self, keys: Vec<Either<String, Uint8Array>>, as_string: bool) -> AsyncTask<Job> {
+    pub fn get_many(
+        &self,
+        keys: Vec<Either<String, Uint8Array>>,
+        as_string: bool,
+        snapshot: Option<&NativeSnapshot>,
+    ) -> AsyncTask<Job> {
         let db = self.db.clone();
+        let held = snapshot_of(snapshot).map(|s| s.map(Snapshot::clone_registration));
         let keys: Vec<Vec<u8>> = keys
             .into_iter()
             .map(|k| match k {
@@ -140,7 +209,8 @@ impl NativeDb {
             })
             .collect();
         AsyncTask::new(Job::new(move || {
-            let values = keys.iter().map(|k| db.get(k)).collect::<Result<Vec<_>, _>>()?;
+            let held = held?;
+            let values = keys.iter().map(|k| db.get_at(k, held.as_ref())).collect::<Result<Vec<_>, _>>()?;
             Ok(Output::Values(values, as_string))
         }))
     }
@@ -197,6 +267,39 @@ impl NativeDb {
         }))
     }
 
+    /// Takes a snapshot (memory only).
+    #[napi]
+    pub fn snapshot(&self) -> napi::Result<NativeSnapshot, String> {
+        no_panic(|| self.db.snapshot()).map(NativeSnapshot::new).map_err(|e| to_js(&e))
+    }
+
+    /// Creates an iterator over `range` (memory only: no page is read yet).
+    #[napi]
+    pub fn iterator(
+        &self,
+        range: NativeRange,
+        keys: bool,
+        values: bool,
+        key_as_string: bool,
+        value_as_string: bool,
+        snapshot: Option<&NativeSnapshot>,
+    ) -> napi::Result<NativeIterator, String> {
+        let shape = PageShape { keys, values, key_as_string, value_as_string };
+        no_panic(|| self.db.iter(iter_options(&range), snapshot_of(snapshot)?))
+            .map(|iter| NativeIterator::new(iter, shape))
+            .map_err(|e| to_js(&e))
+    }
+
+    /// Deletes the keys in `range` (at most `limit`) off the JS thread; resolves to the count.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn clear(&self, range: NativeRange, limit: Option<f64>) -> AsyncTask<Job> {
+        let db = self.db.clone();
+        let options = iter_options(&range);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let limit = limit.filter(|l| l.is_finite() && *l >= 0.0).map(|l| l as u64);
+        AsyncTask::new(Job::new(move || Ok(Output::Count(db.clear(options, limit)?))))
+    }
+
     /// Engine counters (memory only).
     #[napi]
     pub fn stats(&self) -> NativeStats {
@@ -216,6 +319,8 @@ impl NativeDb {
             cache_bytes: s.cache.used_bytes as f64,
             cache_blocks: s.cache.blocks as f64,
             cache_capacity_bytes: s.cache.capacity_bytes as f64,
+            live_iterators: s.live_iterators as f64,
+            live_snapshots: s.live_snapshots as f64,
         }
     }
 }

@@ -4,4 +4,6 @@
 mod convert;
 mod db;
 mod error;
+mod iter;
+mod snapshot;
 mod tasks;

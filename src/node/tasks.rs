@@ -18,6 +18,10 @@ pub enum Output {
     Values(Vec<Option<Vec<u8>>>, bool),
     /// A newly opened database.
     Opened(Db),
+    /// A page of an iterator.
+    Page(super::iter::Page),
+    /// A count (keys cleared).
+    Count(u64),
 }
 
 type Work = Box<dyn FnOnce() -> engine::Result<Output> + Send>;
@@ -75,6 +79,17 @@ impl Task for Job {
                 None => undefined(raw),
             },
             Output::Values(values, as_string) => values_to_js(raw, &values, as_string),
+            Output::Page(page) => page.to_js(raw),
+            Output::Count(n) => {
+                let mut out = std::ptr::null_mut();
+                #[allow(clippy::cast_precision_loss)]
+                // SAFETY: JS thread, valid env and out-pointer.
+                let status = unsafe { sys::napi_create_double(raw, n as f64, &raw mut out) };
+                if status != sys::Status::napi_ok {
+                    return Err(napi::Error::from_reason("could not create a number"));
+                }
+                Ok(RawValue(out))
+            }
             Output::Opened(db) => {
                 // SAFETY: JS thread; the class value is created in this env.
                 let value = unsafe { super::db::NativeDb::to_napi_value(raw, super::db::NativeDb::new(db))? };
