@@ -57,4 +57,27 @@ function shuffledIndexes (n, seed) {
   return idx
 }
 
-module.exports = { prng, key, makeData, shuffledIndexes }
+// `scans` start indexes for scans of `len` consecutive keys (uniform in 0..n-len), the same
+// for every store.
+function rangeStarts (n, scans, len, seed) {
+  const rand = prng(seed)
+  const starts = new Uint32Array(scans)
+  for (let i = 0; i < scans; i++) starts[i] = Math.floor(rand() * (n - len + 1))
+  return starts
+}
+
+// A key prefix that selects a known block of keys, about 10% of them: with block the largest
+// power of ten <= n / 10, the prefix of key(block) without its last log10(block) digits, which
+// selects exactly the keys block..2*block-1 (of those that exist). For the default 100000 keys:
+// 'history:00001', keys 10000..19999. `end` is the least string above every key with the prefix
+// (for stores without a prefix option: gte prefix, lt end).
+function prefixBlock (n) {
+  let block = 1
+  while (block * 100 <= n) block *= 10
+  const k = key(block)
+  const prefix = k.slice(0, k.length - (String(block).length - 1))
+  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+  return { prefix, end, from: Math.min(block, n), to: Math.min(2 * block, n) }
+}
+
+module.exports = { prng, key, makeData, shuffledIndexes, rangeStarts, prefixBlock }

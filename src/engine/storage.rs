@@ -34,6 +34,13 @@ pub trait ReadableFile: Send + Sync {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// Length of the file in bytes.
     fn len_bytes(&self) -> u64;
+
+    /// Fills `buf` from `offset` only if that needs no wait for the disk (the bytes are in
+    /// the OS page cache); `Ok(false)` otherwise, or where the platform cannot tell. Lets
+    /// the JS thread read without ever blocking on I/O.
+    fn read_exact_at_nowait(&self, _buf: &mut [u8], _offset: u64) -> io::Result<bool> {
+        Ok(false)
+    }
 }
 
 /// An advisory lock on a database; dropping it releases the lock.
@@ -109,6 +116,34 @@ impl ReadableFile for FsReadable {
     }
     fn len_bytes(&self) -> u64 {
         self.len_bytes
+    }
+    #[cfg(target_os = "linux")]
+    fn read_exact_at_nowait(&self, buf: &mut [u8], offset: u64) -> io::Result<bool> {
+        preadv2_nowait(&self.file, buf, offset)
+    }
+}
+
+/// One `preadv2(..., RWF_NOWAIT)`: succeeds only when every byte comes from the page cache.
+/// EAGAIN (would wait for the disk), EOPNOTSUPP (the file system cannot tell) and a short
+/// read all answer `Ok(false)`, and the caller reads off the JS thread instead.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn preadv2_nowait(file: &File, buf: &mut [u8], offset: u64) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let Ok(offset) = libc::off_t::try_from(offset) else { return Ok(false) };
+    let iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: `iov` describes `buf`, which is valid for writes of `buf.len()` bytes and
+    // outlives the call; the fd is open for as long as `file` is borrowed.
+    let read = unsafe { libc::preadv2(file.as_raw_fd(), &raw const iov, 1, offset, libc::RWF_NOWAIT) };
+    match usize::try_from(read) {
+        Ok(n) => Ok(n == buf.len()),
+        Err(_) => {
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EAGAIN | libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS) => Ok(false),
+                _ => Err(err),
+            }
+        }
     }
 }
 
@@ -229,6 +264,8 @@ struct Faults {
     fail_reads: AtomicBool,
     /// Milliseconds each `sync_data` sleeps (a slow disk, to make group commit observable).
     sync_delay_ms: AtomicU64,
+    /// Whether `read_exact_at_nowait` succeeds (as if every file were in the page cache).
+    page_cache_hits: AtomicBool,
 }
 
 impl Faults {
@@ -328,6 +365,12 @@ impl MemStorage {
         self.faults.sync_delay_ms.store(delay_ms, Ordering::SeqCst);
     }
 
+    /// Whether non-blocking reads succeed (as if files were in the page cache); off by
+    /// default, so cache-only reads stop at every uncached block.
+    pub fn set_page_cache_hits(&self, hits: bool) {
+        self.faults.page_cache_hits.store(hits, Ordering::SeqCst);
+    }
+
     /// Makes every later positional read fail (or succeed again).
     pub fn fail_reads(&self, fail: bool) {
         self.faults.fail_reads.store(fail, Ordering::SeqCst);
@@ -402,6 +445,13 @@ struct MemReadable {
 }
 
 impl ReadableFile for MemReadable {
+    fn read_exact_at_nowait(&self, buf: &mut [u8], offset: u64) -> io::Result<bool> {
+        if !self.faults.page_cache_hits.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        self.read_exact_at(buf, offset).map(|()| true)
+    }
+
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.faults.reads.fetch_add(1, Ordering::Relaxed);
         if self.faults.fail_reads.load(Ordering::SeqCst) {

@@ -84,15 +84,26 @@ impl Table {
     }
 
     fn read_raw(&self, handle: BlockHandle) -> Result<Vec<u8>> {
+        self.read_raw_from(handle, false)?.ok_or_else(|| Error::Internal("a blocking read did not read".into()))
+    }
+
+    /// Reads and checks a block's stored bytes; with `nowait`, `Ok(None)` unless the bytes
+    /// come straight from the OS page cache.
+    fn read_raw_from(&self, handle: BlockHandle, nowait: bool) -> Result<Option<Vec<u8>>> {
         let len = handle.size as usize + BLOCK_TRAILER_BYTES;
         if handle.offset.saturating_add(len as u64) > self.file.len_bytes() {
             return Err(Error::corruption(&self.name, handle.offset, "block extends past the end of the file"));
         }
         let mut buf = vec![0u8; len];
-        self.file
-            .read_exact_at(&mut buf, handle.offset)
-            .ctx(|| format!("reading {} at {}", self.name, handle.offset))?;
-        decode_stored(&buf).map_err(|what| Error::corruption(&self.name, handle.offset, what))
+        let context = || format!("reading {} at {}", self.name, handle.offset);
+        if nowait {
+            if !self.file.read_exact_at_nowait(&mut buf, handle.offset).ctx(context)? {
+                return Ok(None);
+            }
+        } else {
+            self.file.read_exact_at(&mut buf, handle.offset).ctx(context)?;
+        }
+        decode_stored(&buf).map(Some).map_err(|what| Error::corruption(&self.name, handle.offset, what))
     }
 
     fn read_block(&self, handle: BlockHandle) -> Result<Block> {
@@ -112,17 +123,21 @@ impl Table {
         self.index.get(at).map(|e| e.handle)
     }
 
-    /// The block at `handle`, from the cache or read, checked and cached. With `cache_only`,
-    /// `Ok(None)` when it is not cached (the caller must read off the JS thread).
+    /// The block at `handle`, from the cache or read, checked and cached. With `cache_only`
+    /// it reads only what is in memory (block cache or OS page cache) and answers `Ok(None)`
+    /// when the disk would be needed (the caller must then read off the JS thread).
     pub fn block(&self, handle: BlockHandle, cache_only: bool) -> Result<Option<Arc<Block>>> {
         let key = (self.number, handle.offset);
         if let Some(block) = self.cache.get(key) {
             return Ok(Some(block));
         }
-        if cache_only {
-            return Ok(None);
-        }
-        let block = Arc::new(self.read_block(handle)?);
+        let block = if cache_only {
+            // Memory only: the block cache, else the OS page cache without waiting for a disk.
+            let Some(raw) = self.read_raw_from(handle, true)? else { return Ok(None) };
+            Arc::new(Block::new(raw).map_err(|what| Error::corruption(&self.name, handle.offset, what))?)
+        } else {
+            Arc::new(self.read_block(handle)?)
+        };
         self.cache.insert(key, Arc::clone(&block));
         Ok(Some(block))
     }
