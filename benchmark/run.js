@@ -7,6 +7,7 @@ const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { prefixBlock } = require('./data')
 
 const KEYS = Number.parseInt(process.env.BENCH_KEYS || '100000', 10)
 const STORES = (process.env.BENCH_STORES || 'browserdb,lmdb,classic-level').split(',')
@@ -17,10 +18,18 @@ const WORKLOADS = [
   ['seqput', 'sequential put (awaited one at a time)'],
   ['batchput', 'batch put (1000 per batch)'],
   ['get', 'random get (awaited one at a time)'],
-  ['getsync', 'random getSync']
+  ['getsync', 'random getSync'],
+  ['fullscan', 'full scan (keys/s)'],
+  ['rangescan', `range scans, 1000 x ${Math.min(1000, KEYS)} keys (keys/s)`],
+  ['prefixscan', prefixTitle()]
 ]
 
 if (!(KEYS > 0)) throw new Error(`BENCH_KEYS must be a positive integer, got ${process.env.BENCH_KEYS}`)
+
+function prefixTitle () {
+  const { prefix, from, to } = prefixBlock(KEYS)
+  return `prefix scan \`${prefix}\`, ${to - from} keys (keys/s)`
+}
 
 function version (store) {
   const dir = store === 'browserdb' ? path.join(__dirname, '..') : path.join(__dirname, 'node_modules', store)
@@ -72,7 +81,11 @@ function main () {
           results[workload][store] = 'FAILED'
         } else {
           results[workload][store] = r.na ? 'n/a' : r.opsPerSec
-          if (!r.na) console.error(`  ${fmt(r.opsPerSec)} ops/s (${r.seconds.toFixed(2)} s, ${r.verified} reads verified)`)
+          if (!r.na && r.unit === 'keys') {
+            console.error(`  ${fmt(r.opsPerSec)} keys/s (${fmt(r.scanned)} keys in ${r.seconds.toFixed(2)} s, ${r.verified} entries verified)`)
+          } else if (!r.na) {
+            console.error(`  ${fmt(r.opsPerSec)} ops/s (${r.seconds.toFixed(2)} s, ${r.verified} reads verified)`)
+          }
         }
       } finally {
         fs.rmSync(dir, { recursive: true, force: true })
@@ -87,6 +100,7 @@ function main () {
     `- node: ${machine.node}`,
     `- packages: ${STORES.map((s) => `${s} ${machine.versions[s]}${stores.includes(s) ? '' : ' (not loaded)'}`).join(', ')}`,
     `- data: ${KEYS} keys \`history:000000000\`..., 100-200 byte JSON string values; each store with its default settings`,
+    '- ops/s: operations per second; for the scans, entries (keys with their values) per second',
     '',
     `| workload | ${STORES.map((s) => `${s} ops/s`).join(' | ')} | browserdb / best peer |`,
     `| --- | ${STORES.map(() => '---:').join(' | ')} | ---: |`

@@ -24,7 +24,8 @@ use super::manifest::{self, Manifest};
 use super::memtable::Memtable;
 use super::options::Options;
 use super::storage::{FsStorage, LockHandle, Storage};
-use super::table::{Table, TableBuilder};
+use super::table::{Table, TableBuilder, TableMeta};
+use super::version::{Levels, LiveTable};
 use super::wal::{self, WalWriter};
 
 /// Bytes of batches one group commit writes at most (the leader's own batch always goes).
@@ -48,7 +49,7 @@ struct MemWithWal {
 struct State {
     active: MemWithWal,
     immutable: Vec<MemWithWal>,
-    tables: Arc<Vec<Arc<Table>>>,
+    levels: Arc<Levels>,
 }
 
 /// One writer waiting in the group-commit queue.
@@ -104,7 +105,10 @@ struct Inner {
     last_seq: AtomicU64,
     next_file_number: AtomicU64,
     manifest: Mutex<Manifest>,
-    flush_lock: Mutex<()>,
+    /// Held by a flush or compaction from reading the current version to publishing the
+    /// next, so version changes never interleave.
+    version_lock: Mutex<()>,
+    flush_bytes: AtomicU64,
     close_lock: Mutex<()>,
     flush_scheduled: Mutex<bool>,
     flush_cv: Condvar,
@@ -372,56 +376,70 @@ impl Db {
     /// Returns whether there was one.
     fn flush_oldest(&self) -> Result<bool> {
         let inner = &self.inner;
-        let _flushing = inner.flush_lock.lock();
+        let _version = inner.version_lock.lock();
         let Some(oldest) = inner.state.read().immutable.first().cloned() else {
             return Ok(false);
         };
-        let number = inner.next_file_number.fetch_add(1, Ordering::SeqCst);
-        let path = files::path(&inner.dir, number, FileKind::Table);
-        let mut meta = None;
-        if !oldest.mem.is_empty() {
+        let table = if oldest.mem.is_empty() {
+            None
+        } else {
+            let number = inner.next_file_number.fetch_add(1, Ordering::SeqCst);
+            let path = files::path(&inner.dir, number, FileKind::Table);
             let file = inner.storage.create(&path).ctx(|| format!("creating table {number:06}"))?;
             let mut builder =
                 TableBuilder::new(file, number, inner.options.compression, inner.options.block_size_bytes);
             oldest.mem.for_each(|key, v| builder.add(key, v.seq, v.kind, v.expiry_ms, &v.value))?;
-            meta = Some(builder.finish()?);
+            let meta = builder.finish()?;
+            inner.flush_bytes.fetch_add(meta.file_size, Ordering::Relaxed);
             // The table's directory entry must be durable before a MANIFEST names it; do not
             // rely on the file system ordering the create before the MANIFEST rename.
             inner.storage.sync_dir(&inner.dir).ctx(|| "syncing the database directory".into())?;
-        }
-        let table = match &meta {
-            Some(_) => Some(Arc::new(Table::open(inner.storage.as_ref(), &path, number, Arc::clone(&inner.cache))?)),
-            None => None,
+            Some(self.open_live_table(meta)?)
         };
-        let log_number = {
+        let (log_number, levels) = {
             let st = inner.state.read();
-            st.immutable.get(1).map_or(st.active.wal_number, |m| m.wal_number)
+            let log_number = st.immutable.get(1).map_or(st.active.wal_number, |m| m.wal_number);
+            let levels = match &table {
+                Some(t) => st.levels.with_flushed(Arc::clone(t)),
+                None => (*st.levels).clone(),
+            };
+            (log_number, levels)
         };
-        {
-            let mut m = inner.manifest.lock();
-            let mut next = m.clone();
-            if let Some(meta) = meta {
-                next.last_sequence = next.last_sequence.max(meta.max_seq);
-                next.tables.insert(0, meta);
-            }
-            next.log_number = log_number;
-            next.next_file_number = inner.next_file_number.load(Ordering::SeqCst);
-            next.store(inner.storage.as_ref(), &inner.dir)?;
-            *m = next;
-        }
+        self.store_manifest(&levels, Some(log_number), table.as_ref().map(|t| t.meta.max_seq))?;
         {
             let mut st = inner.state.write();
             st.immutable.remove(0);
-            if let Some(table) = table {
-                let mut tables = Vec::with_capacity(st.tables.len() + 1);
-                tables.push(table);
-                tables.extend(st.tables.iter().cloned());
-                st.tables = Arc::new(tables);
-            }
+            st.levels = Arc::new(levels);
         }
         inner.flushes.fetch_add(1, Ordering::Relaxed);
         files::remove_obsolete_wals(inner.storage.as_ref(), &inner.dir, log_number);
         Ok(true)
+    }
+
+    /// Opens a table just written (checking it as any later open would).
+    pub(crate) fn open_live_table(&self, meta: TableMeta) -> Result<Arc<LiveTable>> {
+        let inner = &self.inner;
+        let path = files::path(&inner.dir, meta.number, FileKind::Table);
+        let table = Table::open(inner.storage.as_ref(), &path, meta.number, Arc::clone(&inner.cache))?;
+        Ok(Arc::new(LiveTable::new(table, meta, Arc::clone(&inner.storage), path, Arc::clone(&inner.cache))))
+    }
+
+    /// Swaps in a MANIFEST naming `levels`' tables (and the new oldest live WAL, if given).
+    pub(crate) fn store_manifest(&self, levels: &Levels, log_number: Option<u64>, max_seq: Option<u64>) -> Result<()> {
+        let inner = &self.inner;
+        let mut m = inner.manifest.lock();
+        let mut next = m.clone();
+        next.tables = levels.metas();
+        if let Some(log_number) = log_number {
+            next.log_number = log_number;
+        }
+        if let Some(max_seq) = max_seq {
+            next.last_sequence = next.last_sequence.max(max_seq);
+        }
+        next.next_file_number = inner.next_file_number.load(Ordering::SeqCst);
+        next.store(inner.storage.as_ref(), &inner.dir)?;
+        *m = next;
+        Ok(())
     }
 
     /// Freezes the active memtable (if it holds anything) and writes every frozen memtable
@@ -553,13 +571,13 @@ impl Db {
             Some(s) => s.clone_registration(),
             None => self.snapshot()?,
         };
-        let (memtables, tables) = {
+        let (memtables, levels) = {
             let st = self.inner.state.read();
             let memtables: Vec<Arc<Memtable>> =
                 std::iter::once(&st.active).chain(st.immutable.iter().rev()).map(|m| Arc::clone(&m.mem)).collect();
-            (memtables, Arc::clone(&st.tables))
+            (memtables, Arc::clone(&st.levels))
         };
-        Ok(DbIterator::new(self.clone(), snapshot, memtables, &tables, options))
+        Ok(DbIterator::new(self.clone(), snapshot, memtables, &levels, options))
     }
 
     /// Deletes every key in the range (all keys with default options), in batches; keys
@@ -616,25 +634,30 @@ impl Db {
         f: &mut Option<F>,
     ) -> Result<Walk<R>> {
         let now = now_ms();
-        let tables = {
+        let levels = {
             let st = self.inner.state.read();
             if let Some(r) = lookup_memtables(&st, sk, seq, now, f) {
                 return Ok(Walk::Decided(r));
             }
-            Arc::clone(&st.tables)
+            Arc::clone(&st.levels)
         };
         let key_hash = super::table::filter::key_hash(sk);
-        for table in tables.iter() {
-            let Some(handle) = table.locate(sk, key_hash, seq) else { continue };
-            let Some(block) = table.block(handle, cache_only)? else { return Ok(Walk::NeedsDisk) };
-            let value = match table.lookup(&block, handle, sk, seq, now)? {
-                Lookup::Value(v) => Some(v),
-                Lookup::Deleted => None,
-                Lookup::Absent => continue,
+        let decided = levels.for_each_candidate(sk, |table| {
+            let handle = table.locate(sk, key_hash, seq)?;
+            let block = match table.block(handle, cache_only) {
+                Ok(Some(block)) => block,
+                Ok(None) => return Some(Ok(Walk::NeedsDisk)),
+                Err(e) => return Some(Err(e)),
             };
-            return take_callback(f).map(|f| Walk::Decided(f(value)));
-        }
-        Ok(Walk::Absent)
+            let value = match table.lookup(&block, handle, sk, seq, now) {
+                Ok(Lookup::Value(v)) => Some(v),
+                Ok(Lookup::Deleted) => None,
+                Ok(Lookup::Absent) => return None,
+                Err(e) => return Some(Err(e)),
+            };
+            Some(take_callback(f).map(|f| Walk::Decided(f(value))))
+        });
+        decided.unwrap_or(Ok(Walk::Absent))
     }
 
     /// Counters.
@@ -646,8 +669,8 @@ impl Db {
             last_sequence: inner.last_seq.load(Ordering::SeqCst),
             memtable_bytes: st.active.mem.approximate_bytes() as u64,
             immutable_memtables: st.immutable.len() as u64,
-            tables: st.tables.len() as u64,
-            table_entries: st.tables.iter().map(|t| t.entry_count()).sum(),
+            tables: st.levels.len() as u64,
+            table_entries: st.levels.all().map(|t| t.entry_count()).sum(),
             flushes: inner.flushes.load(Ordering::Relaxed),
             wal_writes: inner.wal_writes.load(Ordering::Relaxed),
             wal_syncs: inner.wal_syncs.load(Ordering::Relaxed),
@@ -828,7 +851,7 @@ pub(crate) struct Recovered {
     pub lock: Box<dyn LockHandle>,
     pub cache: Arc<BlockCache>,
     pub manifest: Manifest,
-    pub tables: Vec<Arc<Table>>,
+    pub tables: Vec<Arc<LiveTable>>,
     pub mem: Memtable,
     pub wal: WalWriter,
     pub last_seq: u64,
@@ -847,7 +870,7 @@ impl Db {
             state: RwLock::new(State {
                 active: MemWithWal { mem: Arc::new(r.mem), wal_number },
                 immutable: Vec::new(),
-                tables: Arc::new(r.tables),
+                levels: Arc::new(Levels::from_tables(r.tables)),
             }),
             queue: Mutex::new(WriteQueue::default()),
             queue_cv: Condvar::new(),
@@ -855,7 +878,8 @@ impl Db {
             last_seq: AtomicU64::new(r.last_seq),
             next_file_number: AtomicU64::new(r.next_file_number),
             manifest: Mutex::new(r.manifest),
-            flush_lock: Mutex::new(()),
+            version_lock: Mutex::new(()),
+            flush_bytes: AtomicU64::new(0),
             close_lock: Mutex::new(()),
             flush_scheduled: Mutex::new(false),
             flush_cv: Condvar::new(),

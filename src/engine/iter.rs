@@ -22,7 +22,7 @@ use super::error::{Error, Result};
 use super::key::{compare_internal, Keyspace, Kind};
 use super::memtable::{MemEntry, Memtable};
 use super::table::block::Block;
-use super::table::Table;
+use super::version::{Levels, LiveTable};
 
 /// Keys a memtable source copies out per lock acquisition.
 const MEM_CHUNK_KEYS: usize = 64;
@@ -204,7 +204,7 @@ impl Decoded {
 
 /// Walks one table block by block.
 struct TableSource {
-    table: Arc<Table>,
+    table: Arc<LiveTable>,
     reverse: bool,
     block_index: usize,
     decoded: Option<Decoded>,
@@ -335,6 +335,89 @@ impl Source for TableSource {
             }
         }
         Ok(Step::Done)
+    }
+}
+
+/// Walks one level of disjoint, key-ordered tables as a single source, opening one table at a
+/// time.
+struct LevelSource {
+    tables: Vec<Arc<LiveTable>>,
+    reverse: bool,
+    index: usize,
+    current: Option<TableSource>,
+}
+
+impl LevelSource {
+    /// Opens table `i` (if any) and positions it at `target`.
+    fn open_at(&mut self, i: usize, target: Bound<&[u8]>, cache_only: bool) -> Result<Step> {
+        self.index = i;
+        let Some(table) = self.tables.get(i) else {
+            self.current = None;
+            return Ok(Step::Done);
+        };
+        let mut source =
+            TableSource { table: Arc::clone(table), reverse: self.reverse, block_index: 0, decoded: None, pos: 0 };
+        let step = source.seek(target, cache_only)?;
+        self.current = Some(source);
+        Ok(step)
+    }
+
+    /// Moves past an exhausted table to the next one in walking order.
+    fn skip_exhausted(&mut self, cache_only: bool) -> Result<Step> {
+        while self.current.as_ref().is_some_and(|c| c.current().is_none()) {
+            let next = if self.reverse { self.index.checked_sub(1) } else { Some(self.index + 1) };
+            let Some(next) = next.filter(|&n| n < self.tables.len()) else {
+                self.current = None;
+                return Ok(Step::Done);
+            };
+            if self.open_at(next, Bound::Unbounded, cache_only)? == Step::NeedsDisk {
+                return Ok(Step::NeedsDisk);
+            }
+        }
+        Ok(Step::Done)
+    }
+}
+
+impl Source for LevelSource {
+    fn seek(&mut self, target: Bound<&[u8]>, cache_only: bool) -> Result<Step> {
+        let count = self.tables.len();
+        let i = if self.reverse {
+            // The last table whose smallest key is at or before the target.
+            let after = match target {
+                Bound::Unbounded => count,
+                Bound::Included(k) => self.tables.partition_point(|t| t.meta.smallest.as_slice() <= k),
+                Bound::Excluded(k) => self.tables.partition_point(|t| t.meta.smallest.as_slice() < k),
+            };
+            match after.checked_sub(1) {
+                Some(i) => i,
+                None => {
+                    self.current = None;
+                    return Ok(Step::Done);
+                }
+            }
+        } else {
+            match target {
+                Bound::Unbounded => 0,
+                Bound::Included(k) => self.tables.partition_point(|t| t.meta.largest.as_slice() < k),
+                Bound::Excluded(k) => self.tables.partition_point(|t| t.meta.largest.as_slice() <= k),
+            }
+        };
+        if self.open_at(i, target, cache_only)? == Step::NeedsDisk {
+            return Ok(Step::NeedsDisk);
+        }
+        self.skip_exhausted(cache_only)
+    }
+
+    fn current(&self) -> Option<EntryRef<'_>> {
+        self.current.as_ref().and_then(TableSource::current)
+    }
+
+    fn advance(&mut self, cache_only: bool) -> Result<Step> {
+        let Some(current) = self.current.as_mut() else { return Ok(Step::Done) };
+        if current.advance(cache_only)? == Step::NeedsDisk {
+            return Ok(Step::NeedsDisk);
+        }
+        self.skip_exhausted(cache_only)
     }
 }
 
@@ -503,7 +586,7 @@ impl DbIterator {
         db: Db,
         snapshot: Snapshot,
         memtables: Vec<Arc<Memtable>>,
-        tables: &[Arc<Table>],
+        levels: &Levels,
         options: IterOptions,
     ) -> Self {
         db.iterator_created();
@@ -515,7 +598,7 @@ impl DbIterator {
             Bound::Excluded(k) => Bound::Excluded(k.as_slice().into()),
             Bound::Unbounded => Bound::Unbounded,
         };
-        let mut sources: Vec<Box<dyn Source>> = Vec::with_capacity(memtables.len() + tables.len());
+        let mut sources: Vec<Box<dyn Source>> = Vec::with_capacity(memtables.len() + levels.len());
         for mem in memtables {
             sources.push(Box::new(MemSource {
                 mem,
@@ -526,7 +609,7 @@ impl DbIterator {
                 exhausted: true,
             }));
         }
-        for table in tables {
+        for table in levels.level(0) {
             sources.push(Box::new(TableSource {
                 table: Arc::clone(table),
                 reverse,
@@ -534,6 +617,12 @@ impl DbIterator {
                 decoded: None,
                 pos: 0,
             }));
+        }
+        for level in 1..levels.depth() {
+            let tables = levels.level(level);
+            if !tables.is_empty() {
+                sources.push(Box::new(LevelSource { tables: tables.to_vec(), reverse, index: 0, current: None }));
+            }
         }
         let start = if reverse { upper.clone() } else { lower.clone() };
         let empty = super::memtable::range_is_empty(as_ref_bound(&lower), as_ref_bound(&upper));

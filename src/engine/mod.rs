@@ -18,6 +18,7 @@ pub mod options;
 mod recovery;
 pub mod storage;
 pub mod table;
+pub mod version;
 pub mod wal;
 
 pub use batch::WriteBatch;

@@ -13,6 +13,7 @@ use super::memtable::Memtable;
 use super::options::Options;
 use super::storage::Storage;
 use super::table::Table;
+use super::version::LiveTable;
 use super::wal::{self, WalWriter};
 
 /// First file number of a new database.
@@ -71,7 +72,7 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
     };
     let names = storage.list_dir(dir).ctx(|| format!("listing {}", dir.display()))?;
     let cache = Arc::new(BlockCache::new(options.cache_size_bytes));
-    let tables = open_tables(storage.as_ref(), dir, &manifest, &cache)?;
+    let tables = open_tables(&storage, dir, &manifest, &cache)?;
     let mut wals: Vec<u64> = names
         .iter()
         .filter_map(|n| files::parse(n))
@@ -123,21 +124,24 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
 }
 
 fn open_tables(
-    storage: &dyn Storage,
+    storage: &Arc<dyn Storage>,
     dir: &Path,
     manifest: &Manifest,
     cache: &Arc<BlockCache>,
-) -> Result<Vec<Arc<Table>>> {
+) -> Result<Vec<Arc<LiveTable>>> {
     manifest
         .tables
         .iter()
         .map(|meta| {
             let path = files::path(dir, meta.number, FileKind::Table);
-            match Table::open(storage, &path, meta.number, Arc::clone(cache)) {
+            match Table::open(storage.as_ref(), &path, meta.number, Arc::clone(cache)) {
                 Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                     Err(Error::corruption(path.display().to_string(), 0, "table listed in MANIFEST is missing"))
                 }
-                other => other.map(Arc::new),
+                Err(e) => Err(e),
+                Ok(table) => {
+                    Ok(Arc::new(LiveTable::new(table, meta.clone(), Arc::clone(storage), path, Arc::clone(cache))))
+                }
             }
         })
         .collect()
