@@ -16,6 +16,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use super::background;
 use super::batch::{decode_payload, WriteBatch};
 use super::cache::{BlockCache, CacheStats};
+use super::compaction;
 use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind};
 use super::iter::{DbIterator, IterOptions, PageEnd};
@@ -25,7 +26,7 @@ use super::memtable::Memtable;
 use super::options::Options;
 use super::storage::{FsStorage, LockHandle, Storage};
 use super::table::{Table, TableBuilder, TableMeta};
-use super::version::{Levels, LiveTable};
+use super::version::{Levels, LiveTable, LEVELS_MAX};
 use super::wal::{self, WalWriter};
 
 /// Bytes of batches one group commit writes at most (the leader's own batch always goes).
@@ -65,6 +66,15 @@ struct WriteQueue {
     leader_active: bool,
 }
 
+/// One level's share of the tables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LevelStats {
+    /// Tables in the level.
+    pub tables: u64,
+    /// Bytes of those tables.
+    pub bytes: u64,
+}
+
 /// Engine counters for `stats()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -86,6 +96,22 @@ pub struct Stats {
     pub wal_syncs: u64,
     /// Block cache counters.
     pub cache: CacheStats,
+    /// Tables and bytes per level (index = level).
+    pub levels: Vec<LevelStats>,
+    /// Compactions run since open.
+    pub compactions: u64,
+    /// Bytes of keys and values written by users since open.
+    pub user_bytes_written: u64,
+    /// Bytes of tables written by flushes since open.
+    pub flush_bytes_written: u64,
+    /// Bytes of tables written by compactions since open.
+    pub compaction_bytes_written: u64,
+    /// Bytes of live table files and the current WAL.
+    pub disk_bytes: u64,
+    /// Write groups delayed because level 0 was over its slowdown threshold.
+    pub write_slowdowns: u64,
+    /// Times writers waited because level 0 was over its stop threshold.
+    pub write_stops: u64,
     /// Iterators not yet dropped.
     pub live_iterators: u64,
     /// Snapshots (including iterators' own) not yet dropped.
@@ -109,6 +135,12 @@ struct Inner {
     /// next, so version changes never interleave.
     version_lock: Mutex<()>,
     flush_bytes: AtomicU64,
+    compaction_bytes: AtomicU64,
+    compactions: AtomicU64,
+    user_bytes: AtomicU64,
+    write_slowdowns: AtomicU64,
+    write_stops: AtomicU64,
+    compact_pointers: Mutex<[Vec<u8>; LEVELS_MAX]>,
     close_lock: Mutex<()>,
     flush_scheduled: Mutex<bool>,
     flush_cv: Condvar,
@@ -187,7 +219,10 @@ impl Db {
     /// Opens with a chosen storage (tests use `MemStorage`).
     pub fn open_with_storage(dir: impl AsRef<Path>, options: Options, storage: Arc<dyn Storage>) -> Result<Self> {
         options.validate()?;
-        super::recovery::open(dir.as_ref(), options, storage)
+        let db = super::recovery::open(dir.as_ref(), options, storage)?;
+        // A database closed (or crashed) with compaction debt starts paying it now.
+        db.schedule_background();
+        Ok(db)
     }
 
     /// Puts one key.
@@ -251,6 +286,7 @@ impl Db {
     /// applies them to the memtable. Runs on the leader only.
     fn commit_group(&self, group: &[Arc<PendingWrite>]) -> Result<()> {
         self.check_poison()?;
+        self.throttle_for_level0()?;
         self.make_room_for_write()?;
         let inner = &self.inner;
         let mut wal_guard = inner.wal.lock();
@@ -267,6 +303,7 @@ impl Db {
             return Err(self.poison_with(e.to_string()));
         }
         inner.wal_writes.fetch_add(1, Ordering::Relaxed);
+        inner.user_bytes.fetch_add(group.iter().map(|w| w.batch.data_bytes() as u64).sum(), Ordering::Relaxed);
         if group.iter().any(|w| w.sync) {
             if let Err(e) = wal.sync() {
                 return Err(self.poison_with(e.to_string()));
@@ -302,7 +339,7 @@ impl Db {
                 return Ok(());
             }
             if frozen >= inner.options.immutable_memtables_max {
-                self.schedule_flush();
+                self.schedule_background();
                 let mut scheduled = inner.flush_scheduled.lock();
                 if *scheduled {
                     inner.flush_cv.wait_for(&mut scheduled, STALL_CHECK_INTERVAL);
@@ -312,8 +349,39 @@ impl Db {
                 continue;
             }
             self.rotate_wal()?;
-            self.schedule_flush();
+            self.schedule_background();
             return Ok(());
+        }
+    }
+
+    /// Slows writers while level 0 is over its slowdown threshold (one short sleep per write
+    /// group), and makes them wait while it is over its stop threshold, re-checking as each
+    /// flush or compaction ends; never for ever: a failed compaction poisons and wakes them.
+    fn throttle_for_level0(&self) -> Result<()> {
+        let inner = &self.inner;
+        let (slowdown, stop) = compaction::l0_thresholds(inner.options.compaction_style);
+        let mut slowed = false;
+        loop {
+            let l0 = inner.state.read().levels.level(0).len();
+            if l0 < slowdown {
+                return Ok(());
+            }
+            self.schedule_background();
+            if l0 < stop {
+                if !slowed {
+                    inner.write_slowdowns.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(compaction::SLOWDOWN_DELAY_MS));
+                }
+                return Ok(());
+            }
+            slowed = true;
+            inner.write_stops.fetch_add(1, Ordering::Relaxed);
+            let mut scheduled = inner.flush_scheduled.lock();
+            if *scheduled {
+                inner.flush_cv.wait_for(&mut scheduled, STALL_CHECK_INTERVAL);
+            }
+            drop(scheduled);
+            self.check_poison()?;
         }
     }
 
@@ -340,36 +408,116 @@ impl Db {
         Ok(())
     }
 
-    fn schedule_flush(&self) {
+    /// Starts the background job (flushes, then compactions) unless it runs or has nothing
+    /// to do. At most one job per database is queued or running.
+    fn schedule_background(&self) {
         let mut scheduled = self.inner.flush_scheduled.lock();
-        if *scheduled || self.inner.state.read().immutable.is_empty() {
+        if *scheduled || self.inner.closed.load(Ordering::SeqCst) || !self.background_work_due() {
             return;
         }
         *scheduled = true;
         drop(scheduled);
         let db = self.clone();
-        background::schedule(move || db.background_flush());
+        background::schedule(move || db.background_work());
     }
 
-    fn background_flush(&self) {
+    fn background_work_due(&self) -> bool {
+        let st = self.inner.state.read();
+        if !st.immutable.is_empty() {
+            return true;
+        }
+        let mut scratch = self.inner.compact_pointers.lock().clone();
+        compaction::pick(&st.levels, &self.inner.options, &mut scratch).is_some()
+    }
+
+    fn background_work(&self) {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut more = true;
-            while more && !self.inner.poisoned.load(Ordering::SeqCst) {
-                more = self.flush_oldest()?;
+            while !self.inner.poisoned.load(Ordering::SeqCst) && !self.inner.closed.load(Ordering::SeqCst) {
+                if self.flush_oldest()? {
+                    continue;
+                }
+                if !self.compact_once()? {
+                    break;
+                }
             }
             Ok::<(), Error>(())
         }));
         match outcome {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                self.poison_with(format!("flush failed: {e}"));
+                self.poison_with(format!("background flush or compaction failed: {e}"));
             }
             Err(_) => {
-                self.poison_with("a panic in the background flush".into());
+                self.poison_with("a panic in the background flush or compaction".into());
             }
         }
         *self.inner.flush_scheduled.lock() = false;
         self.inner.flush_cv.notify_all();
+    }
+
+    /// Runs one due compaction; returns whether there was one.
+    fn compact_once(&self) -> Result<bool> {
+        let _version = self.inner.version_lock.lock();
+        let levels = Arc::clone(&self.inner.state.read().levels);
+        let plan = compaction::pick(&levels, &self.inner.options, &mut self.inner.compact_pointers.lock());
+        match plan {
+            Some(plan) => self.run_compaction(&plan).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Merges a plan's inputs, swaps the MANIFEST, publishes the new version and retires the
+    /// inputs. The caller holds the version lock.
+    fn run_compaction(&self, plan: &compaction::Plan) -> Result<()> {
+        let inner = &self.inner;
+        let oldest_snapshot = inner.snapshots.lock().keys().next().copied().unwrap_or(u64::MAX);
+        let next_number = || inner.next_file_number.fetch_add(1, Ordering::SeqCst);
+        let merger = compaction::Merger {
+            storage: &inner.storage,
+            dir: &inner.dir,
+            options: &inner.options,
+            next_number: &next_number,
+        };
+        let metas = merger.run(plan, oldest_snapshot, now_ms())?;
+        if !metas.is_empty() {
+            inner.storage.sync_dir(&inner.dir).ctx(|| "syncing the database directory".into())?;
+        }
+        inner.compaction_bytes.fetch_add(metas.iter().map(|m| m.file_size).sum(), Ordering::Relaxed);
+        let added = metas.into_iter().map(|m| self.open_live_table(m)).collect::<Result<Vec<_>>>()?;
+        let removed: Vec<u64> = plan.inputs().map(|t| t.meta.number).collect();
+        let levels = inner.state.read().levels.with_compaction(&removed, added);
+        self.store_manifest(&levels, None, None)?;
+        inner.state.write().levels = Arc::new(levels);
+        for t in plan.inputs() {
+            t.retire();
+        }
+        inner.compactions.fetch_add(1, Ordering::Relaxed);
+        inner.flush_cv.notify_all();
+        Ok(())
+    }
+
+    /// Flushes the memtable, then merges every table that holds keys in `[lower, upper]`
+    /// (all tables when unbounded) down into one sorted run, dropping overwritten versions
+    /// and tombstones nobody needs.
+    pub fn compact(&self, lower: Option<&[u8]>, upper: Option<&[u8]>) -> Result<()> {
+        self.flush()?;
+        let _guard = self.begin()?;
+        let tag = |k: Option<&[u8]>, default: Vec<u8>| {
+            k.map_or(default, |k| {
+                let mut s = vec![Keyspace::User as u8];
+                s.extend_from_slice(k);
+                s
+            })
+        };
+        let lower = tag(lower, vec![Keyspace::User as u8]);
+        let upper = tag(upper, vec![Keyspace::User as u8, 0xff, 0xff, 0xff, 0xff]);
+        let _version = self.inner.version_lock.lock();
+        let levels = Arc::clone(&self.inner.state.read().levels);
+        let result = match compaction::plan_manual(&levels, &self.inner.options, &lower, &upper) {
+            Some(plan) => self.run_compaction(&plan),
+            None => Ok(()),
+        };
+        result.map_err(|e| self.poison_with(format!("compaction failed: {e}")))
     }
 
     /// Flushes the oldest frozen memtable into a table and records it in the MANIFEST.
@@ -412,6 +560,7 @@ impl Db {
             st.levels = Arc::new(levels);
         }
         inner.flushes.fetch_add(1, Ordering::Relaxed);
+        inner.flush_cv.notify_all();
         files::remove_obsolete_wals(inner.storage.as_ref(), &inner.dir, log_number);
         Ok(true)
     }
@@ -675,6 +824,17 @@ impl Db {
             wal_writes: inner.wal_writes.load(Ordering::Relaxed),
             wal_syncs: inner.wal_syncs.load(Ordering::Relaxed),
             cache: inner.cache.stats(),
+            levels: (0..st.levels.depth())
+                .map(|l| LevelStats { tables: st.levels.level(l).len() as u64, bytes: st.levels.level_bytes(l) })
+                .collect(),
+            compactions: inner.compactions.load(Ordering::Relaxed),
+            user_bytes_written: inner.user_bytes.load(Ordering::Relaxed),
+            flush_bytes_written: inner.flush_bytes.load(Ordering::Relaxed),
+            compaction_bytes_written: inner.compaction_bytes.load(Ordering::Relaxed),
+            disk_bytes: st.levels.all().map(|t| t.meta.file_size).sum::<u64>()
+                + inner.wal.lock().as_ref().map_or(0, WalWriter::len_bytes),
+            write_slowdowns: inner.write_slowdowns.load(Ordering::Relaxed),
+            write_stops: inner.write_stops.load(Ordering::Relaxed),
             live_iterators: inner.live_iterators.load(Ordering::SeqCst),
             live_snapshots: inner.snapshots.lock().values().map(|&c| u64::from(c)).sum(),
         }
@@ -880,6 +1040,12 @@ impl Db {
             manifest: Mutex::new(r.manifest),
             version_lock: Mutex::new(()),
             flush_bytes: AtomicU64::new(0),
+            compaction_bytes: AtomicU64::new(0),
+            compactions: AtomicU64::new(0),
+            user_bytes: AtomicU64::new(0),
+            write_slowdowns: AtomicU64::new(0),
+            write_stops: AtomicU64::new(0),
+            compact_pointers: Mutex::new(Default::default()),
             close_lock: Mutex::new(()),
             flush_scheduled: Mutex::new(false),
             flush_cv: Condvar::new(),

@@ -722,24 +722,8 @@ impl DbIterator {
         self.snapshot.sequence()
     }
 
-    /// Index of the source holding the smallest (forward) or largest (reverse) entry.
     fn top(&self) -> Option<usize> {
-        let mut best: Option<(usize, EntryRef<'_>)> = None;
-        for (i, source) in self.sources.iter().enumerate() {
-            let Some(e) = source.current() else { continue };
-            let better = best.as_ref().is_none_or(|(_, b)| {
-                let order = compare_internal(e.key, e.seq, b.key, b.seq);
-                if self.reverse {
-                    order == Ordering::Greater
-                } else {
-                    order == Ordering::Less
-                }
-            });
-            if better {
-                best = Some((i, e));
-            }
-        }
-        best.map(|(i, _)| i)
+        top_index(&self.sources, self.reverse)
     }
 
     fn out_of_range(&self, key: &[u8]) -> bool {
@@ -855,6 +839,69 @@ impl DbIterator {
         self.resume = Bound::Excluded(key.clone());
         self.key_buf = key;
         self.value_buf = value;
+        Ok(result)
+    }
+}
+
+/// Index of the source holding the smallest (forward) or largest (reverse) entry.
+fn top_index(sources: &[Box<dyn Source>], reverse: bool) -> Option<usize> {
+    let mut best: Option<(usize, EntryRef<'_>)> = None;
+    for (i, source) in sources.iter().enumerate() {
+        let Some(e) = source.current() else { continue };
+        let better = best.as_ref().is_none_or(|(_, b)| {
+            let order = compare_internal(e.key, e.seq, b.key, b.seq);
+            if reverse {
+                order == Ordering::Greater
+            } else {
+                order == Ordering::Less
+            }
+        });
+        if better {
+            best = Some((i, e));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// Every version of every key of a set of tables, in internal-key order: the input of a
+/// compaction. Level-0 tables are separate sources; a deeper level's tables are one.
+pub(crate) struct TableMerge {
+    sources: Vec<Box<dyn Source>>,
+    positioned: bool,
+}
+
+impl TableMerge {
+    /// Merges `overlapping` tables (each its own source) and `runs` (each a key-ordered,
+    /// disjoint run of tables).
+    pub(crate) fn new(overlapping: &[Arc<LiveTable>], runs: Vec<Vec<Arc<LiveTable>>>) -> Self {
+        let mut sources: Vec<Box<dyn Source>> = Vec::new();
+        for table in overlapping {
+            sources.push(Box::new(TableSource {
+                table: Arc::clone(table),
+                reverse: false,
+                block_index: 0,
+                decoded: None,
+                pos: 0,
+            }));
+        }
+        for tables in runs.into_iter().filter(|r| !r.is_empty()) {
+            sources.push(Box::new(LevelSource { tables, reverse: false, index: 0, current: None }));
+        }
+        Self { sources, positioned: false }
+    }
+
+    /// Hands the next entry to `f`; `None` at the end.
+    pub(crate) fn next_entry<R>(&mut self, f: impl FnOnce(EntryRef<'_>) -> R) -> Result<Option<R>> {
+        if !self.positioned {
+            for source in &mut self.sources {
+                source.seek(Bound::Unbounded, false)?;
+            }
+            self.positioned = true;
+        }
+        let Some(i) = top_index(&self.sources, false) else { return Ok(None) };
+        let Some(source) = self.sources.get_mut(i) else { return Ok(None) };
+        let result = source.current().map(f);
+        source.advance(false)?;
         Ok(result)
     }
 }

@@ -7,6 +7,7 @@ mod background;
 pub mod batch;
 pub mod cache;
 mod coding;
+mod compaction;
 pub mod db;
 pub mod error;
 pub mod files;
@@ -22,7 +23,7 @@ pub mod version;
 pub mod wal;
 
 pub use batch::WriteBatch;
-pub use db::{Db, Snapshot, Stats};
+pub use db::{Db, LevelStats, Snapshot, Stats};
 pub use error::{Error, Result};
 pub use iter::{DbIterator, IterOptions, PageEnd};
-pub use options::{Compression, Options};
+pub use options::{CompactionStyle, Compression, Options};

@@ -40,6 +40,30 @@ impl Compression {
     }
 }
 
+/// How tables are merged as the database grows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompactionStyle {
+    /// Levels 1.. each ten times the one above, disjoint tables: fewest tables per read,
+    /// most rewriting (the default; good for read-heavy use).
+    Leveled,
+    /// Size-tiered runs in level 0: runs of similar size merge into one, so data is rewritten
+    /// about once per tier; reads check more runs (for write-heavy use).
+    Tiered,
+}
+
+impl CompactionStyle {
+    /// Parses the option's name.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "leveled" => Ok(Self::Leveled),
+            "tiered" => Ok(Self::Tiered),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown compactionStyle '{other}' (expected 'leveled' or 'tiered')"
+            ))),
+        }
+    }
+}
+
 /// Smallest accepted `write_buffer_size_bytes`.
 pub const WRITE_BUFFER_SIZE_BYTES_MIN: usize = 64 * 1024;
 /// Largest accepted `write_buffer_size_bytes`.
@@ -62,6 +86,13 @@ pub struct Options {
     pub immutable_memtables_max: usize,
     /// Block cache budget in bytes (default 16 MiB): decoded blocks kept in memory.
     pub cache_size_bytes: usize,
+    /// Leveled or tiered compaction (default leveled).
+    pub compaction_style: CompactionStyle,
+    /// Size at which compaction starts a new output table, in bytes (default 4 MiB).
+    pub table_size_bytes_target: usize,
+    /// Size level 1 may reach before it is compacted into level 2, in bytes (default
+    /// 16 MiB); each deeper level may hold ten times the one above.
+    pub level1_size_bytes_target: u64,
 }
 
 impl Default for Options {
@@ -74,6 +105,9 @@ impl Default for Options {
             block_size_bytes: 4096,
             immutable_memtables_max: 2,
             cache_size_bytes: 16 * 1024 * 1024,
+            compaction_style: CompactionStyle::Leveled,
+            table_size_bytes_target: 4 * 1024 * 1024,
+            level1_size_bytes_target: 16 * 1024 * 1024,
         }
     }
 }
@@ -94,6 +128,9 @@ impl Options {
         }
         if matches!(self.compression, Compression::Zstd | Compression::Zlib) {
             return Err(Error::InvalidArgument("compression is not supported yet".into()));
+        }
+        if self.table_size_bytes_target < 4096 || self.level1_size_bytes_target < 4096 {
+            return Err(Error::InvalidArgument("table and level size targets must be at least 4 KiB".into()));
         }
         Ok(())
     }

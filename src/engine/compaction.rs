@@ -1,0 +1,308 @@
+//! Compaction: picking which tables to merge, merging them, and the thresholds that keep
+//! level 0 and the levels in shape (docs/design.md "Compaction").
+//!
+//! Leveled (default): level 0 compacts into level 1 once it holds `L0_COMPACTION_TRIGGER`
+//! tables; level n (n >= 1) compacts one table at a time into level n + 1 once it holds more
+//! than its target (`level1_size_bytes_target` × 10^(n−1)). Tiered: runs stay in level 0, and
+//! `TIERED_RUNS_MERGED` adjacent runs of similar size merge into one.
+//!
+//! A merge keeps, for each key, the newest version and any older version a live snapshot can
+//! still see; it drops tombstones and expired values once no snapshot needs them and no deeper
+//! table can hold an older version of the key. Output tables are cut at user-key boundaries
+//! near `table_size_bytes_target`, so tables of a level never share a key.
+//!
+//! Runs on the background pool under the database's version lock (one flush or compaction
+//! at a time per database); readers never wait for it.
+
+use std::sync::Arc;
+
+use super::error::{IoContext, Result};
+use super::files::{self, FileKind};
+use super::iter::{EntryRef, TableMerge};
+use super::key::Kind;
+use super::options::{CompactionStyle, Options};
+use super::storage::Storage;
+use super::table::{TableBuilder, TableMeta};
+use super::version::{Levels, LiveTable, LEVELS_MAX};
+
+/// Level-0 tables that start a level-0 compaction (leveled).
+pub const L0_COMPACTION_TRIGGER: usize = 4;
+/// Level-0 tables (runs) at which each write group is delayed by `SLOWDOWN_DELAY_MS`.
+pub const L0_SLOWDOWN_TABLES: usize = 8;
+/// Level-0 tables (runs) at which writers wait for compaction.
+pub const L0_STOP_TABLES: usize = 12;
+/// Tiered: runs at which writers are delayed, and at which they wait.
+pub const TIERED_SLOWDOWN_RUNS: usize = 20;
+/// Tiered: see `TIERED_SLOWDOWN_RUNS`.
+pub const TIERED_STOP_RUNS: usize = 30;
+/// Tiered: adjacent runs of similar size merged at once.
+pub const TIERED_RUNS_MERGED: usize = 4;
+/// Tiered: runs count as "similar" when the largest is at most this many times the smallest.
+pub const TIERED_SIZE_RATIO_MAX: u64 = 4;
+/// Each level may hold this many times the level above.
+pub const LEVEL_SIZE_MULTIPLIER: u64 = 10;
+/// Delay of one write group while level 0 is over its slowdown threshold.
+pub const SLOWDOWN_DELAY_MS: u64 = 1;
+
+const _: () = assert!(L0_COMPACTION_TRIGGER < L0_SLOWDOWN_TABLES && L0_SLOWDOWN_TABLES < L0_STOP_TABLES);
+const _: () = assert!(TIERED_RUNS_MERGED < TIERED_SLOWDOWN_RUNS && TIERED_SLOWDOWN_RUNS < TIERED_STOP_RUNS);
+
+/// What one compaction merges and where the output goes.
+pub struct Plan {
+    /// Level-0 inputs (each its own source; they may overlap).
+    pub overlapping: Vec<Arc<LiveTable>>,
+    /// Inputs from deeper levels, one key-ordered run per level.
+    pub runs: Vec<Vec<Arc<LiveTable>>>,
+    /// Level of the output tables.
+    pub output_level: u8,
+    /// Whether no table outside the inputs can hold an older version of an input key (so
+    /// tombstones can go).
+    pub bottommost: bool,
+}
+
+impl Plan {
+    /// Every input table.
+    pub fn inputs(&self) -> impl Iterator<Item = &Arc<LiveTable>> {
+        self.overlapping.iter().chain(self.runs.iter().flatten())
+    }
+}
+
+/// How many level-0 tables make writers slow down and stop, for this style.
+#[must_use]
+pub const fn l0_thresholds(style: CompactionStyle) -> (usize, usize) {
+    match style {
+        CompactionStyle::Leveled => (L0_SLOWDOWN_TABLES, L0_STOP_TABLES),
+        CompactionStyle::Tiered => (TIERED_SLOWDOWN_RUNS, TIERED_STOP_RUNS),
+    }
+}
+
+/// The size level `level` (>= 1) may reach.
+#[must_use]
+pub fn level_target_bytes(options: &Options, level: usize) -> u64 {
+    let exponent = u32::try_from(level.saturating_sub(1)).unwrap_or(u32::MAX);
+    options.level1_size_bytes_target.saturating_mul(LEVEL_SIZE_MULTIPLIER.saturating_pow(exponent))
+}
+
+/// The stored-key hull `[smallest, largest]` of some tables.
+fn hull<'a>(tables: impl IntoIterator<Item = &'a Arc<LiveTable>>) -> Option<(Vec<u8>, Vec<u8>)> {
+    tables.into_iter().fold(None, |acc, t| {
+        let (lo, hi) = (&t.meta.smallest, &t.meta.largest);
+        Some(match acc {
+            None => (lo.clone(), hi.clone()),
+            Some((a, b)) => (if lo < &a { lo.clone() } else { a }, if hi > &b { hi.clone() } else { b }),
+        })
+    })
+}
+
+fn overlapping(tables: &[Arc<LiveTable>], lower: &[u8], upper: &[u8]) -> Vec<Arc<LiveTable>> {
+    tables.iter().filter(|t| t.overlaps(lower, upper)).cloned().collect()
+}
+
+/// Whether any table below `level` meets `[lower, upper]`.
+fn deeper_overlap(levels: &Levels, level: usize, lower: &[u8], upper: &[u8]) -> bool {
+    (level + 1..levels.depth()).any(|l| levels.level(l).iter().any(|t| t.overlaps(lower, upper)))
+}
+
+/// Chooses the next compaction, if any is due. `pointers[level]` remembers where the last
+/// compaction of each level ended, so levels are compacted round-robin by key.
+#[must_use]
+pub fn pick(levels: &Levels, options: &Options, pointers: &mut [Vec<u8>; LEVELS_MAX]) -> Option<Plan> {
+    match options.compaction_style {
+        CompactionStyle::Leveled => pick_leveled(levels, options, pointers),
+        CompactionStyle::Tiered => pick_tiered(levels),
+    }
+}
+
+fn pick_leveled(levels: &Levels, options: &Options, pointers: &mut [Vec<u8>; LEVELS_MAX]) -> Option<Plan> {
+    let l0 = levels.level(0);
+    if l0.len() >= L0_COMPACTION_TRIGGER {
+        let (lo, hi) = hull(l0)?;
+        let l1 = overlapping(levels.level(1), &lo, &hi);
+        let (lo, hi) = hull(l0.iter().chain(&l1))?;
+        return Some(Plan {
+            overlapping: l0.to_vec(),
+            runs: vec![l1],
+            output_level: 1,
+            bottommost: !deeper_overlap(levels, 1, &lo, &hi),
+        });
+    }
+    let (level, _) = (1..LEVELS_MAX - 1)
+        .map(|l| (l, levels.level_bytes(l) as f64 / level_target_bytes(options, l) as f64))
+        .filter(|&(_, score)| score >= 1.0)
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let tables = levels.level(level);
+    let pointer = pointers.get(level).cloned().unwrap_or_default();
+    let chosen = tables.iter().find(|t| t.meta.largest > pointer).or_else(|| tables.first())?;
+    if let Some(p) = pointers.get_mut(level) {
+        p.clone_from(&chosen.meta.largest);
+    }
+    let next = overlapping(levels.level(level + 1), &chosen.meta.smallest, &chosen.meta.largest);
+    let (lo, hi) = hull(std::iter::once(chosen).chain(&next))?;
+    Some(Plan {
+        overlapping: Vec::new(),
+        runs: vec![vec![Arc::clone(chosen)], next],
+        output_level: u8::try_from(level + 1).unwrap_or(u8::MAX),
+        bottommost: !deeper_overlap(levels, level + 1, &lo, &hi),
+    })
+}
+
+/// Tiered: the oldest window of `TIERED_RUNS_MERGED` adjacent runs whose sizes are within
+/// `TIERED_SIZE_RATIO_MAX` of each other; at the stop threshold, the oldest window at all.
+fn pick_tiered(levels: &Levels) -> Option<Plan> {
+    let runs = levels.level(0);
+    if runs.len() < TIERED_RUNS_MERGED {
+        return None;
+    }
+    let similar = |w: &[Arc<LiveTable>]| {
+        let sizes = w.iter().map(|t| t.meta.file_size.max(1));
+        let (min, max) = sizes.fold((u64::MAX, 0), |(lo, hi), s| (lo.min(s), hi.max(s)));
+        max <= min.saturating_mul(TIERED_SIZE_RATIO_MAX)
+    };
+    // Level 0 is newest first; scan from the oldest end.
+    let windows = (0..=runs.len() - TIERED_RUNS_MERGED).rev();
+    let start = windows
+        .clone()
+        .find(|&i| runs.get(i..i + TIERED_RUNS_MERGED).is_some_and(similar))
+        .or_else(|| (runs.len() >= TIERED_SLOWDOWN_RUNS).then_some(runs.len() - TIERED_RUNS_MERGED))?;
+    let window = runs.get(start..start + TIERED_RUNS_MERGED)?.to_vec();
+    Some(Plan {
+        overlapping: window,
+        runs: Vec::new(),
+        output_level: 0,
+        bottommost: start + TIERED_RUNS_MERGED == runs.len(),
+    })
+}
+
+/// Everything below `level` of the whole database (manual compaction): all tables that meet
+/// `[lower, upper]`, closed over overlaps so the output cannot overlap what stays.
+#[must_use]
+pub fn plan_manual(levels: &Levels, options: &Options, lower: &[u8], upper: &[u8]) -> Option<Plan> {
+    let (mut lo, mut hi) = (lower.to_vec(), upper.to_vec());
+    loop {
+        let chosen: Vec<&Arc<LiveTable>> = levels.all().filter(|t| t.overlaps(&lo, &hi)).collect();
+        let (nlo, nhi) = hull(chosen.iter().copied())?;
+        let (nlo, nhi) = (nlo.min(lo.clone()), nhi.max(hi.clone()));
+        if nlo == lo && nhi == hi {
+            break;
+        }
+        (lo, hi) = (nlo, nhi);
+    }
+    let overlapping_l0 = overlapping(levels.level(0), &lo, &hi);
+    let runs: Vec<Vec<Arc<LiveTable>>> = (1..levels.depth()).map(|l| overlapping(levels.level(l), &lo, &hi)).collect();
+    let deepest = runs.iter().rposition(|r| !r.is_empty()).map_or(0, |i| i + 1);
+    let output_level = match options.compaction_style {
+        CompactionStyle::Tiered => 0,
+        CompactionStyle::Leveled => deepest.max(1),
+    };
+    if overlapping_l0.len() + runs.iter().map(Vec::len).sum::<usize>() == 0 {
+        return None;
+    }
+    Some(Plan {
+        overlapping: overlapping_l0,
+        runs,
+        output_level: u8::try_from(output_level).unwrap_or(u8::MAX),
+        bottommost: !deeper_overlap(levels, output_level.max(deepest), &lo, &hi),
+    })
+}
+
+/// Whether the merge may drop this version: hidden from every snapshot by a newer version of
+/// the same key, or a tombstone (or expired value) nobody needs.
+struct DropRule {
+    oldest_snapshot: u64,
+    now_ms: u64,
+    bottommost: bool,
+    key: Vec<u8>,
+    /// Sequence of the previous (newer) version of `key`, if one was seen.
+    newer_seq: Option<u64>,
+}
+
+impl DropRule {
+    fn keep(&mut self, e: &EntryRef<'_>) -> bool {
+        if e.key != self.key.as_slice() {
+            self.key.clear();
+            self.key.extend_from_slice(e.key);
+            self.newer_seq = None;
+        }
+        let hidden = self.newer_seq.is_some_and(|newer| newer <= self.oldest_snapshot);
+        self.newer_seq = Some(e.seq);
+        if hidden {
+            return false;
+        }
+        let dead = match e.kind {
+            Kind::Delete | Kind::RangeDelete => true,
+            Kind::PutWithExpiry => e.expiry_ms <= self.now_ms,
+            Kind::Put => false,
+        };
+        !(dead && self.bottommost && e.seq <= self.oldest_snapshot)
+    }
+}
+
+/// Writes the merge of a plan's inputs into new tables of `plan.output_level`.
+pub struct Merger<'a> {
+    /// Where the tables go.
+    pub storage: &'a Arc<dyn Storage>,
+    /// The database directory.
+    pub dir: &'a std::path::Path,
+    /// Options (compression, block and table sizes).
+    pub options: &'a Options,
+    /// Hands out file numbers.
+    pub next_number: &'a dyn Fn() -> u64,
+}
+
+impl Merger<'_> {
+    /// Merges and returns the finished tables (fsynced; their directory entries are synced
+    /// by the caller before the MANIFEST names them).
+    pub fn run(&self, plan: &Plan, oldest_snapshot: u64, now_ms: u64) -> Result<Vec<TableMeta>> {
+        let mut merge = TableMerge::new(&plan.overlapping, plan.runs.clone());
+        let mut rule =
+            DropRule { oldest_snapshot, now_ms, bottommost: plan.bottommost, key: Vec::new(), newer_seq: None };
+        let mut outputs = Vec::new();
+        let mut builder: Option<TableBuilder> = None;
+        let mut last_key: Vec<u8> = Vec::new();
+        // One output table per run of keys: cut only where the user key changes.
+        let split = plan.output_level > 0;
+        loop {
+            let step = merge.next_entry(|e| -> Result<()> {
+                if !rule.keep(&e) {
+                    return Ok(());
+                }
+                let full =
+                    builder.as_ref().is_some_and(|b| b.bytes_so_far() >= self.options.table_size_bytes_target as u64);
+                if full && split && e.key != last_key.as_slice() {
+                    if let Some(b) = builder.take() {
+                        outputs.push(self.finish(b, plan.output_level)?);
+                    }
+                }
+                let b = match builder.as_mut() {
+                    Some(b) => b,
+                    None => builder.insert(self.start()?),
+                };
+                b.add(e.key, e.seq, e.kind, e.expiry_ms, e.value)?;
+                last_key.clear();
+                last_key.extend_from_slice(e.key);
+                Ok(())
+            })?;
+            match step {
+                Some(result) => result?,
+                None => break,
+            }
+        }
+        if let Some(b) = builder.take() {
+            outputs.push(self.finish(b, plan.output_level)?);
+        }
+        Ok(outputs)
+    }
+
+    fn start(&self) -> Result<TableBuilder> {
+        let number = (self.next_number)();
+        let path = files::path(self.dir, number, FileKind::Table);
+        let file = self.storage.create(&path).ctx(|| format!("creating table {number:06}"))?;
+        Ok(TableBuilder::new(file, number, self.options.compression, self.options.block_size_bytes))
+    }
+
+    fn finish(&self, builder: TableBuilder, level: u8) -> Result<TableMeta> {
+        let mut meta = builder.finish()?;
+        meta.level = level;
+        Ok(meta)
+    }
+}

@@ -1,0 +1,206 @@
+//! Claim (issue 5): compaction keeps the database small and its reads correct as it grows:
+//! level 0 stays bounded, overwritten and deleted data is reclaimed (disk within 2× of the
+//! live data after `compact`), snapshots and iterators keep seeing what they saw, and a
+//! replaced table's file is deleted only after the last reader lets go of it.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use browserdb::engine::storage::MemStorage;
+use browserdb::engine::{CompactionStyle, Db, IterOptions, Options, PageEnd};
+
+fn options(style: CompactionStyle) -> Options {
+    Options {
+        write_buffer_size_bytes: 64 * 1024,
+        table_size_bytes_target: 64 * 1024,
+        level1_size_bytes_target: 256 * 1024,
+        compaction_style: style,
+        ..Options::default()
+    }
+}
+
+fn value(i: u32, round: u32) -> Vec<u8> {
+    format!("{round:04}:{i:06}:{}", "v".repeat(100)).into_bytes()
+}
+
+fn key(i: u32) -> Vec<u8> {
+    format!("key{i:06}").into_bytes()
+}
+
+fn check(db: &Db, model: &BTreeMap<Vec<u8>, Vec<u8>>, keys: u32) {
+    for i in 0..keys {
+        assert_eq!(db.get(&key(i)).unwrap().as_ref(), model.get(&key(i)), "key {i}");
+    }
+    let mut iter = db.iter(IterOptions::default(), None).unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let end = iter.next_page(1000, usize::MAX, false, |k, v| seen.push((k.to_vec(), v.to_vec()))).unwrap();
+        if end == PageEnd::Exhausted {
+            break;
+        }
+    }
+    let want: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(seen, want);
+}
+
+fn wait_for_background(db: &Db) {
+    // Flush and compaction run on the background pool; wait until level 0 settles.
+    for _ in 0..2000 {
+        let s = db.stats();
+        if s.immutable_memtables == 0 && s.levels[0].tables < 4 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+fn churn(style: CompactionStyle) {
+    let storage = MemStorage::new();
+    let db = common::open(&storage, options(style)).unwrap();
+    let mut model = BTreeMap::new();
+    let keys = 3000;
+    for round in 0..8 {
+        for i in (0..keys).filter(|i| (i + round) % 7 != 0) {
+            db.put(&key(i), &value(i, round), false).unwrap();
+            model.insert(key(i), value(i, round));
+        }
+        for i in (0..keys).filter(|i| (i + round) % 7 == 0) {
+            db.delete(&key(i), false).unwrap();
+            model.remove(&key(i));
+        }
+    }
+    wait_for_background(&db);
+    let stats = db.stats();
+    assert!(stats.compactions > 0, "{stats:?}");
+    let (_, stop) = match style {
+        CompactionStyle::Leveled => (8, 12),
+        CompactionStyle::Tiered => (20, 30),
+    };
+    assert!(stats.levels[0].tables < stop as u64, "level 0 grew past its stop threshold: {stats:?}");
+    check(&db, &model, keys);
+    db.close().unwrap();
+    let db = common::open(&storage, options(style)).unwrap();
+    check(&db, &model, keys);
+}
+
+#[test]
+fn leveled_churn_reads_back_and_builds_levels() {
+    churn(CompactionStyle::Leveled);
+}
+
+#[test]
+fn tiered_churn_reads_back() {
+    churn(CompactionStyle::Tiered);
+}
+
+fn live_bytes(model: &BTreeMap<Vec<u8>, Vec<u8>>) -> u64 {
+    model.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum()
+}
+
+#[test]
+fn overwriting_ten_thousand_keys_a_hundred_times_stays_within_twice_the_live_data() {
+    for style in [CompactionStyle::Leveled, CompactionStyle::Tiered] {
+        let storage = MemStorage::new();
+        let db =
+            common::open(&storage, Options { compression: browserdb::engine::Compression::None, ..options(style) })
+                .unwrap();
+        let mut model = BTreeMap::new();
+        for round in 0..100 {
+            let mut batch = browserdb::engine::WriteBatch::new();
+            for i in 0..10_000 {
+                let v = format!("{round:03}{i:05}").into_bytes();
+                batch.put(&key(i), &v).unwrap();
+                if round == 99 {
+                    model.insert(key(i), v);
+                }
+            }
+            db.write(batch, false).unwrap();
+        }
+        db.compact(None, None).unwrap();
+        let stats = db.stats();
+        let disk = stats.disk_bytes;
+        assert!(disk <= 2 * live_bytes(&model), "{style:?}: {disk} bytes on disk for {} live", live_bytes(&model));
+        assert_eq!(db.get(&key(1234)).unwrap(), model.get(&key(1234)).cloned());
+    }
+}
+
+#[test]
+fn writing_then_deleting_everything_leaves_almost_nothing_after_compaction() {
+    let storage = MemStorage::new();
+    let db = common::open(&storage, options(CompactionStyle::Leveled)).unwrap();
+    for i in 0..10_000 {
+        db.put(&key(i), &value(i, 0), false).unwrap();
+    }
+    for i in 0..10_000 {
+        db.delete(&key(i), false).unwrap();
+    }
+    db.compact(None, None).unwrap();
+    let stats = db.stats();
+    assert_eq!(stats.levels.iter().map(|l| l.tables).sum::<u64>(), 0, "tombstones and values all dropped: {stats:?}");
+    assert!(stats.disk_bytes < 64 * 1024, "{stats:?}");
+    assert_eq!(db.get(&key(5)).unwrap(), None);
+}
+
+#[test]
+fn snapshots_and_iterators_outlive_the_tables_compaction_replaces() {
+    let storage = MemStorage::new();
+    let db = common::open(&storage, options(CompactionStyle::Leveled)).unwrap();
+    let mut model = BTreeMap::new();
+    for i in 0..3000 {
+        db.put(&key(i), &value(i, 0), false).unwrap();
+        model.insert(key(i), value(i, 0));
+    }
+    db.flush().unwrap();
+    let snapshot = db.snapshot().unwrap();
+    let mut iter = db.iter(IterOptions::default(), None).unwrap();
+    let tables_before = common::files_with(&storage, ".sst");
+    for i in 0..3000 {
+        db.put(&key(i), &value(i, 1), false).unwrap();
+    }
+    db.compact(None, None).unwrap();
+    // The old tables are retired but the iterator still holds them: their files remain.
+    let files_now = common::files_with(&storage, ".sst");
+    assert!(tables_before.iter().all(|t| files_now.contains(t)), "a table was deleted under a live iterator");
+    for i in (0..3000).step_by(97) {
+        assert_eq!(db.get_at(&key(i), Some(&snapshot)).unwrap(), Some(value(i, 0)), "snapshot lost key {i}");
+        assert_eq!(db.get(&key(i)).unwrap(), Some(value(i, 1)));
+    }
+    let mut seen = 0;
+    loop {
+        let end = iter
+            .next_page(500, usize::MAX, false, |k, v| {
+                assert_eq!(model.get(k).map(Vec::as_slice), Some(v));
+                seen += 1;
+            })
+            .unwrap();
+        if end == PageEnd::Exhausted {
+            break;
+        }
+    }
+    assert_eq!(seen, 3000);
+    drop(iter);
+    drop(snapshot);
+    let files_after = common::files_with(&storage, ".sst");
+    assert!(tables_before.iter().all(|t| !files_after.contains(t)), "retired tables were not deleted after release");
+}
+
+#[test]
+fn compaction_keeps_versions_a_snapshot_needs() {
+    let storage = MemStorage::new();
+    let db = common::open(&storage, options(CompactionStyle::Leveled)).unwrap();
+    db.put(b"k", b"old", false).unwrap();
+    db.flush().unwrap();
+    let snapshot = db.snapshot().unwrap();
+    db.put(b"k", b"new", false).unwrap();
+    db.delete(b"gone", false).unwrap();
+    db.flush().unwrap();
+    db.compact(None, None).unwrap();
+    assert_eq!(db.get_at(b"k", Some(&snapshot)).unwrap(), Some(b"old".to_vec()));
+    assert_eq!(db.get(b"k").unwrap(), Some(b"new".to_vec()));
+    drop(snapshot);
+    db.compact(None, None).unwrap();
+    assert_eq!(db.get(b"k").unwrap(), Some(b"new".to_vec()));
+    assert_eq!(db.stats().levels.iter().map(|l| l.tables).sum::<u64>(), 1);
+}
