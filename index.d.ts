@@ -48,6 +48,24 @@ export type ValueInput<V, O> = O extends { valueEncoding: infer E extends Encodi
 /** The value type a read returns: `V`, or what a per-call `valueEncoding` returns. */
 export type ValueOutput<V, O> = O extends { valueEncoding: infer E extends Encoding } ? EncodingOutput[E] : V
 
+/** The key type an iterator returns: `K`, or what a per-call `keyEncoding` returns. */
+export type KeyOutput<K, O> = O extends { keyEncoding: infer E extends Encoding } ? EncodingOutput[E] : K
+
+/** `T`, or `undefined` where the flag `F` may be `false`. */
+export type Flagged<T, F> = F extends false ? undefined : T
+
+/**
+ * The `[key, value]` pair `iterator()` yields: a part switched off by `keys: false` /
+ * `values: false` is `undefined` (`T | undefined` when the flag is only known as a boolean).
+ */
+export type EntryOutput<K, V, O> = [
+  O extends { keys: infer F } ? Flagged<KeyOutput<K, O>, F> : KeyOutput<K, O>,
+  O extends { values: infer F } ? Flagged<ValueOutput<V, O>, F> : ValueOutput<V, O>,
+]
+
+/** `O` with every property that `Known` does not define forbidden (catches misspelt option names). */
+export type NoExtraOptions<O, Known> = O & { [P in Exclude<keyof O, keyof Known>]: never }
+
 /** Stable error codes; assert on `err.code`, never on the message. */
 export type BrowserDBErrorCode =
   | 'BROWSERDB_CORRUPTION'
@@ -97,12 +115,14 @@ export interface OpenOptions<K = string, V = string> {
   maxMemory?: number
 }
 
-/** Per-call encoding overrides of reads. */
+/** Per-call options of reads: encoding overrides and a snapshot to read at. */
 export interface ReadOptions {
   /** Encoding of the key(s) for this call, overriding the open default. */
   keyEncoding?: Encoding
   /** Encoding of the returned value(s) for this call, overriding the open default. */
   valueEncoding?: Encoding
+  /** Read at this snapshot (from `db.snapshot()` of the same database, not closed). */
+  snapshot?: Snapshot
 }
 
 /** Options of `put`. */
@@ -119,6 +139,8 @@ export interface PutOptions {
 export interface HasOptions {
   /** Encoding of the key for this call, overriding the open default. */
   keyEncoding?: Encoding
+  /** Read at this snapshot (from `db.snapshot()` of the same database, not closed). */
+  snapshot?: Snapshot
 }
 
 /** Options of `del`. */
@@ -174,6 +196,102 @@ export interface BatchDelOperation<K = string> {
 /** One operation of an atomic batch. */
 export type BatchOperation<K = string, V = string> = BatchPutOperation<K, V> | BatchDelOperation<K>
 
+/**
+ * A key range. Keys compare bytewise on their encoded form (UTF-8 bytes for 'utf8', JSON
+ * text for 'json', raw bytes for 'buffer' / 'view'). Bounds may be empty; `prefix`
+ * intersects with the other bounds.
+ */
+export interface RangeOptions<K = string> {
+  /** Only keys greater than this. */
+  gt?: K
+  /** Only keys greater than or equal to this. */
+  gte?: K
+  /** Only keys less than this. */
+  lt?: K
+  /** Only keys less than or equal to this. */
+  lte?: K
+  /** Only keys that start with these bytes. */
+  prefix?: K
+  /** Walk from the top of the range down (default false). */
+  reverse?: boolean
+  /** At most this many entries: an integer >= 0, or -1 / Infinity for no limit (the default). */
+  limit?: number
+}
+
+/** Options of `iterator()`, `keys()` and `values()`. Unknown option names are rejected. */
+export interface IteratorOptions<K = string> extends RangeOptions<K> {
+  /** Include keys (default true); `false` makes the key of each `iterator()` pair `undefined`. */
+  keys?: boolean
+  /** Include values (default true); `false` makes the value of each `iterator()` pair `undefined`. */
+  values?: boolean
+  /** Encoding of the bounds and returned keys for this call, overriding the open default. */
+  keyEncoding?: Encoding
+  /** Encoding of the returned values for this call, overriding the open default. */
+  valueEncoding?: Encoding
+  /** Read at this snapshot instead of one taken when the iterator is created. */
+  snapshot?: Snapshot
+}
+
+/** Options of `range(start, end, options)`: the iterator options other than the bounds it sets. */
+export type RangeCallOptions<K = string> = Omit<IteratorOptions<K>, 'gt' | 'gte' | 'lt' | 'lte'>
+
+/** Options of `prefix(p, options)`: the iterator options other than `prefix`. */
+export type PrefixCallOptions<K = string> = Omit<IteratorOptions<K>, 'prefix'>
+
+/** Options of `clear()`: a range to delete (all keys without one). */
+export interface ClearOptions<K = string> extends RangeOptions<K> {
+  /** Encoding of the bounds for this call, overriding the open default. */
+  keyEncoding?: Encoding
+}
+
+/** Options of `Iterator.seek()`. */
+export interface SeekOptions {
+  /** Encoding of the target for this call, overriding the iterator's key encoding. */
+  keyEncoding?: Encoding
+}
+
+/**
+ * A consistent, read-only view of the database at the moment `db.snapshot()` was called.
+ * Pass it as `{ snapshot }` to `get`, `getSync`, `getMany`, `has` and `iterator`; `close()`
+ * it when done (the garbage collector releases a forgotten one).
+ */
+export class Snapshot {
+  private constructor()
+  #private
+  /** Releases the snapshot; idempotent. Reads passing it afterwards reject with a RangeError. */
+  close(): Promise<void>
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+/**
+ * An ordered iterator over `T` (a `[key, value]` pair, a key or a value), reading one
+ * consistent snapshot. `K` is the key type `seek()` accepts. Use `for await`, which closes
+ * it at the end or on `break`; otherwise `close()` it (the garbage collector releases a
+ * forgotten one). After `close()` (or `db.close()`) calls reject with `BROWSERDB_CLOSED`.
+ */
+export class Iterator<T, K = string> {
+  private constructor()
+  #private
+  /** The next entry, or `undefined` at the end. */
+  next(): Promise<T | undefined>
+  /** Up to `size` entries; fewer only at the end (an empty array there). */
+  nextv(size: number): Promise<T[]>
+  /** Every remaining entry; then closes the iterator. */
+  all(): Promise<T[]>
+  /**
+   * Repositions synchronously: the next entry is the first at or after `target` (at or
+   * before, in reverse), within the iterator's range. Throws on a bad target.
+   */
+  seek<O extends SeekOptions = {}>(target: KeyInput<K, O>, options?: O): void
+  /** Releases the iterator's snapshot; idempotent. */
+  close(): Promise<void>
+  /** Yields every remaining entry, then closes the iterator (also on `break` or a throw). */
+  [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined>
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>
+}
+
 /** A batch built step by step with `db.batch()`; nothing is written before `write()`. */
 export class ChainedBatch<K = string, V = string> {
   private constructor()
@@ -222,6 +340,10 @@ export interface Stats {
   cacheBlocks: number
   /** The block cache's budget (`cacheSize`). */
   cacheCapacityBytes: number
+  /** Iterators not yet closed (or collected). */
+  liveIterators: number
+  /** Snapshots held in the engine: those of `db.snapshot()` and the one each live iterator reads at. */
+  liveSnapshots: number
 }
 
 export class BrowserDB<K = string, V = string> {
@@ -255,6 +377,23 @@ export class BrowserDB<K = string, V = string> {
   batch<O extends BatchOptions = {}>(operations: BatchOperation<KeyInput<K, O>, ValueInput<V, O>>[], options?: O): Promise<void>
   /** Start a chained batch. */
   batch(): ChainedBatch<K, V>
+  /**
+   * An iterator over `[key, value]` pairs in bytewise key order, within the range, at one
+   * snapshot. Throws synchronously on bad options.
+   */
+  iterator<O extends IteratorOptions<KeyInput<K, O>> = {}>(options?: NoExtraOptions<O, IteratorOptions<unknown>>): Iterator<EntryOutput<K, V, O>, KeyInput<K, O>>
+  /** An iterator over keys only. */
+  keys<O extends IteratorOptions<KeyInput<K, O>> = {}>(options?: NoExtraOptions<O, IteratorOptions<unknown>>): Iterator<KeyOutput<K, O>, KeyInput<K, O>>
+  /** An iterator over values only. */
+  values<O extends IteratorOptions<KeyInput<K, O>> = {}>(options?: NoExtraOptions<O, IteratorOptions<unknown>>): Iterator<ValueOutput<V, O>, KeyInput<K, O>>
+  /** `iterator({ ...options, gte: start, lt: end })`. */
+  range<O extends RangeCallOptions<KeyInput<K, O>> = {}>(start: KeyInput<K, O>, end: KeyInput<K, O>, options?: NoExtraOptions<O, RangeCallOptions<unknown>>): Iterator<EntryOutput<K, V, O>, KeyInput<K, O>>
+  /** `iterator({ ...options, prefix })`. */
+  prefix<O extends PrefixCallOptions<KeyInput<K, O>> = {}>(prefix: KeyInput<K, O>, options?: NoExtraOptions<O, PrefixCallOptions<unknown>>): Iterator<EntryOutput<K, V, O>, KeyInput<K, O>>
+  /** A snapshot of the database now (synchronous); pass it as `{ snapshot }` to reads. */
+  snapshot(): Snapshot
+  /** Delete every key in the range (every key without options); resolves when done. */
+  clear<O extends ClearOptions<KeyInput<K, O>> = {}>(options?: NoExtraOptions<O, ClearOptions<unknown>>): Promise<void>
   /** Engine counters; throws `BROWSERDB_CLOSED` after `close()`. */
   stats(): Stats
   /** Close the database: new calls reject with `BROWSERDB_CLOSED`; waits for in-flight calls; idempotent. */

@@ -731,9 +731,12 @@ class Iterator {
     this._busy = null
     this._closed = false
     this._closePromise = null
-    this._stride = (this._wantKeys ? 1 : 0) + (this._wantValues ? 1 : 0)
+    // With neither keys nor values wanted, pages still carry keys so each entry has a slot.
+    this._carryKeys = this._wantKeys || !this._wantValues
+    this._stride = (this._carryKeys ? 1 : 0) + (this._wantValues ? 1 : 0)
+    this._epoch = 0
     try {
-      this._native = db._native.iterator(range, this._wantKeys, this._wantValues,
+      this._native = db._native.iterator(range, this._carryKeys, this._wantValues,
         returnsString(this._keyEncoding), returnsString(this._valueEncoding), snapshot)
     } catch (err) {
       throw fromNative(err)
@@ -778,6 +781,7 @@ class Iterator {
     const o = checkOptionsObject(options, 'options')
     const encoding = o.keyEncoding === undefined ? this._keyEncoding : checkEncoding(o.keyEncoding, 'keyEncoding')
     this._seekTarget = encodeBound(target, encoding, 'target')
+    this._epoch++ // a page in flight was read before the seek: it will be dropped
     this._page = null
     this._exhausted = this._count >= this._limit
   }
@@ -838,6 +842,7 @@ class Iterator {
     if (this._closed) throw codedError('BROWSERDB_CLOSED', 'iterator is closed')
     this._db._checkOpen()
     const entries = Math.max(1, Math.min(PAGE_ENTRIES_MAX, this._limit - this._count, Math.max(wanted, 16)))
+    const epoch = this._epoch
     let page
     try {
       if (this._seekTarget !== undefined) {
@@ -850,6 +855,7 @@ class Iterator {
     }
     if (page[0] === PAGE_NEEDS_DISK && page.length === 1) {
       page = await this._db._track(this._native.next(entries, PAGE_BYTES_MAX))
+      if (epoch !== this._epoch) return // seek() ran meanwhile; the next fetch starts from its target
     }
     this._exhausted = page[0] !== PAGE_MORE && page[0] !== PAGE_NEEDS_DISK
     this._page = page
@@ -862,7 +868,8 @@ class Iterator {
     let i = this._pos
     this._pos += this._stride
     this._count++
-    const key = this._wantKeys ? decodeKey(page[i++], this._keyEncoding) : undefined
+    const key = this._wantKeys ? decodeKey(page[i], this._keyEncoding) : undefined
+    if (this._carryKeys) i++
     const value = this._wantValues ? decodeValue(page[i], this._valueEncoding) : undefined
     if (this._mode === 'keys') return key
     if (this._mode === 'values') return value

@@ -496,7 +496,7 @@ test('paging: 6000 entries (some large values) read alike by next(), nextv(7), n
   // Reopened: everything is in tables and the block cache is cold, so pages come from disk.
   db = await openDb(t, BrowserDB, location, { writeBufferSize: 65536 })
   assert.equal(db.stats().memtableBytes, 0)
-  assert.ok(db.stats().tables >= 2)
+  assert.ok(db.stats().tables >= 1) // flushed (compaction may merge level 0 into one table)
 
   assert.deepEqual(await drainNext(db.iterator()), expected, 'next()')
   assert.deepEqual(await drainNextv(db.iterator(), 7), expected, 'nextv(7)')
@@ -561,7 +561,7 @@ async function seekDb(t) {
     await db.batch(ops)
   }
   await waitForFlushes(db)
-  assert.ok(db.stats().tables >= 2)
+  assert.ok(db.stats().tables >= 1) // flushed (compaction may merge level 0 into one table)
   return db
 }
 

@@ -10,6 +10,12 @@ import {
   OpenOptions,
   PutOptions,
   ReadOptions,
+  Iterator,
+  IteratorOptions,
+  ClearOptions,
+  RangeOptions,
+  Snapshot,
+  Stats,
 } from '../../index'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
@@ -179,8 +185,6 @@ async function main(): Promise<void> {
   await BrowserDB.open('/tmp/f.bdb', { compression: 'brotli' })
   // @ts-expect-error the constructor is private; use BrowserDB.open
   new BrowserDB()
-  // @ts-expect-error no iterator in this milestone
-  db.iterator()
 }
 
 // `await using` closes the database at the end of the scope (TypeScript 5.2+).
@@ -203,3 +207,172 @@ async function statsAreTyped(db: BrowserDB): Promise<number> {
   return s.lastSequence + s.cacheHits
 }
 void statsAreTyped
+
+// ---- ordered reads: iterators, snapshots, clear ----
+async function orderedReads(): Promise<void> {
+  const db = await BrowserDB.open('/tmp/ordered.bdb')
+
+  // iterator(): [key, value] pairs; keys(); values().
+  const it = db.iterator({ gte: 'history:', lt: 'history;', reverse: true, limit: 10 })
+  assertEqual<typeof it, Iterator<[string, string], string>>(true)
+  const first = await it.next()
+  assertEqual<typeof first, [string, string] | undefined>(true)
+  if (first !== undefined) {
+    const [key, value] = first
+    expectType<string>(key)
+    expectType<string>(value)
+  }
+  const page = await it.nextv(7)
+  assertEqual<typeof page, [string, string][]>(true)
+  const rest = await it.all()
+  assertEqual<typeof rest, [string, string][]>(true)
+  it.seek('history:100')
+  it.seek(Buffer.from('history:100'), { keyEncoding: 'buffer' })
+  const closed: Promise<void> = it.close()
+  await closed
+  for await (const [key, value] of db.iterator({ prefix: 'settings:' })) {
+    expectType<string>(key)
+    expectType<string>(value)
+  }
+  for await (const key of db.keys()) expectType<string>(key)
+  for await (const value of db.values({ gt: '', lte: 'z' })) expectType<string>(value)
+  const keyList = await db.keys({ limit: -1 }).all()
+  assertEqual<typeof keyList, string[]>(true)
+  const valueList = await db.values({ limit: Infinity }).all()
+  assertEqual<typeof valueList, string[]>(true)
+  await db.iterator()[Symbol.asyncDispose]()
+  const iterable: AsyncIterable<[string, string]> = db.iterator()
+  void iterable
+
+  // keys / values flags: the switched-off part is undefined.
+  const noValues = await db.iterator({ values: false }).next()
+  assertEqual<typeof noValues, [string, undefined] | undefined>(true)
+  const noKeys = await db.iterator({ keys: false }).all()
+  assertEqual<typeof noKeys, [undefined, string][]>(true)
+  const maybeKeys = await db.iterator({ keys: Math.random() > 0.5, valueEncoding: 'view' }).next()
+  assertEqual<typeof maybeKeys, [string | undefined, Uint8Array] | undefined>(true)
+
+  // Per-call encodings change the entry types, and the bound / seek types.
+  const binIt = db.iterator({ keyEncoding: 'buffer', valueEncoding: 'json', gt: Buffer.from([0]) })
+  const binFirst = await binIt.next()
+  assertEqual<typeof binFirst, [Buffer, unknown] | undefined>(true)
+  binIt.seek(Buffer.from([1]))
+  const viewKeys = await db.keys({ keyEncoding: 'view' }).all()
+  assertEqual<typeof viewKeys, Uint8Array[]>(true)
+  const bufValues = await db.values({ valueEncoding: 'buffer' }).all()
+  assertEqual<typeof bufValues, Buffer[]>(true)
+  const viaVariable: IteratorOptions = { gte: 'a', reverse: false }
+  const fromVariable = await db.iterator(viaVariable).all()
+  assertEqual<typeof fromVariable, [string, string][]>(true)
+
+  // range() and prefix() aliases.
+  const ranged = await db.range('a', 'b').all()
+  assertEqual<typeof ranged, [string, string][]>(true)
+  const rangedBuf = await db.range('a', 'b', { valueEncoding: 'buffer', reverse: true }).all()
+  assertEqual<typeof rangedBuf, [string, Buffer][]>(true)
+  const prefixed = await db.prefix('history:', { limit: 5 }).next()
+  assertEqual<typeof prefixed, [string, string] | undefined>(true)
+
+  // Snapshots: pass to get, getSync, getMany, has and iterator.
+  const snapshot: Snapshot = db.snapshot()
+  const atSnap = await db.get('k', { snapshot })
+  assertEqual<typeof atSnap, string | undefined>(true)
+  const atSnapBuf = db.getSync('k', { snapshot, valueEncoding: 'buffer' })
+  assertEqual<typeof atSnapBuf, Buffer | undefined>(true)
+  const manyAtSnap = await db.getMany(['a', 'b'], { snapshot })
+  assertEqual<typeof manyAtSnap, (string | undefined)[]>(true)
+  const hasAtSnap: boolean = await db.has('a', { snapshot })
+  void hasAtSnap
+  const snapIt = db.keys({ snapshot, prefix: 'a' })
+  assertEqual<typeof snapIt, Iterator<string, string>>(true)
+  const readOpts: ReadOptions = { snapshot }
+  void readOpts
+  await snapshot.close()
+  await db.snapshot()[Symbol.asyncDispose]()
+
+  // clear()
+  const cleared: Promise<void> = db.clear()
+  await cleared
+  await db.clear({ gte: 'a', lt: 'b', limit: 10, reverse: true })
+  await db.clear({ prefix: Buffer.from([0xff]), keyEncoding: 'buffer' })
+  const clearOpts: ClearOptions = { prefix: 'tmp:' }
+  await db.clear(clearOpts)
+  const range: RangeOptions = { gt: 'a', limit: 3 }
+  await db.clear(range)
+
+  // stats() counts live iterators and snapshots.
+  const stats: Stats = db.stats()
+  const live: number = stats.liveIterators + stats.liveSnapshots
+  void live
+
+  // Typed databases.
+  const bookmarks = await BrowserDB.open<string, Bookmark>('/tmp/b2.bdb', { valueEncoding: 'json' })
+  for await (const [url, bm] of bookmarks.iterator({ prefix: 'bm:' })) {
+    expectType<string>(url)
+    expectType<string[]>(bm.tags)
+  }
+  const bmValues = await bookmarks.values().all()
+  assertEqual<typeof bmValues, Bookmark[]>(true)
+  const bin = await BrowserDB.open<Buffer, Buffer>('/tmp/c2.bdb', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  const binEntries = await bin.iterator({ gte: Buffer.from([0]), lt: Buffer.from([0xff]) }).all()
+  assertEqual<typeof binEntries, [Buffer, Buffer][]>(true)
+  const binKeys = bin.keys()
+  binKeys.seek(Buffer.from([1]))
+  await bin.clear({ prefix: Buffer.from([0xff]) })
+
+  // ---- wrong usage must not compile ----
+  // @ts-expect-error seek with a number on a string-keyed db
+  it.seek(5)
+  // @ts-expect-error seek with a string on a Buffer-keyed db
+  binKeys.seek('a')
+  // @ts-expect-error number bound under the default 'utf8' keys
+  db.iterator({ gt: 5 })
+  // @ts-expect-error string bound when keyEncoding is 'buffer'
+  db.keys({ keyEncoding: 'buffer', lt: 'a' })
+  // @ts-expect-error string bound on a Buffer-keyed db
+  bin.iterator({ prefix: 'a' })
+  // @ts-expect-error reverse is a boolean
+  db.iterator({ reverse: 'yes' })
+  // @ts-expect-error limit is a number
+  db.values({ limit: '10' })
+  // @ts-expect-error unknown encoding
+  db.iterator({ valueEncoding: 'hex' })
+  // @ts-expect-error unknown (misspelt) iterator option
+  db.iterator({ gte: 'a', revrese: true })
+  // @ts-expect-error unknown clear option
+  await db.clear({ prefix: 'a', limt: 1 })
+  // @ts-expect-error unknown option of keys()
+  db.keys({ start: 'a' })
+  // @ts-expect-error a snapshot must come from db.snapshot()
+  await db.get('k', { snapshot: {} })
+  // @ts-expect-error a snapshot must come from db.snapshot(), not look like one
+  db.iterator({ snapshot: { close: async () => {} } })
+  // @ts-expect-error next() may resolve to undefined
+  const mustBePair: [string, string] = await db.iterator().next()
+  void mustBePair
+  // @ts-expect-error keys() yields strings, not pairs
+  const notPairs: [string, string][] = await db.keys().all()
+  void notPairs
+  // @ts-expect-error nextv needs a size
+  await db.iterator().nextv()
+  // @ts-expect-error seek is synchronous: it returns void
+  await db.iterator().seek('a').then(() => {})
+  // @ts-expect-error clear() takes no keys/values flags
+  await db.clear({ values: false })
+  // @ts-expect-error clear() takes no snapshot
+  await db.clear({ snapshot })
+  // @ts-expect-error clear() bound of the wrong type
+  await db.clear({ gte: 1 })
+  // @ts-expect-error range() sets the bounds itself
+  db.range('a', 'b', { gte: 'c' })
+  // @ts-expect-error range() needs string bounds on a string-keyed db
+  db.range(1, 2)
+  // @ts-expect-error stats counters are numbers
+  const wrongLive: string = stats.liveIterators
+  void wrongLive
+  // @ts-expect-error the Iterator constructor is private
+  new Iterator()
+  // @ts-expect-error the Snapshot constructor is private
+  new Snapshot()
+}
+void orderedReads
