@@ -174,14 +174,15 @@ function parseOpenOptions (options) {
   const mode = options.mode === undefined ? 'persistent' : options.mode
   if (mode === 'ultra') throw invalid(RangeError, "mode 'ultra' is not supported yet")
   if (mode !== 'persistent') throw invalid(RangeError, "mode must be 'persistent' or 'ultra'")
-  if (options.compactionStyle !== undefined && options.compactionStyle !== 'leveled') {
-    if (options.compactionStyle === 'tiered') throw invalid(RangeError, "compactionStyle 'tiered' is not supported yet")
+  const compactionStyle = options.compactionStyle === undefined ? 'leveled' : options.compactionStyle
+  if (compactionStyle !== 'leveled' && compactionStyle !== 'tiered') {
     throw invalid(RangeError, "compactionStyle must be 'leveled' or 'tiered'")
   }
   if (options.maxMemory !== undefined) throw invalid(RangeError, "maxMemory applies to mode 'ultra', which is not supported yet")
   const compression = options.compression === undefined ? 'lz4' : options.compression
-  if (compression === 'zstd' || compression === 'zlib') throw invalid(RangeError, `compression '${compression}' is not supported yet`)
-  if (compression !== 'lz4' && compression !== 'none') throw invalid(RangeError, "compression must be 'lz4', 'zstd', 'zlib' or 'none'")
+  if (!['lz4', 'zstd', 'zlib', 'none'].includes(compression)) {
+    throw invalid(RangeError, "compression must be 'lz4', 'zstd', 'zlib' or 'none'")
+  }
   return {
     keyEncoding: checkEncoding(options.keyEncoding === undefined ? 'utf8' : options.keyEncoding, 'keyEncoding'),
     valueEncoding: checkEncoding(options.valueEncoding === undefined ? 'utf8' : options.valueEncoding, 'valueEncoding'),
@@ -191,13 +192,15 @@ function parseOpenOptions (options) {
       errorIfExists: checkBoolean(options.errorIfExists, 'errorIfExists', false),
       writeBufferSize: checkBytes(options.writeBufferSize, 'writeBufferSize', WRITE_BUFFER_SIZE_MIN, WRITE_BUFFER_SIZE_MAX),
       cacheSize: checkBytes(options.cacheSize, 'cacheSize', 0, Number.MAX_SAFE_INTEGER),
-      compression
+      compression,
+      compactionStyle
     }
   }
 }
 
 const READ_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'snapshot'])
 const RANGE_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'prefix', 'reverse', 'limit', 'keys', 'values', 'keyEncoding', 'valueEncoding', 'snapshot'])
+const COMPACT_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'prefix', 'keyEncoding'])
 const CLEAR_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'prefix', 'reverse', 'limit', 'keyEncoding'])
 const WRITE_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'sync'])
 const BATCH_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'sync'])
@@ -446,6 +449,23 @@ class BrowserDB {
       return new Snapshot(this, this._native.snapshot())
     } catch (err) {
       throw fromNative(err)
+    }
+  }
+
+  /**
+   * Flushes the memtable and merges every table holding keys in the range (all tables
+   * without one) into one sorted run, reclaiming overwritten and deleted data.
+   */
+  compact (options) {
+    try {
+      this._checkOpen()
+      options = checkOptionsObject(options, 'options')
+      checkKnown(options, COMPACT_OPTIONS, 'compact')
+      const keyEncoding = options.keyEncoding === undefined ? this._keyEncoding : checkEncoding(options.keyEncoding, 'keyEncoding')
+      const range = encodeRange(options, keyEncoding)
+      return this._track(this._native.compact(range)).then(() => undefined)
+    } catch (err) {
+      return Promise.reject(fromNative(err))
     }
   }
 

@@ -108,6 +108,9 @@ pub struct Stats {
     pub compaction_bytes_written: u64,
     /// Bytes of live table files and the current WAL.
     pub disk_bytes: u64,
+    /// Estimate of the live data's size on disk: the deepest non-empty level (leveled) or
+    /// the oldest run (tiered), where merged data settles (RocksDB's estimate).
+    pub live_bytes_estimate: u64,
     /// Write groups delayed because level 0 was over its slowdown threshold.
     pub write_slowdowns: u64,
     /// Times writers waited because level 0 was over its stop threshold.
@@ -833,6 +836,7 @@ impl Db {
             compaction_bytes_written: inner.compaction_bytes.load(Ordering::Relaxed),
             disk_bytes: st.levels.all().map(|t| t.meta.file_size).sum::<u64>()
                 + inner.wal.lock().as_ref().map_or(0, WalWriter::len_bytes),
+            live_bytes_estimate: live_bytes_estimate(&st.levels),
             write_slowdowns: inner.write_slowdowns.load(Ordering::Relaxed),
             write_stops: inner.write_stops.load(Ordering::Relaxed),
             live_iterators: inner.live_iterators.load(Ordering::SeqCst),
@@ -943,6 +947,13 @@ fn lookup_memtables<R>(
         }
     }
     None
+}
+
+fn live_bytes_estimate(levels: &Levels) -> u64 {
+    match (1..levels.depth()).rev().find(|&l| !levels.level(l).is_empty()) {
+        Some(deepest) => levels.level_bytes(deepest),
+        None => levels.level(0).last().map_or(0, |t| t.meta.file_size),
+    }
 }
 
 /// Keys `clear` deletes per batch.

@@ -10,9 +10,9 @@ pub enum Compression {
     None = 0,
     /// LZ4 block format (lz4_flex), size-prepended.
     Lz4 = 1,
-    /// Zstandard (reserved: not supported yet).
+    /// Zstandard, level 3 (zstd crate), size-prepended.
     Zstd = 2,
-    /// zlib (reserved: not supported yet).
+    /// zlib (RFC 1950) via flate2, size-prepended.
     Zlib = 3,
 }
 
@@ -34,8 +34,11 @@ impl Compression {
         match name {
             "none" => Ok(Self::None),
             "lz4" => Ok(Self::Lz4),
-            "zstd" | "zlib" => Err(Error::InvalidArgument(format!("compression '{name}' is not supported yet"))),
-            other => Err(Error::InvalidArgument(format!("unknown compression '{other}' (expected 'lz4' or 'none')"))),
+            "zstd" => Ok(Self::Zstd),
+            "zlib" => Ok(Self::Zlib),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown compression '{other}' (expected 'lz4', 'zstd', 'zlib' or 'none')"
+            ))),
         }
     }
 }
@@ -125,9 +128,6 @@ impl Options {
         }
         if !(1..=16).contains(&self.immutable_memtables_max) {
             return Err(Error::InvalidArgument("immutable memtables max must be 1..=16".into()));
-        }
-        if matches!(self.compression, Compression::Zstd | Compression::Zlib) {
-            return Err(Error::InvalidArgument("compression is not supported yet".into()));
         }
         if self.table_size_bytes_target < 4096 || self.level1_size_bytes_target < 4096 {
             return Err(Error::InvalidArgument("table and level size targets must be at least 4 KiB".into()));

@@ -134,7 +134,7 @@ impl Levels {
     /// Calls `f` on each table that may hold `key`, newest data first; stops when `f`
     /// returns `Some`.
     pub fn for_each_candidate<R>(&self, key: &[u8], mut f: impl FnMut(&Arc<LiveTable>) -> Option<R>) -> Option<R> {
-        for t in self.level(0) {
+        for t in self.level(0).iter().filter(|t| t.may_hold(key)) {
             if let Some(r) = f(t) {
                 return Some(r);
             }

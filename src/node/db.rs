@@ -11,7 +11,7 @@ use super::iter::{NativeIterator, PageShape};
 use super::snapshot::NativeSnapshot;
 use super::tasks::{Job, Output};
 use crate::engine::key::BATCH_SIZE_BYTES_MAX;
-use crate::engine::{Compression, Db, Error, IterOptions, Options, Snapshot, WriteBatch};
+use crate::engine::{CompactionStyle, Compression, Db, Error, IterOptions, Options, Snapshot, WriteBatch};
 use std::ops::Bound;
 
 /// Open options the engine understands (the JS face validates the rest).
@@ -22,6 +22,7 @@ pub struct NativeOpenOptions {
     pub write_buffer_size: Option<f64>,
     pub cache_size: Option<f64>,
     pub compression: Option<String>,
+    pub compaction_style: Option<String>,
 }
 
 /// A key range: bounds, prefix and direction (already encoded by the JS face).
@@ -60,6 +61,16 @@ fn iter_options(range: &NativeRange) -> IterOptions {
     }
 }
 
+/// `a / b`, or 0 when nothing was measured yet.
+#[allow(clippy::cast_precision_loss)]
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
 /// The engine snapshot behind an optional JS snapshot argument.
 fn snapshot_of(snapshot: Option<&NativeSnapshot>) -> Result<Option<&Snapshot>, Error> {
     snapshot.map(NativeSnapshot::get).transpose()
@@ -83,6 +94,24 @@ pub struct NativeStats {
     pub cache_capacity_bytes: f64,
     pub live_iterators: f64,
     pub live_snapshots: f64,
+    pub levels: Vec<NativeLevelStats>,
+    pub compactions: f64,
+    pub user_bytes_written: f64,
+    pub flush_bytes_written: f64,
+    pub compaction_bytes_written: f64,
+    pub write_amplification: f64,
+    pub disk_bytes: f64,
+    pub live_bytes_estimate: f64,
+    pub space_amplification: f64,
+    pub write_slowdowns: f64,
+    pub write_stops: f64,
+}
+
+/// Tables and bytes of one level.
+#[napi(object)]
+pub struct NativeLevelStats {
+    pub tables: f64,
+    pub bytes: f64,
 }
 
 fn size_option(value: Option<f64>, name: &str, default: usize) -> Result<usize, Error> {
@@ -105,6 +134,10 @@ fn parse_options(o: &NativeOpenOptions) -> Result<Options, Error> {
         write_buffer_size_bytes: size_option(o.write_buffer_size, "writeBufferSize", defaults.write_buffer_size_bytes)?,
         cache_size_bytes: size_option(o.cache_size, "cacheSize", defaults.cache_size_bytes)?,
         compression: o.compression.as_deref().map_or(Ok(defaults.compression), Compression::parse)?,
+        compaction_style: o
+            .compaction_style
+            .as_deref()
+            .map_or(Ok(defaults.compaction_style), CompactionStyle::parse)?,
         ..defaults
     };
     options.validate()?;
@@ -300,6 +333,25 @@ impl NativeDb {
         AsyncTask::new(Job::new(move || Ok(Output::Count(db.clear(options, limit)?))))
     }
 
+    /// Flushes and compacts the tables holding keys in `range` off the JS thread.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn compact(&self, range: NativeRange) -> AsyncTask<Job> {
+        let db = self.db.clone();
+        let options = iter_options(&range);
+        AsyncTask::new(Job::new(move || {
+            let lower = match &options.lower {
+                Bound::Included(k) | Bound::Excluded(k) => Some(k.as_slice()),
+                Bound::Unbounded => None,
+            };
+            let upper = match &options.upper {
+                Bound::Included(k) | Bound::Excluded(k) => Some(k.as_slice()),
+                Bound::Unbounded => None,
+            };
+            db.compact(lower, upper)?;
+            Ok(Output::Unit)
+        }))
+    }
+
     /// Engine counters (memory only).
     #[napi]
     pub fn stats(&self) -> NativeStats {
@@ -321,6 +373,21 @@ impl NativeDb {
             cache_capacity_bytes: s.cache.capacity_bytes as f64,
             live_iterators: s.live_iterators as f64,
             live_snapshots: s.live_snapshots as f64,
+            levels: s
+                .levels
+                .iter()
+                .map(|l| NativeLevelStats { tables: l.tables as f64, bytes: l.bytes as f64 })
+                .collect(),
+            compactions: s.compactions as f64,
+            user_bytes_written: s.user_bytes_written as f64,
+            flush_bytes_written: s.flush_bytes_written as f64,
+            compaction_bytes_written: s.compaction_bytes_written as f64,
+            write_amplification: ratio(s.flush_bytes_written + s.compaction_bytes_written, s.user_bytes_written),
+            disk_bytes: s.disk_bytes as f64,
+            live_bytes_estimate: s.live_bytes_estimate as f64,
+            space_amplification: ratio(s.disk_bytes, s.live_bytes_estimate),
+            write_slowdowns: s.write_slowdowns as f64,
+            write_stops: s.write_stops as f64,
         }
     }
 }

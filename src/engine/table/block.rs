@@ -100,21 +100,20 @@ impl BlockBuilder {
     }
 }
 
-/// Compresses a finished block and appends stored bytes + trailer to `out`; returns the
-/// stored size (trailer excluded). LZ4 is kept only when it saves at least 1/8.
+/// Compresses a finished block (when that saves at least 1/8) and appends stored bytes +
+/// trailer to `out`; returns the stored size (trailer excluded).
 pub fn encode_stored(raw: &[u8], compression: Compression, out: &mut Vec<u8>) -> usize {
     let start = out.len();
-    let mut used = Compression::None;
-    if compression == Compression::Lz4 {
-        let packed = lz4_flex::block::compress_prepend_size(raw);
-        if packed.len() < raw.len() - raw.len() / 8 {
+    let used = match super::compress::compress(raw, compression) {
+        Some(packed) => {
             out.extend_from_slice(&packed);
-            used = Compression::Lz4;
+            compression
         }
-    }
-    if used == Compression::None {
-        out.extend_from_slice(raw);
-    }
+        None => {
+            out.extend_from_slice(raw);
+            Compression::None
+        }
+    };
     let stored = out.len() - start;
     out.push(used as u8);
     let crc = crc32fast::hash(out.get(start..).unwrap_or_default());
@@ -130,14 +129,8 @@ pub fn decode_stored(stored_with_trailer: &[u8]) -> Result<Vec<u8>, &'static str
         return Err("block checksum mismatch");
     }
     let (&compression, stored) = covered.split_last().ok_or("block truncated")?;
-    match Compression::from_byte(compression) {
-        Some(Compression::None) => Ok(stored.to_vec()),
-        Some(Compression::Lz4) => {
-            lz4_flex::block::decompress_size_prepended(stored).map_err(|_| "lz4 block does not decompress")
-        }
-        Some(Compression::Zstd | Compression::Zlib) => Err("block compression not supported by this version"),
-        None => Err("unknown block compression"),
-    }
+    let compression = Compression::from_byte(compression).ok_or("unknown block compression")?;
+    super::compress::decompress(stored, compression)
 }
 
 /// A decoded, checked block.

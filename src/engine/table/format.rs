@@ -99,9 +99,6 @@ impl Header {
             return Err("unsupported format version");
         }
         let compression = body.get(11).and_then(|&b| Compression::from_byte(b)).ok_or("unknown compression")?;
-        if matches!(compression, Compression::Zstd | Compression::Zlib) {
-            return Err("table compression not supported by this version");
-        }
         let flags = u32_at(body, 12).ok_or("header truncated")?;
         if flags & !FLAGS_KNOWN != 0 {
             return Err("unknown header flags");

@@ -3,6 +3,7 @@
 
 pub mod block;
 pub mod builder;
+pub mod compress;
 pub mod filter;
 pub mod format;
 pub mod reader;
