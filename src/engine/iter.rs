@@ -206,6 +206,8 @@ impl Decoded {
 struct TableSource {
     table: Arc<LiveTable>,
     reverse: bool,
+    /// Whether blocks read from the file go into the block cache (not for compaction).
+    fill_cache: bool,
     block_index: usize,
     decoded: Option<Decoded>,
     pos: usize,
@@ -216,7 +218,7 @@ impl TableSource {
     fn load(&mut self, i: usize, cache_only: bool) -> Result<bool> {
         self.decoded = None;
         let Some(handle) = self.table.block_handle(i) else { return Ok(true) };
-        let Some(block) = self.table.block(handle, cache_only)? else { return Ok(false) };
+        let Some(block) = self.table.block_with(handle, cache_only, self.fill_cache)? else { return Ok(false) };
         let decoded = Decoded::new(block).ok_or_else(|| self.table.corrupt_block(handle))?;
         self.block_index = i;
         self.decoded = Some(decoded);
@@ -343,6 +345,7 @@ impl Source for TableSource {
 struct LevelSource {
     tables: Vec<Arc<LiveTable>>,
     reverse: bool,
+    fill_cache: bool,
     index: usize,
     current: Option<TableSource>,
 }
@@ -355,8 +358,14 @@ impl LevelSource {
             self.current = None;
             return Ok(Step::Done);
         };
-        let mut source =
-            TableSource { table: Arc::clone(table), reverse: self.reverse, block_index: 0, decoded: None, pos: 0 };
+        let mut source = TableSource {
+            table: Arc::clone(table),
+            reverse: self.reverse,
+            fill_cache: self.fill_cache,
+            block_index: 0,
+            decoded: None,
+            pos: 0,
+        };
         let step = source.seek(target, cache_only)?;
         self.current = Some(source);
         Ok(step)
@@ -611,6 +620,7 @@ impl DbIterator {
         }
         for table in levels.level(0) {
             sources.push(Box::new(TableSource {
+                fill_cache: true,
                 table: Arc::clone(table),
                 reverse,
                 block_index: 0,
@@ -621,7 +631,13 @@ impl DbIterator {
         for level in 1..levels.depth() {
             let tables = levels.level(level);
             if !tables.is_empty() {
-                sources.push(Box::new(LevelSource { tables: tables.to_vec(), reverse, index: 0, current: None }));
+                sources.push(Box::new(LevelSource {
+                    tables: tables.to_vec(),
+                    reverse,
+                    fill_cache: true,
+                    index: 0,
+                    current: None,
+                }));
             }
         }
         let start = if reverse { upper.clone() } else { lower.clone() };
@@ -877,6 +893,7 @@ impl TableMerge {
         let mut sources: Vec<Box<dyn Source>> = Vec::new();
         for table in overlapping {
             sources.push(Box::new(TableSource {
+                fill_cache: false,
                 table: Arc::clone(table),
                 reverse: false,
                 block_index: 0,
@@ -885,7 +902,7 @@ impl TableMerge {
             }));
         }
         for tables in runs.into_iter().filter(|r| !r.is_empty()) {
-            sources.push(Box::new(LevelSource { tables, reverse: false, index: 0, current: None }));
+            sources.push(Box::new(LevelSource { tables, reverse: false, fill_cache: false, index: 0, current: None }));
         }
         Self { sources, positioned: false }
     }

@@ -127,6 +127,12 @@ impl Table {
     /// it reads only what is in memory (block cache or OS page cache) and answers `Ok(None)`
     /// when the disk would be needed (the caller must then read off the JS thread).
     pub fn block(&self, handle: BlockHandle, cache_only: bool) -> Result<Option<Arc<Block>>> {
+        self.block_with(handle, cache_only, true)
+    }
+
+    /// `block`, choosing whether a block read from the file is cached (compaction reads each
+    /// block once and must not push hot blocks out).
+    pub fn block_with(&self, handle: BlockHandle, cache_only: bool, fill_cache: bool) -> Result<Option<Arc<Block>>> {
         let key = (self.number, handle.offset);
         if let Some(block) = self.cache.get(key) {
             return Ok(Some(block));
@@ -138,7 +144,9 @@ impl Table {
         } else {
             Arc::new(self.read_block(handle)?)
         };
-        self.cache.insert(key, Arc::clone(&block));
+        if fill_cache {
+            self.cache.insert(key, Arc::clone(&block));
+        }
         Ok(Some(block))
     }
 
