@@ -765,6 +765,15 @@ class Iterator {
 
   /** The next entry (`[key, value]`, or the key or value for `keys()`/`values()`), or `undefined` at the end. */
   next () {
+    // Fast path: nothing in flight and an entry buffered — no promise chain, no await.
+    if (this._busy === null && !this._closed && this._page !== null && this._pos < this._page.length &&
+        this._count < this._limit && !this._db._closing) {
+      try {
+        return Promise.resolve(this._take())
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
     return this._serial(async () => {
       if (!(await this._ensure())) return undefined
       return this._take()
@@ -822,7 +831,11 @@ class Iterator {
   async * [Symbol.asyncIterator] () {
     try {
       for (;;) {
-        const entry = await this.next()
+        // Drain the buffered page synchronously; await only to fetch the next one.
+        const entry = this._busy === null && this._page !== null && this._pos < this._page.length &&
+          this._count < this._limit && !this._closed && !this._db._closing
+          ? this._take()
+          : await this.next()
         if (entry === undefined) return
         yield entry
       }
