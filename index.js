@@ -200,6 +200,7 @@ function parseOpenOptions (options) {
 
 const READ_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'snapshot'])
 const RANGE_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'prefix', 'reverse', 'limit', 'keys', 'values', 'keyEncoding', 'valueEncoding', 'snapshot'])
+const HEATMAP_OPTIONS = new Set(['limit', 'keyEncoding'])
 const COMPACT_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'prefix', 'keyEncoding'])
 const CLEAR_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'prefix', 'reverse', 'limit', 'keyEncoding'])
 const WRITE_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'sync'])
@@ -408,7 +409,14 @@ class BrowserDB {
     this._tick = null
     const sync = this._tickSync
     this._tickSync = false
-    this._track(this._native.commit(sync)).then(tick.resolve, tick.reject)
+    let committed
+    try {
+      committed = this._native.commit(sync)
+    } catch (err) {
+      tick.reject(fromNative(err))
+      return
+    }
+    this._track(committed).then(tick.resolve, tick.reject)
   }
 
   // -- ordered reads -------------------------------------------------------------------------
@@ -486,6 +494,45 @@ class BrowserDB {
   }
 
   // -- lifecycle -----------------------------------------------------------------------------
+
+  /**
+   * Changes the cache budget (`cacheSize`) at run time; shrinking evicts at once.
+   * Synchronous: it touches only memory.
+   */
+  resizeCache (bytes) {
+    this._checkOpen()
+    checkBytes(bytes, 'bytes', 0, Number.MAX_SAFE_INTEGER)
+    if (bytes === undefined) throw invalid(TypeError, 'bytes is required')
+    try {
+      this._native.resizeCache(bytes)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  }
+
+  /**
+   * The hottest keys the HeatMap keeps decoded (its HOT tier), with their heat (0–15, the
+   * key's recent access frequency), hottest first.
+   * @returns {Array<{ key: K, heat: number }>}
+   */
+  heatmap (options) {
+    this._checkOpen()
+    options = checkOptionsObject(options, 'options')
+    checkKnown(options, HEATMAP_OPTIONS, 'heatmap')
+    const limit = options.limit === undefined ? 20 : options.limit
+    if (typeof limit !== 'number' || !Number.isInteger(limit)) throw invalid(TypeError, 'limit must be an integer')
+    if (limit < 0 || limit > 100000) throw invalid(RangeError, 'limit must be between 0 and 100000')
+    const keyEncoding = options.keyEncoding === undefined ? this._keyEncoding : checkEncoding(options.keyEncoding, 'keyEncoding')
+    let flat
+    try {
+      flat = this._native.hottest(limit, returnsString(keyEncoding))
+    } catch (err) {
+      throw fromNative(err)
+    }
+    const out = []
+    for (let i = 0; i < flat.length; i += 2) out.push({ key: decodeKey(flat[i], keyEncoding), heat: flat[i + 1] })
+    return out
+  }
 
   /** Engine counters: sequence, memtable bytes, tables, flushes, WAL writes and syncs. */
   stats () {

@@ -15,10 +15,10 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::background;
 use super::batch::{decode_payload, WriteBatch};
-use super::cache::{BlockCache, CacheStats};
 use super::compaction;
 use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind};
+use super::heatmap::{HeatMap, HeatStats};
 use super::iter::{DbIterator, IterOptions, PageEnd};
 use super::key::{now_ms, Keyspace, Lookup, KEY_SIZE_BYTES_MAX};
 use super::manifest::{self, Manifest};
@@ -94,8 +94,8 @@ pub struct Stats {
     pub wal_writes: u64,
     /// WAL fdatasyncs since open.
     pub wal_syncs: u64,
-    /// Block cache counters.
-    pub cache: CacheStats,
+    /// HeatMap counters (HOT entries, WARM blocks).
+    pub cache: HeatStats,
     /// Tables and bytes per level (index = level).
     pub levels: Vec<LevelStats>,
     /// Compactions run since open.
@@ -126,7 +126,7 @@ struct Inner {
     storage: Arc<dyn Storage>,
     options: Options,
     lock: Mutex<Option<Box<dyn LockHandle>>>,
-    cache: Arc<BlockCache>,
+    heat: Arc<HeatMap>,
     state: RwLock<State>,
     queue: Mutex<WriteQueue>,
     queue_cv: Condvar,
@@ -513,7 +513,8 @@ impl Db {
             })
         };
         let lower = tag(lower, vec![Keyspace::User as u8]);
-        let upper = tag(upper, vec![Keyspace::User as u8, 0xff, 0xff, 0xff, 0xff]);
+        // Unbounded: everything up to the next keyspace's tag (no user key reaches it).
+        let upper = tag(upper, vec![Keyspace::User as u8 + 1]);
         let _version = self.inner.version_lock.lock();
         let levels = Arc::clone(&self.inner.state.read().levels);
         let result = match compaction::plan_manual(&levels, &self.inner.options, &lower, &upper) {
@@ -557,6 +558,9 @@ impl Db {
             (log_number, levels)
         };
         self.store_manifest(&levels, Some(log_number), table.as_ref().map(|t| t.meta.max_seq))?;
+        // The flushed memtable no longer masks HOT once it is gone: drop its keys from HOT
+        // first (heatmap/mod.rs "Consistency").
+        oldest.mem.for_each_key(|key| inner.heat.invalidate(std::iter::once(key)));
         {
             let mut st = inner.state.write();
             st.immutable.remove(0);
@@ -572,8 +576,9 @@ impl Db {
     pub(crate) fn open_live_table(&self, meta: TableMeta) -> Result<Arc<LiveTable>> {
         let inner = &self.inner;
         let path = files::path(&inner.dir, meta.number, FileKind::Table);
-        let table = Table::open(inner.storage.as_ref(), &path, meta.number, Arc::clone(&inner.cache))?;
-        Ok(Arc::new(LiveTable::new(table, meta, Arc::clone(&inner.storage), path, Arc::clone(&inner.cache))))
+        let blocks = inner.heat.blocks();
+        let table = Table::open(inner.storage.as_ref(), &path, meta.number, Arc::clone(blocks))?;
+        Ok(Arc::new(LiveTable::new(table, meta, Arc::clone(&inner.storage), path, Arc::clone(blocks))))
     }
 
     /// Swaps in a MANIFEST naming `levels`' tables (and the new oldest live WAL, if given).
@@ -786,6 +791,10 @@ impl Db {
         f: &mut Option<F>,
     ) -> Result<Walk<R>> {
         let now = now_ms();
+        let latest = seq == u64::MAX;
+        let heat = &self.inner.heat;
+        let generation = heat.generation();
+        let key_hash = super::table::filter::key_hash(sk);
         let levels = {
             let st = self.inner.state.read();
             if let Some(r) = lookup_memtables(&st, sk, seq, now, f) {
@@ -793,7 +802,12 @@ impl Db {
             }
             Arc::clone(&st.levels)
         };
-        let key_hash = super::table::filter::key_hash(sk);
+        // HOT holds only newest versions, so only latest-state reads may use it.
+        if latest {
+            if let Some(value) = heat.get(sk, key_hash) {
+                return take_callback(f).map(|f| Walk::Decided(f(Some(&value))));
+            }
+        }
         let decided = levels.for_each_candidate(sk, |table| {
             let handle = table.locate(sk, key_hash, seq)?;
             let block = match table.block(handle, cache_only) {
@@ -807,9 +821,33 @@ impl Db {
                 Ok(Lookup::Absent) => return None,
                 Err(e) => return Some(Err(e)),
             };
+            if let (true, Some(v)) = (latest, value) {
+                heat.offer(sk, key_hash, v, generation);
+            }
             Some(take_callback(f).map(|f| Walk::Decided(f(value))))
         });
         decided.unwrap_or(Ok(Walk::Absent))
+    }
+
+    /// Changes the cache budget at run time; shrinking evicts at once.
+    pub fn resize_cache(&self, capacity_bytes: usize) -> Result<()> {
+        let _guard = self.begin()?;
+        self.inner.heat.resize(capacity_bytes);
+        Ok(())
+    }
+
+    /// The hottest cached keys (user keys) with their heat (0..=15), hottest first.
+    pub fn hottest(&self, limit: usize) -> Result<Vec<(Vec<u8>, u8)>> {
+        let _guard = self.begin()?;
+        Ok(self
+            .inner
+            .heat
+            .hottest(limit.saturating_mul(2).max(limit))
+            .into_iter()
+            .filter(|(k, _)| k.first() == Some(&(Keyspace::User as u8)))
+            .map(|(k, heat)| (k.get(1..).unwrap_or_default().to_vec(), heat))
+            .take(limit)
+            .collect())
     }
 
     /// Counters.
@@ -826,7 +864,7 @@ impl Db {
             flushes: inner.flushes.load(Ordering::Relaxed),
             wal_writes: inner.wal_writes.load(Ordering::Relaxed),
             wal_syncs: inner.wal_syncs.load(Ordering::Relaxed),
-            cache: inner.cache.stats(),
+            cache: inner.heat.stats(),
             levels: (0..st.levels.depth())
                 .map(|l| LevelStats { tables: st.levels.level(l).len() as u64, bytes: st.levels.level_bytes(l) })
                 .collect(),
@@ -1020,7 +1058,7 @@ pub(crate) struct Recovered {
     pub storage: Arc<dyn Storage>,
     pub options: Options,
     pub lock: Box<dyn LockHandle>,
-    pub cache: Arc<BlockCache>,
+    pub heat: Arc<HeatMap>,
     pub manifest: Manifest,
     pub tables: Vec<Arc<LiveTable>>,
     pub mem: Memtable,
@@ -1037,7 +1075,7 @@ impl Db {
             storage: r.storage,
             options: r.options,
             lock: Mutex::new(Some(r.lock)),
-            cache: r.cache,
+            heat: r.heat,
             state: RwLock::new(State {
                 active: MemWithWal { mem: Arc::new(r.mem), wal_number },
                 immutable: Vec::new(),

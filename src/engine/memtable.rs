@@ -145,6 +145,13 @@ impl Memtable {
         self.map.read().is_empty()
     }
 
+    /// Calls `f(stored_key)` for every key.
+    pub fn for_each_key(&self, mut f: impl FnMut(&[u8])) {
+        for key in self.map.read().keys() {
+            f(key);
+        }
+    }
+
     /// Calls `f(stored_key, version)` for every version in internal-key order (key
     /// ascending, newest first). Used by flush on an immutable memtable.
     pub fn for_each(&self, mut f: impl FnMut(&[u8], &Version) -> super::error::Result<()>) -> super::error::Result<()> {

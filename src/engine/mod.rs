@@ -11,6 +11,7 @@ mod compaction;
 pub mod db;
 pub mod error;
 pub mod files;
+pub mod heatmap;
 pub mod iter;
 pub mod key;
 pub mod manifest;

@@ -8,6 +8,7 @@ use super::cache::BlockCache;
 use super::db::{Db, Recovered, MANIFEST_FILES};
 use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind, LOCK_FILE_NAME};
+use super::heatmap::HeatMap;
 use super::manifest::Manifest;
 use super::memtable::Memtable;
 use super::options::Options;
@@ -71,8 +72,8 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
         }
     };
     let names = storage.list_dir(dir).ctx(|| format!("listing {}", dir.display()))?;
-    let cache = Arc::new(BlockCache::new(options.cache_size_bytes));
-    let tables = open_tables(&storage, dir, &manifest, &cache)?;
+    let heat = Arc::new(HeatMap::new(options.cache_size_bytes));
+    let tables = open_tables(&storage, dir, &manifest, heat.blocks())?;
     let mut wals: Vec<u64> = names
         .iter()
         .filter_map(|n| files::parse(n))
@@ -113,7 +114,7 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
         storage,
         options,
         lock,
-        cache,
+        heat,
         manifest,
         tables,
         mem,

@@ -80,3 +80,11 @@ pub fn option_to_js(env: sys::napi_env, value: Option<&[u8]>, as_string: bool) -
         None => undefined(env),
     }
 }
+
+/// A JS number.
+pub fn number_to_js(env: sys::napi_env, value: f64) -> napi::Result<RawValue> {
+    let mut out = std::ptr::null_mut();
+    // SAFETY: valid env and out-pointer.
+    check(unsafe { sys::napi_create_double(env, value, &raw mut out) }, "create number")?;
+    Ok(RawValue(out))
+}

@@ -72,8 +72,8 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 /// The engine snapshot behind an optional JS snapshot argument.
-fn snapshot_of(snapshot: Option<&NativeSnapshot>) -> Result<Option<&Snapshot>, Error> {
-    snapshot.map(NativeSnapshot::get).transpose()
+fn snapshot_of(snapshot: Option<&NativeSnapshot>) -> Result<Option<Snapshot>, Error> {
+    snapshot.map(NativeSnapshot::hold).transpose()
 }
 
 /// Engine counters.
@@ -87,11 +87,7 @@ pub struct NativeStats {
     pub flushes: f64,
     pub wal_writes: f64,
     pub wal_syncs: f64,
-    pub cache_hits: f64,
-    pub cache_misses: f64,
-    pub cache_bytes: f64,
-    pub cache_blocks: f64,
-    pub cache_capacity_bytes: f64,
+    pub cache: NativeCacheStats,
     pub live_iterators: f64,
     pub live_snapshots: f64,
     pub levels: Vec<NativeLevelStats>,
@@ -105,6 +101,40 @@ pub struct NativeStats {
     pub space_amplification: f64,
     pub write_slowdowns: f64,
     pub write_stops: f64,
+}
+
+/// The HeatMap's counters.
+#[napi(object)]
+pub struct NativeCacheStats {
+    pub hits: f64,
+    pub misses: f64,
+    pub hit_rate: f64,
+    pub bytes: f64,
+    pub capacity_bytes: f64,
+    pub sketch_bytes: f64,
+    pub hot: NativeTierStats,
+    pub warm: NativeTierStats,
+}
+
+/// One tier's counters.
+#[napi(object)]
+pub struct NativeTierStats {
+    pub hits: f64,
+    pub misses: f64,
+    pub entries: f64,
+    pub bytes: f64,
+    pub evictions: f64,
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn tier(p: crate::engine::heatmap::policy::PolicyStats) -> NativeTierStats {
+    NativeTierStats {
+        hits: p.hits as f64,
+        misses: p.misses as f64,
+        entries: p.entries as f64,
+        bytes: p.bytes as f64,
+        evictions: p.evictions as f64,
+    }
 }
 
 /// Tables and bytes of one level.
@@ -155,23 +185,27 @@ pub fn open_db(location: String, options: NativeOpenOptions) -> AsyncTask<Job> {
 #[napi]
 pub struct NativeDb {
     db: Db,
-    /// Writes queued in the current JS tick, committed together by `commit`.
-    pending: Vec<WriteBatch>,
+    /// Writes queued in the current JS tick, committed together by `commit`. A lock rather
+    /// than `&mut self` methods: napi-rs refuses a mutable borrow of an object while one of
+    /// its async tasks holds a borrow. Only the JS thread takes it, so it is never contended.
+    pending: parking_lot::Mutex<Vec<WriteBatch>>,
 }
 
 impl NativeDb {
-    pub(super) const fn new(db: Db) -> Self {
-        Self { db, pending: Vec::new() }
+    pub(super) fn new(db: Db) -> Self {
+        Self { db, pending: parking_lot::Mutex::new(Vec::new()) }
     }
 
-    /// The batch the next queued write goes into: a new one when the last would overflow.
-    fn batch_for(&mut self, extra_bytes: usize) -> &mut WriteBatch {
-        let full = self.pending.last().is_none_or(|b| b.data_bytes() + extra_bytes > BATCH_SIZE_BYTES_MAX);
+    /// Runs `f` on the batch the next queued write goes into: a new one when the last would
+    /// overflow.
+    fn with_batch<R>(&self, extra_bytes: usize, f: impl FnOnce(&mut WriteBatch) -> R) -> R {
+        let mut pending = self.pending.lock();
+        let full = pending.last().is_none_or(|b| b.data_bytes() + extra_bytes > BATCH_SIZE_BYTES_MAX);
         if full {
-            self.pending.push(WriteBatch::new());
+            pending.push(WriteBatch::new());
         }
-        let last = self.pending.len() - 1;
-        &mut self.pending[last]
+        let last = pending.len() - 1;
+        f(&mut pending[last])
     }
 }
 
@@ -189,7 +223,8 @@ impl NativeDb {
     ) -> napi::Result<RawValue, String> {
         let raw = env.raw();
         let found = no_panic(|| {
-            self.db.get_in_memory_at(arg_bytes(&key), snapshot_of(snapshot)?, |v| option_to_js(raw, v, as_string))
+            self.db
+                .get_in_memory_at(arg_bytes(&key), snapshot_of(snapshot)?.as_ref(), |v| option_to_js(raw, v, as_string))
         })
         .map_err(|e| to_js(&e))?;
         match found {
@@ -209,7 +244,7 @@ impl NativeDb {
     ) -> napi::Result<RawValue, String> {
         let raw = env.raw();
         let value = no_panic(|| {
-            self.db.get_at_with(arg_bytes(&key), snapshot_of(snapshot)?, |v| option_to_js(raw, v, as_string))
+            self.db.get_at_with(arg_bytes(&key), snapshot_of(snapshot)?.as_ref(), |v| option_to_js(raw, v, as_string))
         })
         .map_err(|e| to_js(&e))?;
         value.map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason))
@@ -220,7 +255,7 @@ impl NativeDb {
     pub fn get(&self, key: BytesArg<'_>, as_string: bool, snapshot: Option<&NativeSnapshot>) -> AsyncTask<Job> {
         let db = self.db.clone();
         let key = arg_bytes(&key).to_vec();
-        let held = snapshot_of(snapshot).map(|s| s.map(Snapshot::clone_registration));
+        let held = snapshot_of(snapshot);
         AsyncTask::new(Job::new(move || Ok(Output::Value(db.get_at(&key, held?.as_ref())?, as_string))))
     }
 
@@ -233,7 +268,7 @@ impl NativeDb {
         snapshot: Option<&NativeSnapshot>,
     ) -> AsyncTask<Job> {
         let db = self.db.clone();
-        let held = snapshot_of(snapshot).map(|s| s.map(Snapshot::clone_registration));
+        let held = snapshot_of(snapshot);
         let keys: Vec<Vec<u8>> = keys
             .into_iter()
             .map(|k| match k {
@@ -250,26 +285,25 @@ impl NativeDb {
 
     /// Queues a put for this tick's commit; throws on bad input (nothing queued).
     #[napi]
-    pub fn queue_put(&mut self, key: BytesArg<'_>, value: BytesArg<'_>) -> napi::Result<(), String> {
+    pub fn queue_put(&self, key: BytesArg<'_>, value: BytesArg<'_>) -> napi::Result<(), String> {
         let (key, value) = (arg_bytes(&key), arg_bytes(&value));
-        self.batch_for(key.len() + value.len()).put(key, value).map_err(|e| to_js(&e))
+        self.with_batch(key.len() + value.len(), |b| b.put(key, value)).map_err(|e| to_js(&e))
     }
 
     /// Queues a delete for this tick's commit.
     #[napi]
-    pub fn queue_del(&mut self, key: BytesArg<'_>) -> napi::Result<(), String> {
+    pub fn queue_del(&self, key: BytesArg<'_>) -> napi::Result<(), String> {
         let key = arg_bytes(&key);
-        self.batch_for(key.len()).delete(key).map_err(|e| to_js(&e))
+        self.with_batch(key.len(), |b| b.delete(key)).map_err(|e| to_js(&e))
     }
 
     /// Queues an atomic batch: `kinds` has one letter per op (`p` put, `d` delete); `items`
     /// holds key, value for a put and key for a delete. All ops are checked before any is
     /// queued, and they land in one WAL record.
     #[napi]
-    pub fn queue_batch(&mut self, kinds: String, items: Vec<Either<String, Uint8Array>>) -> napi::Result<(), String> {
+    pub fn queue_batch(&self, kinds: String, items: Vec<Either<String, Uint8Array>>) -> napi::Result<(), String> {
         let batch = build_batch(&kinds, &items).map_err(|e| to_js(&e))?;
-        let target = self.batch_for(batch.data_bytes());
-        if !target.append(&batch) {
+        if !self.with_batch(batch.data_bytes(), |target| target.append(&batch)) {
             return Err(to_js(&Error::Internal("queued batch does not fit".into())));
         }
         Ok(())
@@ -278,9 +312,9 @@ impl NativeDb {
     /// Commits the writes queued this tick (one group commit); resolves when they reached the
     /// OS, or were fdatasynced when `sync`.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn commit(&mut self, sync: bool) -> AsyncTask<Job> {
+    pub fn commit(&self, sync: bool) -> AsyncTask<Job> {
         let db = self.db.clone();
-        let batches = std::mem::take(&mut self.pending);
+        let batches = std::mem::take(&mut *self.pending.lock());
         AsyncTask::new(Job::new(move || {
             for batch in batches {
                 db.write(batch, sync)?;
@@ -291,9 +325,9 @@ impl NativeDb {
 
     /// Closes the database off the JS thread.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn close(&mut self) -> AsyncTask<Job> {
+    pub fn close(&self) -> AsyncTask<Job> {
         let db = self.db.clone();
-        self.pending.clear();
+        self.pending.lock().clear();
         AsyncTask::new(Job::new(move || {
             db.close()?;
             Ok(Output::Unit)
@@ -318,7 +352,7 @@ impl NativeDb {
         snapshot: Option<&NativeSnapshot>,
     ) -> napi::Result<NativeIterator, String> {
         let shape = PageShape { keys, values, key_as_string, value_as_string };
-        no_panic(|| self.db.iter(iter_options(&range), snapshot_of(snapshot)?))
+        no_panic(|| self.db.iter(iter_options(&range), snapshot_of(snapshot)?.as_ref()))
             .map(|iter| NativeIterator::new(iter, shape))
             .map_err(|e| to_js(&e))
     }
@@ -352,6 +386,27 @@ impl NativeDb {
         }))
     }
 
+    /// Changes the cache budget (memory only); shrinking evicts at once.
+    #[napi]
+    pub fn resize_cache(&self, bytes: f64) -> napi::Result<(), String> {
+        let bytes = size_option(Some(bytes), "cacheSize", 0).map_err(|e| to_js(&e))?;
+        no_panic(|| self.db.resize_cache(bytes)).map_err(|e| to_js(&e))
+    }
+
+    /// The hottest cached keys as `[key, heat, key, heat, ...]` (memory only).
+    #[napi(ts_return_type = "Array<string | Buffer | number>")]
+    pub fn hottest(&self, env: Env, limit: u32, key_as_string: bool) -> napi::Result<Vec<RawValue>, String> {
+        let raw = env.raw();
+        let internal = |e: napi::Error| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason);
+        let keys = no_panic(|| self.db.hottest(limit as usize)).map_err(|e| to_js(&e))?;
+        let mut out = Vec::with_capacity(keys.len() * 2);
+        for (key, heat) in keys {
+            out.push(super::convert::bytes_to_js(raw, &key, key_as_string).map_err(internal)?);
+            out.push(super::convert::number_to_js(raw, f64::from(heat)).map_err(internal)?);
+        }
+        Ok(out)
+    }
+
     /// Engine counters (memory only).
     #[napi]
     pub fn stats(&self) -> NativeStats {
@@ -366,11 +421,20 @@ impl NativeDb {
             flushes: s.flushes as f64,
             wal_writes: s.wal_writes as f64,
             wal_syncs: s.wal_syncs as f64,
-            cache_hits: s.cache.hits as f64,
-            cache_misses: s.cache.misses as f64,
-            cache_bytes: s.cache.used_bytes as f64,
-            cache_blocks: s.cache.blocks as f64,
-            cache_capacity_bytes: s.cache.capacity_bytes as f64,
+            cache: NativeCacheStats {
+                // A read that misses HOT goes on to WARM: a lookup hits if either tier does.
+                hits: (s.cache.hot.hits + s.cache.warm.hits) as f64,
+                misses: s.cache.warm.misses as f64,
+                hit_rate: ratio(
+                    s.cache.hot.hits + s.cache.warm.hits,
+                    s.cache.hot.hits + s.cache.warm.hits + s.cache.warm.misses,
+                ),
+                bytes: (s.cache.hot.bytes + s.cache.warm.bytes) as f64,
+                capacity_bytes: s.cache.capacity_bytes as f64,
+                sketch_bytes: s.cache.sketch_bytes as f64,
+                hot: tier(s.cache.hot),
+                warm: tier(s.cache.warm),
+            },
             live_iterators: s.live_iterators as f64,
             live_snapshots: s.live_snapshots as f64,
             levels: s

@@ -134,7 +134,8 @@ impl Table {
     /// block once and must not push hot blocks out).
     pub fn block_with(&self, handle: BlockHandle, cache_only: bool, fill_cache: bool) -> Result<Option<Arc<Block>>> {
         let key = (self.number, handle.offset);
-        if let Some(block) = self.cache.get(key) {
+        let cached = if fill_cache { self.cache.get(key) } else { self.cache.peek(key) };
+        if let Some(block) = cached {
             return Ok(Some(block));
         }
         let block = if cache_only {

@@ -1,0 +1,161 @@
+//! The HeatMap: how hot every key is, and the hottest data kept closest.
+//!
+//! - **HOT**: decoded entries (stored key → value). A `get` of a hot key reads no block and
+//!   decodes nothing. Every latest-state read that misses the memtables asks HOT first and
+//!   counts the key's heat; a value read from a table is offered to HOT, whose W-TinyLFU
+//!   admission keeps it only if it is hotter than what it would displace.
+//! - **WARM**: decoded blocks (`cache.rs`), for neighbours of hot keys and for scans.
+//! - **COLD**: on disk but tracked: the frequency sketch remembers keys' heat though no tier
+//!   holds them, so a key warming up is admitted once it is hot enough.
+//! - **FROZEN**: heat zero: never admitted ahead of anything warmer, the first to go.
+//!
+//! The budget (`cacheSize`) is split between HOT and WARM (`HOT_SHARE`); both are sharded
+//! W-TinyLFU policies (policy.rs) with sketches under 1% of their bytes.
+//!
+//! Consistency: HOT may only hold the newest version of a key. Reads check the memtables
+//! before HOT, so a newer version in a memtable masks a stale HOT entry; when that memtable is
+//! flushed, its keys are removed from HOT before the flushed table is published. A read that
+//! raced with a flush does not offer its value (the generation counter changed).
+
+pub mod policy;
+pub mod sketch;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use self::policy::{PolicyStats, WTinyLfu};
+use super::cache::{add_stats, BlockCache};
+
+const SHARDS: usize = 16;
+/// HOT's share of the cache budget; WARM gets the rest.
+pub const HOT_SHARE: f64 = 0.5;
+/// Bookkeeping bytes charged per HOT entry, beyond its key and value.
+const ENTRY_OVERHEAD_BYTES: usize = 64;
+/// Typical entry, for sizing the sketches.
+const ENTRY_BYTES_TYPICAL: usize = 256;
+
+type HotShard = WTinyLfu<Box<[u8]>, Arc<[u8]>>;
+
+/// Counters of both tiers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeatStats {
+    /// Decoded entries.
+    pub hot: PolicyStats,
+    /// Decoded blocks.
+    pub warm: PolicyStats,
+    /// Bytes of all frequency sketches.
+    pub sketch_bytes: u64,
+    /// The whole budget.
+    pub capacity_bytes: u64,
+}
+
+/// The cache of one database.
+pub struct HeatMap {
+    hot: Vec<Mutex<HotShard>>,
+    blocks: Arc<BlockCache>,
+    generation: AtomicU64,
+}
+
+fn hot_shard(hash: u64) -> usize {
+    (hash >> 58) as usize % SHARDS
+}
+
+fn split(capacity_bytes: usize) -> (usize, usize) {
+    let hot = (capacity_bytes as f64 * HOT_SHARE) as usize;
+    (hot, capacity_bytes - hot)
+}
+
+impl HeatMap {
+    /// A HeatMap within `capacity_bytes`.
+    #[must_use]
+    pub fn new(capacity_bytes: usize) -> Self {
+        let (hot, warm) = split(capacity_bytes);
+        let shard = hot / SHARDS;
+        Self {
+            hot: (0..SHARDS).map(|_| Mutex::new(WTinyLfu::new(shard, ENTRY_BYTES_TYPICAL, shard / 100))).collect(),
+            blocks: Arc::new(BlockCache::new(warm)),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The WARM tier (tables read blocks through it).
+    #[must_use]
+    pub fn blocks(&self) -> &Arc<BlockCache> {
+        &self.blocks
+    }
+
+    /// Taken before a read looks at the memtables; passed back to `offer`.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// The HOT value of a stored key, counting its heat.
+    pub fn get(&self, stored_key: &[u8], hash: u64) -> Option<Arc<[u8]>> {
+        self.hot.get(hot_shard(hash)).and_then(|s| s.lock().get(stored_key, hash))
+    }
+
+    /// Offers a value just read from a table; kept if hot enough and no flush happened since
+    /// the read began.
+    pub fn offer(&self, stored_key: &[u8], hash: u64, value: &[u8], generation: u64) {
+        let Some(shard) = self.hot.get(hot_shard(hash)) else { return };
+        let weight = stored_key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
+        let mut shard = shard.lock();
+        if shard.capacity_bytes() == 0 || self.generation() != generation {
+            return;
+        }
+        shard.insert(stored_key.into(), hash, value.into(), weight);
+    }
+
+    /// Removes keys whose newest version is about to move from a memtable into a table.
+    pub fn invalidate<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if self.hot.iter().all(|s| s.lock().stats().entries == 0) {
+            return;
+        }
+        for key in keys {
+            let hash = super::table::filter::key_hash(key);
+            if let Some(shard) = self.hot.get(hot_shard(hash)) {
+                shard.lock().remove(key);
+            }
+        }
+    }
+
+    /// Changes the budget of both tiers; shrinking evicts at once.
+    pub fn resize(&self, capacity_bytes: usize) {
+        let (hot, warm) = split(capacity_bytes);
+        for shard in &self.hot {
+            shard.lock().resize(hot / SHARDS);
+        }
+        self.blocks.resize(warm);
+    }
+
+    /// Counters.
+    #[must_use]
+    pub fn stats(&self) -> HeatStats {
+        let hot = self.hot.iter().map(|s| s.lock().stats()).fold(PolicyStats::default(), add_stats);
+        let hot_sketch: usize = self.hot.iter().map(|s| s.lock().sketch_bytes()).sum();
+        let hot_capacity: usize = self.hot.iter().map(|s| s.lock().capacity_bytes()).sum();
+        HeatStats {
+            hot,
+            warm: self.blocks.stats(),
+            sketch_bytes: (hot_sketch + self.blocks.sketch_bytes()) as u64,
+            capacity_bytes: (hot_capacity + self.blocks.capacity_bytes()) as u64,
+        }
+    }
+
+    /// The hottest HOT keys (stored keys) with their heat (0..=15), hottest first.
+    #[must_use]
+    pub fn hottest(&self, limit: usize) -> Vec<(Vec<u8>, u8)> {
+        let mut all: Vec<(Vec<u8>, u8)> = Vec::new();
+        for shard in &self.hot {
+            let shard = shard.lock();
+            all.extend(shard.hottest().map(|(k, heat)| (k.to_vec(), heat)));
+        }
+        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        all.truncate(limit);
+        all
+    }
+}

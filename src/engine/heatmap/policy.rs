@@ -1,0 +1,511 @@
+//! The HeatMap's eviction policy: W-TinyLFU (Einziger, Friedman, Manes, "TinyLFU: A Highly
+//! Efficient Cache Admission Policy", 2017) with a window sized by hill climbing (as Caffeine
+//! does), weighted by bytes.
+//!
+//! - **Window** (LRU, starts at 1% of the budget): every new entry lands here, so a burst of
+//!   new keys can be served before their frequency is known.
+//! - **Main**, a segmented LRU: **probation** (entries admitted from the window) and
+//!   **protected** (entries hit again while in probation; at most 80% of main).
+//! - **Admission**: an entry leaving the window enters main only if the frequency sketch says
+//!   it is hotter than the main entry it would push out, and was seen at least twice; so a
+//!   scan of one-time keys passes through the small window and never flushes the hot set.
+//! - **Hill climbing**: every sample period the hit rate is compared with the previous one;
+//!   the window grows or shrinks by a step in whichever direction improved it, and the step
+//!   decays as the hit rate settles (restarting on a large change of workload).
+//!
+//! Not thread-safe by itself: the HeatMap shards keys over several policies, each behind its
+//! own lock. All operations are O(1) (an intrusive doubly linked list in a slab).
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use super::sketch::FrequencySketch;
+
+const WINDOW: u8 = 0;
+const PROBATION: u8 = 1;
+const PROTECTED: u8 = 2;
+const NONE: usize = usize::MAX;
+
+/// Initial window share of the budget.
+const WINDOW_FRACTION_INITIAL: f64 = 0.01;
+/// Largest window share the climber may choose.
+const WINDOW_FRACTION_MAX: f64 = 0.8;
+/// Protected share of main.
+const PROTECTED_FRACTION: f64 = 0.8;
+/// First climbing step, as a share of the budget.
+const STEP_FRACTION_INITIAL: f64 = 0.0625;
+/// A hit-rate change this large restarts the climb with a full step.
+const RESTART_THRESHOLD: f64 = 0.05;
+/// Heat a window candidate needs before it may displace anything in main.
+const ADMISSION_HEAT_MIN: u8 = 2;
+/// Step decay per sample while the hit rate is stable.
+const STEP_DECAY: f64 = 0.98;
+
+#[derive(Debug)]
+struct Node<K, V> {
+    key: K,
+    value: V,
+    hash: u64,
+    weight: usize,
+    list: u8,
+    prev: usize,
+    next: usize,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct List {
+    head: usize, // most recently used
+    tail: usize, // least recently used
+    bytes: usize,
+    len: usize,
+}
+
+impl List {
+    const fn empty() -> Self {
+        Self { head: NONE, tail: NONE, bytes: 0, len: 0 }
+    }
+}
+
+/// Counters of one policy.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyStats {
+    /// Lookups that found their entry.
+    pub hits: u64,
+    /// Lookups that did not.
+    pub misses: u64,
+    /// Entries evicted or refused admission.
+    pub evictions: u64,
+    /// Entries cached now.
+    pub entries: u64,
+    /// Bytes cached now.
+    pub bytes: u64,
+}
+
+/// A byte-weighted W-TinyLFU cache.
+#[derive(Debug)]
+pub struct WTinyLfu<K, V> {
+    nodes: Vec<Option<Node<K, V>>>,
+    free: Vec<usize>,
+    index: HashMap<K, usize>,
+    lists: [List; 3],
+    capacity_bytes: usize,
+    window_bytes_target: usize,
+    sketch: FrequencySketch,
+    stats: PolicyStats,
+    climb: Climber,
+}
+
+#[derive(Debug)]
+struct Climber {
+    hits: u64,
+    misses: u64,
+    sample_accesses: u64,
+    previous_hit_rate: f64,
+    step_bytes: f64,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
+    /// A cache of at most `capacity_bytes`, expecting entries of about `entry_bytes`; its
+    /// sketch uses at most `sketch_bytes_max`.
+    #[must_use]
+    pub fn new(capacity_bytes: usize, entry_bytes: usize, sketch_bytes_max: usize) -> Self {
+        let entries = (capacity_bytes / entry_bytes.max(1)).max(16);
+        Self {
+            nodes: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::new(),
+            lists: [List::empty(); 3],
+            capacity_bytes,
+            window_bytes_target: fraction(capacity_bytes, WINDOW_FRACTION_INITIAL),
+            sketch: FrequencySketch::new(entries, sketch_bytes_max),
+            stats: PolicyStats::default(),
+            climb: Climber {
+                hits: 0,
+                misses: 0,
+                sample_accesses: 10 * entries as u64,
+                previous_hit_rate: 0.0,
+                step_bytes: capacity_bytes as f64 * STEP_FRACTION_INITIAL,
+            },
+        }
+    }
+
+    /// The value cached for `key`, counting the access.
+    pub fn get<Q: Hash + Eq + ?Sized>(&mut self, key: &Q, hash: u64) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        self.sketch.increment(hash);
+        let found = self.index.get(key).copied();
+        self.record(found.is_some());
+        let at = found?;
+        self.on_hit(at);
+        self.node(at).map(|n| n.value.clone())
+    }
+
+    /// The value cached for `key` without counting an access or moving it (maintenance
+    /// reads such as compaction must not look hot).
+    pub fn peek<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
+        self.index.get(key).and_then(|&at| self.node(at)).map(|n| n.value.clone())
+    }
+
+    /// Counts an access without looking up (a key read elsewhere, to warm its heat).
+    pub fn touch(&mut self, hash: u64) {
+        self.sketch.increment(hash);
+    }
+
+    /// How often the key with this hash was accessed lately (0..=15).
+    #[must_use]
+    pub fn heat(&self, hash: u64) -> u8 {
+        self.sketch.frequency(hash)
+    }
+
+    /// Caches `value` (replacing an older one); admission may evict it again at once.
+    pub fn insert(&mut self, key: K, hash: u64, value: V, weight: usize) {
+        if let Some(&at) = self.index.get(&key) {
+            self.unlink(at);
+            let list = if let Some(n) = self.node_mut(at) {
+                n.value = value;
+                n.weight = weight;
+                n.list
+            } else {
+                WINDOW
+            };
+            self.link_front(at, list);
+        } else {
+            if weight > self.capacity_bytes {
+                self.stats.evictions += 1;
+                return;
+            }
+            let node = Node { key: key.clone(), value, hash, weight, list: WINDOW, prev: NONE, next: NONE };
+            let at = match self.free.pop() {
+                Some(at) => {
+                    if let Some(slot) = self.nodes.get_mut(at) {
+                        *slot = Some(node);
+                    }
+                    at
+                }
+                None => {
+                    self.nodes.push(Some(node));
+                    self.nodes.len() - 1
+                }
+            };
+            self.index.insert(key, at);
+            self.link_front(at, WINDOW);
+        }
+        self.evict();
+    }
+
+    /// Drops `key` (its value changed or went away).
+    pub fn remove<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        let Some(at) = self.index.remove(key) else { return false };
+        self.unlink(at);
+        self.release(at);
+        true
+    }
+
+    /// Drops every entry whose key matches.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K) -> bool) {
+        let doomed: Vec<K> = self.index.keys().filter(|k| !keep(k)).cloned().collect();
+        for k in doomed {
+            self.remove::<K>(&k);
+        }
+    }
+
+    /// Changes the budget; shrinking evicts at once.
+    pub fn resize(&mut self, capacity_bytes: usize) {
+        let share = self.window_bytes_target as f64 / self.capacity_bytes.max(1) as f64;
+        self.capacity_bytes = capacity_bytes;
+        self.window_bytes_target = fraction(capacity_bytes, share);
+        self.climb.step_bytes = capacity_bytes as f64 * STEP_FRACTION_INITIAL;
+        self.evict();
+    }
+
+    /// Counters.
+    #[must_use]
+    pub fn stats(&self) -> PolicyStats {
+        PolicyStats { entries: self.index.len() as u64, bytes: self.total_bytes() as u64, ..self.stats }
+    }
+
+    /// Bytes of the frequency sketch.
+    #[must_use]
+    pub fn sketch_bytes(&self) -> usize {
+        self.sketch.size_bytes()
+    }
+
+    /// The budget.
+    #[must_use]
+    pub const fn capacity_bytes(&self) -> usize {
+        self.capacity_bytes
+    }
+
+    /// The window's current share of the budget (what hill climbing chose).
+    #[must_use]
+    pub fn window_fraction(&self) -> f64 {
+        self.window_bytes_target as f64 / self.capacity_bytes.max(1) as f64
+    }
+
+    /// Every cached key with its heat.
+    pub fn hottest(&self) -> impl Iterator<Item = (&K, u8)> {
+        self.index.iter().filter_map(|(k, &at)| self.node(at).map(|n| (k, self.sketch.frequency(n.hash))))
+    }
+
+    fn total_bytes(&self) -> usize {
+        self.lists.iter().map(|l| l.bytes).sum()
+    }
+
+    fn node(&self, at: usize) -> Option<&Node<K, V>> {
+        self.nodes.get(at).and_then(Option::as_ref)
+    }
+
+    fn node_mut(&mut self, at: usize) -> Option<&mut Node<K, V>> {
+        self.nodes.get_mut(at).and_then(Option::as_mut)
+    }
+
+    fn list_mut(&mut self, list: u8) -> &mut List {
+        let i = usize::from(list).min(2);
+        &mut self.lists[i]
+    }
+
+    fn unlink(&mut self, at: usize) {
+        let Some((prev, next, list, weight)) = self.node(at).map(|n| (n.prev, n.next, n.list, n.weight)) else {
+            return;
+        };
+        if let Some(p) = self.node_mut(prev) {
+            p.next = next;
+        }
+        if let Some(n) = self.node_mut(next) {
+            n.prev = prev;
+        }
+        let l = self.list_mut(list);
+        if l.head == at {
+            l.head = next;
+        }
+        if l.tail == at {
+            l.tail = prev;
+        }
+        l.bytes -= weight;
+        l.len -= 1;
+    }
+
+    fn link_front(&mut self, at: usize, list: u8) {
+        let head = self.lists[usize::from(list).min(2)].head;
+        let Some(weight) = self.node_mut(at).map(|n| {
+            n.list = list;
+            n.prev = NONE;
+            n.next = head;
+            n.weight
+        }) else {
+            return;
+        };
+        if let Some(h) = self.node_mut(head) {
+            h.prev = at;
+        }
+        let l = self.list_mut(list);
+        l.head = at;
+        if l.tail == NONE {
+            l.tail = at;
+        }
+        l.bytes += weight;
+        l.len += 1;
+    }
+
+    fn release(&mut self, at: usize) {
+        if let Some(slot) = self.nodes.get_mut(at) {
+            *slot = None;
+        }
+        self.free.push(at);
+    }
+
+    fn evict_node(&mut self, at: usize) {
+        if let Some(key) = self.node(at).map(|n| n.key.clone()) {
+            self.index.remove(&key);
+        }
+        self.unlink(at);
+        self.release(at);
+        self.stats.evictions += 1;
+    }
+
+    fn on_hit(&mut self, at: usize) {
+        let Some(list) = self.node(at).map(|n| n.list) else { return };
+        self.unlink(at);
+        match list {
+            PROBATION => {
+                self.link_front(at, PROTECTED);
+                let main = self.capacity_bytes.saturating_sub(self.window_bytes_target);
+                let protected_max = fraction(main, PROTECTED_FRACTION);
+                while self.lists[usize::from(PROTECTED)].bytes > protected_max {
+                    let tail = self.lists[usize::from(PROTECTED)].tail;
+                    if tail == NONE || tail == at {
+                        break;
+                    }
+                    self.unlink(tail);
+                    self.link_front(tail, PROBATION);
+                }
+            }
+            other => self.link_front(at, other),
+        }
+    }
+
+    /// Moves window overflow into main through the admission filter, then trims main.
+    fn evict(&mut self) {
+        while self.lists[usize::from(WINDOW)].bytes > self.window_bytes_target {
+            let candidate = self.lists[usize::from(WINDOW)].tail;
+            if candidate == NONE {
+                break;
+            }
+            self.unlink(candidate);
+            self.admit(candidate);
+        }
+        // Budget shrank (or the window target moved): trim main from its LRU ends.
+        while self.total_bytes() > self.capacity_bytes {
+            let victim = self.main_victim().or_else(|| {
+                let t = self.lists[usize::from(WINDOW)].tail;
+                (t != NONE).then_some(t)
+            });
+            let Some(victim) = victim else { break };
+            self.evict_node(victim);
+        }
+    }
+
+    fn main_victim(&self) -> Option<usize> {
+        [PROBATION, PROTECTED].iter().map(|&l| self.lists[usize::from(l)].tail).find(|&t| t != NONE)
+    }
+
+    /// A window candidate (already unlinked) competes with main's victims for room.
+    fn admit(&mut self, candidate: usize) {
+        let Some((hash, weight)) = self.node(candidate).map(|n| (n.hash, n.weight)) else { return };
+        let main_capacity = self.capacity_bytes.saturating_sub(self.window_bytes_target);
+        let candidate_heat = self.sketch.frequency(hash);
+        loop {
+            let main_bytes = self.lists[usize::from(PROBATION)].bytes + self.lists[usize::from(PROTECTED)].bytes;
+            if main_bytes + weight <= main_capacity {
+                self.link_front(candidate, PROBATION);
+                return;
+            }
+            let Some(victim) = self.main_victim() else {
+                break;
+            };
+            let victim_heat = self.node(victim).map_or(0, |n| self.sketch.frequency(n.hash));
+            // A key seen once has shown no reuse: it never displaces a cached entry, however
+            // cold that entry has become (a long scan ages every counter towards zero).
+            if candidate_heat > victim_heat && candidate_heat >= ADMISSION_HEAT_MIN {
+                self.evict_node(victim);
+            } else {
+                break;
+            }
+        }
+        // Lost the duel (or cannot fit): the candidate goes.
+        if let Some(key) = self.node(candidate).map(|n| n.key.clone()) {
+            self.index.remove(&key);
+        }
+        self.release(candidate);
+        self.stats.evictions += 1;
+    }
+
+    fn record(&mut self, hit: bool) {
+        if hit {
+            self.stats.hits += 1;
+            self.climb.hits += 1;
+        } else {
+            self.stats.misses += 1;
+            self.climb.misses += 1;
+        }
+        if self.climb.hits + self.climb.misses >= self.climb.sample_accesses {
+            self.climb_step();
+        }
+    }
+
+    /// One hill-climbing step: keep moving the window in the direction that raised the hit
+    /// rate, reverse when it fell; big changes restart the step, small ones shrink it.
+    fn climb_step(&mut self) {
+        let c = &mut self.climb;
+        let total = (c.hits + c.misses) as f64;
+        let hit_rate = c.hits as f64 / total.max(1.0);
+        let delta = hit_rate - c.previous_hit_rate;
+        let step = if delta >= 0.0 { c.step_bytes } else { -c.step_bytes };
+        c.step_bytes = if delta.abs() >= RESTART_THRESHOLD {
+            self.capacity_bytes as f64 * STEP_FRACTION_INITIAL * step.signum()
+        } else {
+            step * STEP_DECAY
+        };
+        c.previous_hit_rate = hit_rate;
+        c.hits = 0;
+        c.misses = 0;
+        let max = self.capacity_bytes as f64 * WINDOW_FRACTION_MAX;
+        let target = (self.window_bytes_target as f64 + step).clamp(0.0, max);
+        self.window_bytes_target = target as usize;
+        self.evict();
+    }
+}
+
+fn fraction(bytes: usize, share: f64) -> usize {
+    (bytes as f64 * share) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(k: u64) -> u64 {
+        k.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    #[test]
+    fn never_exceeds_its_budget_and_serves_hits() {
+        let mut c: WTinyLfu<u64, u64> = WTinyLfu::new(10_000, 100, 4096);
+        let mut x = 1u64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let key = (x % 1000).min(x % 37);
+            if c.get(&key, h(key)).is_none() {
+                c.insert(key, h(key), key * 2, 10 + (key % 200) as usize);
+            }
+            assert!(c.stats().bytes <= 10_000);
+        }
+        let s = c.stats();
+        assert_eq!(s.hits + s.misses, 200_000);
+        assert!(s.hits > s.misses, "a skewed workload hits: {s:?}");
+    }
+
+    #[test]
+    fn a_scan_does_not_flush_the_hot_set() {
+        let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(100, 1, 4096);
+        for _ in 0..50 {
+            for k in 0..50u64 {
+                if c.get(&k, h(k)).is_none() {
+                    c.insert(k, h(k), (), 1);
+                }
+            }
+        }
+        // A scan of 20x the cache's size (two aging periods of the sketch): one-time keys.
+        for k in 1000..3000u64 {
+            if c.get(&k, h(k)).is_none() {
+                c.insert(k, h(k), (), 1);
+            }
+        }
+        let kept = (0..50u64).filter(|k| c.index.contains_key(k)).count();
+        assert!(kept >= 45, "only {kept} of 50 hot keys survived a scan");
+    }
+
+    #[test]
+    fn resize_shrinks_at_once() {
+        let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(1000, 1, 4096);
+        for k in 0..1000u64 {
+            c.get(&k, h(k));
+            c.insert(k, h(k), (), 1);
+        }
+        c.resize(100);
+        assert!(c.stats().bytes <= 100);
+        c.resize(0);
+        assert_eq!(c.stats().entries, 0);
+    }
+}
