@@ -21,7 +21,10 @@ fn hash(k: &[u8]) -> u64 {
     browserdb::engine::table::filter::key_hash(k)
 }
 
-fn run(threads: u64, lookup: Arc<dyn Fn(&[u8], u64) -> bool + Send + Sync>) -> f64 {
+type Lookup = Arc<dyn Fn(&[u8], u64) -> bool + Send + Sync>;
+type OneLock = Arc<Mutex<WTinyLfu<Box<[u8]>, Arc<[u8]>>>>;
+
+fn run(threads: u64, lookup: Lookup) -> f64 {
     let start = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
@@ -50,8 +53,7 @@ fn run(threads: u64, lookup: Arc<dyn Fn(&[u8], u64) -> bool + Send + Sync>) -> f
 fn main() {
     let capacity = 16 * 1024 * 1024;
     let sharded = Arc::new(HeatMap::new(capacity));
-    let single: Arc<Mutex<WTinyLfu<Box<[u8]>, Arc<[u8]>>>> =
-        Arc::new(Mutex::new(WTinyLfu::new(capacity / 2, 256, capacity / 200)));
+    let single: OneLock = Arc::new(Mutex::new(WTinyLfu::new(capacity / 2, 256, capacity / 200)));
     let value = vec![b'v'; 150];
     for round in 0..3 {
         for i in 0..KEYS {
