@@ -89,6 +89,21 @@ export interface BrowserDBError extends Error {
   code: BrowserDBErrorCode
 }
 
+/**
+ * Block compression of tables: 'lz4' (default, fastest), 'zstd' (smallest), 'zlib', or
+ * 'none'. It applies to tables written from now on; a database reopened with another
+ * compression still reads every older table.
+ */
+export type Compression = 'lz4' | 'zstd' | 'zlib' | 'none'
+
+/**
+ * How tables are merged in the background. 'leveled' (default): level 0 compacts into level 1
+ * at 4 tables, and each level n >= 1 holds up to 16 MiB × 10^(n-1) before compacting into
+ * n + 1 (low space and read amplification). 'tiered': sorted runs of similar size stay in
+ * level 0 and are merged 4 at a time (lower write amplification, more space).
+ */
+export type CompactionStyle = 'leveled' | 'tiered'
+
 /** Options of `BrowserDB.open`. Unknown option names are rejected. */
 export interface OpenOptions<K = string, V = string> {
   /** Create the database if it does not exist (default true); false + missing → `BROWSERDB_NOT_FOUND`. */
@@ -103,14 +118,18 @@ export interface OpenOptions<K = string, V = string> {
   writeBufferSize?: number
   /** Block cache budget in bytes (default 16 MiB). */
   cacheSize?: number
-  /** Table block compression (default 'lz4'); 'zstd' and 'zlib' are not supported yet and are rejected. */
-  compression?: 'lz4' | 'none' | 'zstd' | 'zlib'
+  /** Table block compression (default 'lz4'); other values are rejected with a RangeError. */
+  compression?: Compression
   /** Default for the `sync` option of writes (default false). */
   sync?: boolean
   /** Storage mode (default 'persistent'); 'ultra' is not supported yet and is rejected. */
   mode?: 'persistent' | 'ultra'
-  /** Compaction style (default 'leveled'); 'tiered' is not supported yet and is rejected. */
-  compactionStyle?: 'leveled' | 'tiered'
+  /**
+   * Compaction style (default 'leveled'); other values are rejected with a RangeError. Writers
+   * are slowed down (1 ms per write group) at 8 level-0 tables and wait at 12 (tiered: 20
+   * and 30 runs) until background compaction catches up.
+   */
+  compactionStyle?: CompactionStyle
   /** Memory bound of ultra mode; not supported yet and rejected. */
   maxMemory?: number
 }
@@ -244,6 +263,25 @@ export interface ClearOptions<K = string> extends RangeOptions<K> {
   keyEncoding?: Encoding
 }
 
+/**
+ * Options of `compact()`: the key range whose tables are merged (all tables without one).
+ * Bounds only choose tables: every table holding a key in the range is merged whole.
+ */
+export interface CompactOptions<K = string> {
+  /** Tables holding keys greater than this. */
+  gt?: K
+  /** Tables holding keys greater than or equal to this. */
+  gte?: K
+  /** Tables holding keys less than this. */
+  lt?: K
+  /** Tables holding keys less than or equal to this. */
+  lte?: K
+  /** Tables holding keys that start with these bytes. */
+  prefix?: K
+  /** Encoding of the bounds for this call, overriding the open default. */
+  keyEncoding?: Encoding
+}
+
 /** Options of `Iterator.seek()`. */
 export interface SeekOptions {
   /** Encoding of the target for this call, overriding the iterator's key encoding. */
@@ -311,8 +349,15 @@ export class ChainedBatch<K = string, V = string> {
   close(): Promise<void>
 }
 
-/** An open database. Obtain one with `BrowserDB.open`. */
-/** Engine counters from `stats()` (all read from memory). */
+/** Tables and bytes of one level, in `Stats.levels`. */
+export interface LevelStats {
+  /** Table files in the level (tiered: sorted runs, all in level 0). */
+  tables: number
+  /** Bytes of those files on disk. */
+  bytes: number
+}
+
+/** Engine counters from `stats()` (all read from memory). Counters marked "since open" restart at 0 on open. */
 export interface Stats {
   /** Sequence number of the newest write. */
   lastSequence: number
@@ -344,8 +389,31 @@ export interface Stats {
   liveIterators: number
   /** Snapshots held in the engine: those of `db.snapshot()` and the one each live iterator reads at. */
   liveSnapshots: number
+  /** One entry per level (index = level; always 7 entries, empty levels included). */
+  levels: LevelStats[]
+  /** Compactions since open (background ones and each `compact()` that merged something). */
+  compactions: number
+  /** Key and value bytes written by puts, deletes and batches since open. */
+  userBytesWritten: number
+  /** Table bytes written by memtable flushes since open. */
+  flushBytesWritten: number
+  /** Table bytes written by compactions since open. */
+  compactionBytesWritten: number
+  /** (flushBytesWritten + compactionBytesWritten) / userBytesWritten; 0 before any write. */
+  writeAmplification: number
+  /** Bytes of every live table plus the current WAL. */
+  diskBytes: number
+  /** Bytes of the deepest non-empty level (tiered: of the oldest run): an estimate of the live data. */
+  liveBytesEstimate: number
+  /** diskBytes / liveBytesEstimate; 0 when there is no table. */
+  spaceAmplification: number
+  /** Write groups delayed because level 0 reached its slow-down threshold, since open. */
+  writeSlowdowns: number
+  /** Times writers waited because level 0 reached its stop threshold, since open. */
+  writeStops: number
 }
 
+/** An open database. Obtain one with `BrowserDB.open`. */
 export class BrowserDB<K = string, V = string> {
   private constructor()
 
@@ -392,6 +460,13 @@ export class BrowserDB<K = string, V = string> {
   prefix<O extends PrefixCallOptions<KeyInput<K, O>> = {}>(prefix: KeyInput<K, O>, options?: NoExtraOptions<O, PrefixCallOptions<unknown>>): Iterator<EntryOutput<K, V, O>, KeyInput<K, O>>
   /** A snapshot of the database now (synchronous); pass it as `{ snapshot }` to reads. */
   snapshot(): Snapshot
+  /**
+   * Flush the memtable, then merge every table holding keys in the range (every table without
+   * options) into one sorted run, dropping overwritten versions and the tombstones no
+   * snapshot or iterator needs. Open snapshots and iterators keep reading what they saw.
+   * Resolves when done; writes and reads go on meanwhile.
+   */
+  compact<O extends CompactOptions<KeyInput<K, O>> & object = {}>(options?: NoExtraOptions<O, CompactOptions<unknown>>): Promise<void>
   /** Delete every key in the range (every key without options); resolves when done. */
   clear<O extends ClearOptions<KeyInput<K, O>> = {}>(options?: NoExtraOptions<O, ClearOptions<unknown>>): Promise<void>
   /** Engine counters; throws `BROWSERDB_CLOSED` after `close()`. */

@@ -16,6 +16,10 @@ import {
   RangeOptions,
   Snapshot,
   Stats,
+  LevelStats,
+  Compression,
+  CompactionStyle,
+  CompactOptions,
 } from '../../index'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
@@ -376,3 +380,66 @@ async function orderedReads(): Promise<void> {
   new Snapshot()
 }
 void orderedReads
+
+// ---- compaction: compact(), compression, compactionStyle, level stats ----
+async function compaction(): Promise<void> {
+  const db = await BrowserDB.open('/tmp/compaction.bdb', { compression: 'zstd', compactionStyle: 'tiered', writeBufferSize: 65536 })
+  for (const compression of ['lz4', 'zstd', 'zlib', 'none'] as const) {
+    const c: Compression = compression
+    await BrowserDB.open('/tmp/compaction.bdb', { compression: c })
+  }
+  const style: CompactionStyle = 'leveled'
+  await BrowserDB.open('/tmp/compaction.bdb', { compactionStyle: style })
+
+  // compact(): everything, or the tables of a range.
+  const done: Promise<void> = db.compact()
+  await done
+  await db.compact({})
+  await db.compact({ prefix: 'history:' })
+  await db.compact({ gte: 'a', lt: 'b' })
+  await db.compact({ gt: 'a', lte: 'b' })
+  await db.compact({ gt: Buffer.from([0]), keyEncoding: 'buffer' })
+  const range: CompactOptions = { prefix: 'tmp:' }
+  await db.compact(range)
+  const bin = await BrowserDB.open<Buffer, Buffer>('/tmp/c3.bdb', { keyEncoding: 'buffer', valueEncoding: 'buffer', compression: 'none' })
+  await bin.compact({ prefix: Buffer.from([0xff]) })
+
+  // stats(): levels and amplification.
+  const s: Stats = db.stats()
+  const levels: LevelStats[] = s.levels
+  const l0: number = levels[0].tables + levels[0].bytes
+  void l0
+  const counters: number[] = [
+    s.compactions, s.userBytesWritten, s.flushBytesWritten, s.compactionBytesWritten, s.writeAmplification,
+    s.diskBytes, s.liveBytesEstimate, s.spaceAmplification, s.writeSlowdowns, s.writeStops,
+  ]
+  void counters
+
+  // ---- wrong usage must not compile ----
+  // @ts-expect-error unknown compactionStyle
+  await BrowserDB.open('/tmp/f.bdb', { compactionStyle: 'universal' })
+  // @ts-expect-error compression is a string
+  await BrowserDB.open('/tmp/f.bdb', { compression: true })
+  // @ts-expect-error compact() takes an options object
+  await db.compact(5)
+  // @ts-expect-error compact() has no limit
+  await db.compact({ limit: 1 })
+  // @ts-expect-error compact() has no reverse
+  await db.compact({ prefix: 'a', reverse: true })
+  // @ts-expect-error compact() takes no snapshot
+  await db.compact({ snapshot: db.snapshot() })
+  // @ts-expect-error compact() bound of the wrong type
+  await db.compact({ gte: 1 })
+  // @ts-expect-error string bound on a Buffer-keyed db
+  await bin.compact({ prefix: 'a' })
+  // @ts-expect-error compact() resolves to nothing
+  const notCount: number = await db.compact()
+  void notCount
+  // @ts-expect-error level counters are numbers
+  const wrongLevel: string = s.levels[0].tables
+  void wrongLevel
+  // @ts-expect-error writeAmplification is a number
+  const wrongWA: string = s.writeAmplification
+  void wrongWA
+}
+void compaction
