@@ -357,6 +357,48 @@ export interface LevelStats {
   bytes: number
 }
 
+/** Counters of one HeatMap tier. */
+export interface TierStats {
+  /** Lookups that found their entry (HOT) or block (WARM). */
+  hits: number
+  /** Lookups that did not. */
+  misses: number
+  /** Entries or blocks held. */
+  entries: number
+  /** Bytes held (data plus bookkeeping). */
+  bytes: number
+  /** Entries evicted or refused admission. */
+  evictions: number
+}
+
+/** The HeatMap cache's counters (`stats().cache`). */
+export interface CacheStats {
+  /** Reads answered by either tier. */
+  hits: number
+  /** Reads that needed a block from a file (the OS page cache or the disk). */
+  misses: number
+  /** hits / (hits + misses). */
+  hitRate: number
+  /** Bytes held by both tiers. */
+  bytes: number
+  /** The budget (`cacheSize`, or the last `resizeCache`). */
+  capacityBytes: number
+  /** Bytes of the frequency sketches (under 1% of the budget). */
+  sketchBytes: number
+  /** Decoded entries of hot keys: a hit reads no block. */
+  hot: TierStats
+  /** Decoded blocks. */
+  warm: TierStats
+}
+
+/** One key of `heatmap()`. */
+export interface HotKey<K> {
+  /** The key. */
+  key: K
+  /** Its recent access frequency, 0–15 (higher is hotter). */
+  heat: number
+}
+
 /** Engine counters from `stats()` (all read from memory). Counters marked "since open" restart at 0 on open. */
 export interface Stats {
   /** Sequence number of the newest write. */
@@ -375,16 +417,8 @@ export interface Stats {
   walWrites: number
   /** WAL fdatasyncs since open. */
   walSyncs: number
-  /** Block cache lookups that found their block. */
-  cacheHits: number
-  /** Block cache lookups that did not. */
-  cacheMisses: number
-  /** Bytes held by the block cache. */
-  cacheBytes: number
-  /** Blocks held by the block cache. */
-  cacheBlocks: number
-  /** The block cache's budget (`cacheSize`). */
-  cacheCapacityBytes: number
+  /** The HeatMap cache. */
+  cache: CacheStats
   /** Iterators not yet closed (or collected). */
   liveIterators: number
   /** Snapshots held in the engine: those of `db.snapshot()` and the one each live iterator reads at. */
@@ -469,6 +503,10 @@ export class BrowserDB<K = string, V = string> {
   compact<O extends CompactOptions<KeyInput<K, O>> & object = {}>(options?: NoExtraOptions<O, CompactOptions<unknown>>): Promise<void>
   /** Delete every key in the range (every key without options); resolves when done. */
   clear<O extends ClearOptions<KeyInput<K, O>> = {}>(options?: NoExtraOptions<O, ClearOptions<unknown>>): Promise<void>
+  /** Changes the cache budget at run time (bytes); shrinking evicts at once. Synchronous. */
+  resizeCache(bytes: number): void
+  /** The hottest keys the cache keeps decoded, with their heat, hottest first. Synchronous. */
+  heatmap(options?: { limit?: number; keyEncoding?: Encoding }): Array<HotKey<K>>
   /** Engine counters; throws `BROWSERDB_CLOSED` after `close()`. */
   stats(): Stats
   /** Close the database: new calls reject with `BROWSERDB_CLOSED`; waits for in-flight calls; idempotent. */

@@ -208,7 +208,11 @@ async function statsAreTyped(db: BrowserDB): Promise<number> {
   // @ts-expect-error: counters are numbers
   const wrong: string = s.walWrites
   void wrong
-  return s.lastSequence + s.cacheHits
+  db.resizeCache(1 << 20)
+  const hot: Array<{ key: string; heat: number }> = db.heatmap({ limit: 5 })
+  // @ts-expect-error: resizeCache takes a number of bytes
+  db.resizeCache('1MB')
+  return s.lastSequence + s.cache.hits + s.cache.hot.entries + hot.length
 }
 void statsAreTyped
 

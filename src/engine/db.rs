@@ -33,6 +33,9 @@ use super::wal::{self, WalWriter};
 const GROUP_COMMIT_BYTES_MAX: usize = 1024 * 1024;
 /// Writers one group commit serves at most.
 const GROUP_COMMIT_WRITERS_MAX: usize = 512;
+/// A WAL this many times `write_buffer_size` is rotated (and its memtable flushed) even if
+/// the memtable itself stayed small.
+const WAL_SIZE_FACTOR: usize = 2;
 /// How long a stalled writer sleeps between checks for a finished flush.
 const STALL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -338,7 +341,11 @@ impl Db {
                 let st = inner.state.read();
                 (st.active.mem.approximate_bytes(), st.immutable.len())
             };
-            if bytes < inner.options.write_buffer_size_bytes {
+            // Overwrites of the same keys are pruned in the memtable, so its size can stay
+            // small while the WAL grows: the WAL's own size also triggers a rotation.
+            let wal_bytes = inner.wal.lock().as_ref().map_or(0, WalWriter::len_bytes);
+            let wal_full = wal_bytes >= (WAL_SIZE_FACTOR * inner.options.write_buffer_size_bytes) as u64;
+            if bytes < inner.options.write_buffer_size_bytes && !wal_full {
                 return Ok(());
             }
             if frozen >= inner.options.immutable_memtables_max {

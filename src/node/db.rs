@@ -158,10 +158,14 @@ fn size_option(value: Option<f64>, name: &str, default: usize) -> Result<usize, 
 
 fn parse_options(o: &NativeOpenOptions) -> Result<Options, Error> {
     let defaults = Options::default();
+    let write_buffer = size_option(o.write_buffer_size, "writeBufferSize", defaults.write_buffer_size_bytes)?;
     let options = Options {
         create_if_missing: o.create_if_missing.unwrap_or(defaults.create_if_missing),
         error_if_exists: o.error_if_exists.unwrap_or(defaults.error_if_exists),
-        write_buffer_size_bytes: size_option(o.write_buffer_size, "writeBufferSize", defaults.write_buffer_size_bytes)?,
+        write_buffer_size_bytes: write_buffer,
+        // Level 1 holds about four memtables' worth, so a level-0 compaction rewrites a level
+        // 1 of comparable size whatever the write buffer (16 MiB at the default 4 MiB).
+        level1_size_bytes_target: 4 * write_buffer as u64,
         cache_size_bytes: size_option(o.cache_size, "cacheSize", defaults.cache_size_bytes)?,
         compression: o.compression.as_deref().map_or(Ok(defaults.compression), Compression::parse)?,
         compaction_style: o
