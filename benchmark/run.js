@@ -8,6 +8,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { prefixBlock } = require('./data')
+const { machineInfo, machineLines } = require('./machine')
 
 const KEYS = Number.parseInt(process.env.BENCH_KEYS || '100000', 10)
 const STORES = (process.env.BENCH_STORES || 'browserdb,lmdb,classic-level').split(',')
@@ -31,11 +32,6 @@ function prefixTitle () {
   return `prefix scan \`${prefix}\`, ${to - from} keys (keys/s)`
 }
 
-function version (store) {
-  const dir = store === 'browserdb' ? path.join(__dirname, '..') : path.join(__dirname, 'node_modules', store)
-  try { return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version } catch { return '?' }
-}
-
 function worker (args) {
   const r = spawnSync(process.execPath, ['--expose-gc', WORKER, ...args], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: TIMEOUT_MS, maxBuffer: 64 << 20
@@ -49,15 +45,7 @@ function worker (args) {
 const fmt = (x) => typeof x === 'number' ? Math.round(x).toLocaleString('en-US') : x
 
 function main () {
-  const cpus = os.cpus()
-  const machine = {
-    cpu: cpus.length ? cpus[0].model.trim() : 'unknown',
-    cores: cpus.length,
-    memGiB: Math.round(os.totalmem() / 2 ** 30),
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    node: process.version,
-    versions: Object.fromEntries(STORES.map((s) => [s, version(s)]))
-  }
+  const machine = machineInfo(STORES)
 
   // Skip any store whose module cannot be loaded (e.g. browserdb before its addon is built).
   const stores = STORES.filter((store) => {
@@ -96,9 +84,7 @@ function main () {
   const lines = [
     '# browserdb benchmark',
     '',
-    `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB RAM, ${machine.os}`,
-    `- node: ${machine.node}`,
-    `- packages: ${STORES.map((s) => `${s} ${machine.versions[s]}${stores.includes(s) ? '' : ' (not loaded)'}`).join(', ')}`,
+    ...machineLines(machine, STORES, stores),
     `- data: ${KEYS} keys \`history:000000000\`..., 100-200 byte JSON string values; each store with its default settings`,
     '- ops/s: operations per second; for the scans, entries (keys with their values) per second',
     '',

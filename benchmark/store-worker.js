@@ -2,7 +2,8 @@
 // One store, one workload, one fresh directory, in its own process:
 //   node store-worker.js <store> <workload> <dir> <keys>
 //   node store-worker.js <store> probe        (exits non-zero if the store's module cannot load)
-// Prints one JSON line with the result on stdout.
+// Prints one JSON line with the result on stdout. As a module (large-worker.js) it only
+// exports the store adapters.
 const path = require('node:path')
 const { prng, makeData, shuffledIndexes, rangeStarts, prefixBlock } = require('./data')
 
@@ -343,9 +344,14 @@ async function main () {
   return { store, workload, n, seconds: elapsed, opsPerSec: n / elapsed, verified }
 }
 
-main().then(
-  (result) => process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(0)),
-  (err) => {
-    process.stderr.write((process.argv[3] === 'probe' ? err.message : err.stack) + '\n', () => process.exit(1))
-  }
-)
+// large-worker.js reuses the store adapters and the batch put.
+module.exports = { stores, batchPut, BATCH }
+
+if (require.main === module) {
+  main().then(
+    (result) => process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(0)),
+    (err) => {
+      process.stderr.write((process.argv[3] === 'probe' ? err.message : err.stack) + '\n', () => process.exit(1))
+    }
+  )
+}
