@@ -6,6 +6,11 @@
 //!
 //! Memory: 8 bytes per 16 counters; the owner sizes it to stay under 1% of the cache's bytes.
 
+/// Increments per cached entry between two halvings. Five (Caffeine uses ten) follows a
+/// shifting popularity faster: measured in benchmark/cache, +2 points on the browser mix at
+/// 1% and +0.7 at 10%, within 0.2 points on Zipf and loops.
+const AGING_PERIOD_PER_ENTRY: u64 = 5;
+
 /// The sketch.
 #[derive(Debug, Clone)]
 pub struct FrequencySketch {
@@ -24,7 +29,7 @@ impl FrequencySketch {
     #[must_use]
     pub fn new(entries: usize, bytes_max: usize) -> Self {
         let words = entries.max(8).next_power_of_two().min((bytes_max / 8).max(8).next_power_of_two());
-        Self { table: vec![0; words], mask: words - 1, additions: 0, sample_size: 10 * entries.max(8) as u64 }
+        Self { table: vec![0; words], mask: words - 1, additions: 0, sample_size: AGING_PERIOD_PER_ENTRY * entries.max(8) as u64 }
     }
 
     /// Bytes the sketch occupies.

@@ -1,0 +1,333 @@
+//! The policies under test, each behind `Policy::access`: a hit if the key is cached, else a
+//! miss after which the key is inserted (the policy may refuse or evict it at once).
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::num::NonZeroUsize;
+
+use browserdb::engine::heatmap::policy::WTinyLfu;
+use foyer_memory::{Cache as FoyerCache, CacheBuilder, EvictionConfig, LfuConfig, S3FifoConfig};
+
+use crate::trace::splitmix64;
+
+pub trait Policy: Send {
+    /// One request: true on a hit.
+    fn access(&mut self, key: u64) -> bool;
+    /// Entries cached now (tests check the capacity bound).
+    fn cached(&self) -> usize;
+    /// Anything worth printing under the table (e.g. the HeatMap's final window).
+    fn note(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A deterministic hasher for moka and foyer (moka's default is randomly seeded, which would
+/// make its sketch, and so its hit rate, vary from run to run).
+#[derive(Clone, Copy, Default)]
+pub struct FixedState;
+
+pub struct FixedHasher(u64);
+
+impl Hasher for FixedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = splitmix64(self.0 ^ x);
+    }
+}
+
+impl BuildHasher for FixedState {
+    type Hasher = FixedHasher;
+    fn build_hasher(&self) -> FixedHasher {
+        FixedHasher(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// browserdb's HeatMap policy (one shard), unit weights.
+pub struct HeatMap(WTinyLfu<u64, ()>);
+
+impl HeatMap {
+    /// Sketch budget: 8 bytes per entry of capacity. `FrequencySketch::new` then uses
+    /// `capacity.next_power_of_two()` 64-bit words (16 four-bit counters each), the same as
+    /// Caffeine. (The real HeatMap caps each shard's sketch at 1% of its bytes, which with
+    /// ~300-byte entries is ~3 bytes per entry, rounded up to a power of two of words.)
+    pub const SKETCH_BYTES_PER_ENTRY: usize = 8;
+
+    pub fn new(capacity: usize) -> Self {
+        Self::with_sketch_bytes(capacity, capacity * Self::SKETCH_BYTES_PER_ENTRY)
+    }
+
+    /// With another sketch budget. `capacity * 256 / 100` reproduces the production HOT
+    /// tier's proportions: there a shard of B bytes expects B/256 entries and caps its sketch
+    /// at B/100 bytes, i.e. 2.56 bytes (a third of a word) per expected entry, which becomes
+    /// 0.32..0.64 words per entry after rounding up to a power of two.
+    pub fn with_sketch_bytes(capacity: usize, sketch_bytes_max: usize) -> Self {
+        Self(WTinyLfu::new(capacity, 1, sketch_bytes_max))
+    }
+}
+
+impl Policy for HeatMap {
+    fn cached(&self) -> usize {
+        self.0.stats().entries as usize
+    }
+
+    fn access(&mut self, key: u64) -> bool {
+        let hash = splitmix64(key);
+        if self.0.get(&key, hash).is_some() {
+            return true;
+        }
+        self.0.insert(key, hash, (), 1);
+        false
+    }
+
+    fn note(&self) -> Option<String> {
+        Some(format!(
+            "HeatMap: window at the end {:.1}% of capacity, sketch {} bytes",
+            self.0.window_fraction() * 100.0,
+            self.0.sketch_bytes()
+        ))
+    }
+}
+
+/// The `lru` crate.
+pub struct Lru(lru::LruCache<u64, ()>);
+
+impl Lru {
+    pub fn new(capacity: usize) -> Self {
+        Self(lru::LruCache::new(NonZeroUsize::new(capacity.max(1)).expect("non-zero")))
+    }
+}
+
+impl Policy for Lru {
+    fn cached(&self) -> usize {
+        self.0.len()
+    }
+
+    fn access(&mut self, key: u64) -> bool {
+        if self.0.get(&key).is_some() {
+            return true;
+        }
+        self.0.put(key, ());
+        false
+    }
+}
+
+/// moka 0.12 `sync::Cache`: TinyLFU admission over an LRU (no admission window).
+/// `run_pending_tasks()` after every request, so the capacity bound and the read
+/// recording are applied exactly as they would be at leisure (and deterministically).
+pub struct Moka(moka::sync::Cache<u64, (), FixedState>);
+
+impl Moka {
+    pub fn new(capacity: usize) -> Self {
+        Self(moka::sync::Cache::builder().max_capacity(capacity as u64).build_with_hasher(FixedState))
+    }
+}
+
+impl Policy for Moka {
+    fn cached(&self) -> usize {
+        self.0.entry_count() as usize
+    }
+
+    fn access(&mut self, key: u64) -> bool {
+        let hit = self.0.get(&key).is_some();
+        if !hit {
+            self.0.insert(key, ());
+        }
+        self.0.run_pending_tasks();
+        hit
+    }
+}
+
+/// foyer-memory `Cache` with one shard (so the capacity is exact; the default is 8 shards of
+/// capacity/8 each), weight 1 per entry (its default weighter).
+pub struct Foyer(FoyerCache<u64, (), FixedState>);
+
+impl Foyer {
+    pub fn new(capacity: usize, config: impl Into<EvictionConfig>) -> Self {
+        Self(
+            CacheBuilder::new(capacity)
+                .with_shards(1)
+                .with_eviction_config(config)
+                .with_hash_builder(FixedState)
+                .build(),
+        )
+    }
+
+    pub fn w_tinylfu(capacity: usize) -> Self {
+        Self::new(capacity, LfuConfig::default())
+    }
+
+    /// foyer's W-TinyLFU configured as Caffeine sizes it: a 1% window and a count-min
+    /// sketch about 10 x capacity counters wide (`cmsketch_eps` = e / (10 N)); foyer halves the
+    /// sketch every `width` updates, so this also ages it every ~10 N accesses, as Caffeine
+    /// does. The default (eps 0.001) is ~2,700 counters wide whatever the capacity, and halves
+    /// every ~2,700 accesses.
+    pub fn w_tinylfu_caffeine_like(capacity: usize) -> Self {
+        Self::new(
+            capacity,
+            LfuConfig {
+                window_capacity_ratio: 0.01,
+                cmsketch_eps: std::f64::consts::E / (10.0 * capacity.max(1) as f64),
+                ..LfuConfig::default()
+            },
+        )
+    }
+
+    pub fn s3fifo(capacity: usize) -> Self {
+        Self::new(capacity, S3FifoConfig::default())
+    }
+}
+
+impl Policy for Foyer {
+    fn cached(&self) -> usize {
+        self.0.usage()
+    }
+
+    fn access(&mut self, key: u64) -> bool {
+        if self.0.get(&key).is_some() {
+            return true;
+        }
+        drop(self.0.insert(key, ()));
+        false
+    }
+}
+
+/// Belady's MIN (offline optimal), with bypass: on a miss with a full cache, the key whose
+/// next use is farthest in the future (the requested key included) is the one not kept; a key
+/// never requested again is never cached. This is the optimum for any policy that may refuse
+/// admission (as TinyLFU does), so it bounds all the others.
+pub struct Belady {
+    capacity: usize,
+    next: Vec<u32>,
+    at: usize,
+    cached: HashMap<u64, u32>,
+    by_next: BTreeSet<(u32, u64)>,
+}
+
+const NEVER: u32 = u32::MAX;
+
+impl Belady {
+    pub fn new(capacity: usize, keys: &[u64]) -> Self {
+        let mut next = vec![NEVER; keys.len()];
+        let mut last: HashMap<u64, u32> = HashMap::new();
+        for (i, k) in keys.iter().enumerate().rev() {
+            if let Some(&j) = last.get(k) {
+                next[i] = j;
+            }
+            last.insert(*k, u32::try_from(i).expect("trace under 4G requests"));
+        }
+        Self { capacity, next, at: 0, cached: HashMap::new(), by_next: BTreeSet::new() }
+    }
+}
+
+impl Policy for Belady {
+    fn cached(&self) -> usize {
+        self.cached.len()
+    }
+
+    fn access(&mut self, key: u64) -> bool {
+        let i = self.at as u32;
+        let next = self.next[self.at];
+        self.at += 1;
+        if let Some(n) = self.cached.get_mut(&key) {
+            debug_assert_eq!(*n, i);
+            self.by_next.remove(&(*n, key));
+            if next == NEVER {
+                self.cached.remove(&key);
+            } else {
+                *n = next;
+                self.by_next.insert((next, key));
+            }
+            return true;
+        }
+        if next == NEVER || self.capacity == 0 {
+            return false;
+        }
+        if self.cached.len() >= self.capacity {
+            let &(far, victim) = self.by_next.last().expect("full cache");
+            if far <= next {
+                return false;
+            }
+            self.by_next.remove(&(far, victim));
+            self.cached.remove(&victim);
+        }
+        self.cached.insert(key, next);
+        self.by_next.insert((next, key));
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::Rng;
+
+    /// The most hits any policy (that may refuse admission) can get: exhaustive search.
+    fn best(keys: &[u64], capacity: usize, at: usize, cache: &mut Vec<u64>) -> usize {
+        let Some(&k) = keys.get(at) else { return 0 };
+        if cache.contains(&k) {
+            return 1 + best(keys, capacity, at + 1, cache);
+        }
+        let mut most = best(keys, capacity, at + 1, cache); // bypass
+        if cache.len() < capacity {
+            cache.push(k);
+            most = most.max(best(keys, capacity, at + 1, cache));
+            cache.pop();
+        } else {
+            for i in 0..cache.len() {
+                let old = std::mem::replace(&mut cache[i], k);
+                most = most.max(best(keys, capacity, at + 1, cache));
+                cache[i] = old;
+            }
+        }
+        most
+    }
+
+    #[test]
+    fn belady_is_optimal_on_small_traces() {
+        let mut rng = Rng::new(7);
+        for case in 0..300 {
+            let len = 4 + (case % 9);
+            let universe = 2 + (case % 4) as u64;
+            let capacity = 1 + case % 3;
+            let keys: Vec<u64> = (0..len).map(|_| rng.below(universe)).collect();
+            let mut p = Belady::new(capacity, &keys);
+            let hits = keys.iter().filter(|&&k| p.access(k)).count();
+            assert_eq!(hits, best(&keys, capacity, 0, &mut Vec::new()), "{keys:?} capacity {capacity}");
+        }
+    }
+
+    #[test]
+    fn every_policy_keeps_to_its_capacity() {
+        let mut rng = Rng::new(9);
+        let keys: Vec<u64> = (0..50_000).map(|_| rng.below(5_000)).collect();
+        let capacity = 300;
+        let policies: Vec<Box<dyn Policy>> = vec![
+            Box::new(HeatMap::new(capacity)),
+            Box::new(Lru::new(capacity)),
+            Box::new(Moka::new(capacity)),
+            Box::new(Foyer::w_tinylfu(capacity)),
+            Box::new(Foyer::w_tinylfu_caffeine_like(capacity)),
+            Box::new(Foyer::s3fifo(capacity)),
+            Box::new(Belady::new(capacity, &keys)),
+        ];
+        for mut p in policies {
+            let (mut hits, mut most) = (0, 0);
+            for &k in &keys {
+                hits += usize::from(p.access(k));
+                assert!(p.cached() <= capacity, "{} > {capacity}", p.cached());
+                most = most.max(p.cached());
+            }
+            assert!(most >= capacity * 9 / 10, "fills up: {most}");
+            assert!(hits > 0);
+        }
+    }
+}
