@@ -567,7 +567,7 @@ impl Db {
         self.store_manifest(&levels, Some(log_number), table.as_ref().map(|t| t.meta.max_seq))?;
         // The flushed memtable no longer masks HOT once it is gone: drop its keys from HOT
         // first (heatmap/mod.rs "Consistency").
-        oldest.mem.for_each_key(|key| inner.heat.invalidate(std::iter::once(key)));
+        inner.heat.invalidate(|remove| oldest.mem.for_each_key(remove));
         {
             let mut st = inner.state.write();
             st.immutable.remove(0);

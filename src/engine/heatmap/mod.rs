@@ -109,18 +109,20 @@ impl HeatMap {
         shard.insert(stored_key.into(), hash, value.into(), weight);
     }
 
-    /// Removes keys whose newest version is about to move from a memtable into a table.
-    pub fn invalidate<'a>(&self, keys: impl Iterator<Item = &'a [u8]>) {
+    /// Removes the keys `for_each` yields (their newest version is about to move from a
+    /// memtable into a table). Bumps the generation first, so a read that raced this does
+    /// not put an older value back.
+    pub fn invalidate(&self, for_each: impl FnOnce(&mut dyn FnMut(&[u8]))) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if self.hot.iter().all(|s| s.lock().stats().entries == 0) {
             return;
         }
-        for key in keys {
+        for_each(&mut |key: &[u8]| {
             let hash = super::table::filter::key_hash(key);
             if let Some(shard) = self.hot.get(hot_shard(hash)) {
                 shard.lock().remove(key);
             }
-        }
+        });
     }
 
     /// Changes the budget of both tiers; shrinking evicts at once.
