@@ -29,8 +29,11 @@ use self::policy::{PolicyStats, WTinyLfu};
 use super::cache::{add_stats, BlockCache};
 
 const SHARDS: usize = 16;
-/// HOT's share of the cache budget; WARM gets the rest.
-pub const HOT_SHARE: f64 = 0.5;
+/// HOT's share of the cache budget; WARM gets the rest (blocks also serve neighbours, scans
+/// and one-pass reads, which HOT cannot).
+pub const HOT_SHARE: f64 = 0.25;
+/// Heat a key needs (its reads so far, aged) before its value is offered to HOT.
+const OFFER_HEAT_MIN: u8 = 2;
 /// Bookkeeping bytes charged per HOT entry, beyond its key and value.
 const ENTRY_OVERHEAD_BYTES: usize = 64;
 /// Typical entry, for sizing the sketches.
@@ -103,7 +106,9 @@ impl HeatMap {
         let Some(shard) = self.hot.get(hot_shard(hash)) else { return };
         let weight = stored_key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
         let mut shard = shard.lock();
-        if shard.capacity_bytes() == 0 || self.generation() != generation {
+        // Doorkeeper: a key read once costs only its sketch count; it is copied into HOT from
+        // its second read on (a scan or a one-pass workload never allocates here).
+        if shard.capacity_bytes() == 0 || shard.heat(hash) < OFFER_HEAT_MIN || self.generation() != generation {
             return;
         }
         shard.insert(stored_key.into(), hash, value.into(), weight);
