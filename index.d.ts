@@ -152,6 +152,8 @@ export interface PutOptions {
   keyEncoding?: Encoding
   /** Encoding of the value for this call, overriding the open default. */
   valueEncoding?: Encoding
+  /** Milliseconds until the key expires and reads as absent (stored: it holds across restarts). */
+  ttl?: number
 }
 
 /** Options of `has`. */
@@ -192,6 +194,8 @@ export interface ChainedBatchOptions {
   keyEncoding?: Encoding
   /** Encoding of the value of this put, overriding the open default. */
   valueEncoding?: Encoding
+  /** (put only) milliseconds until the key expires. */
+  ttl?: number
 }
 
 /** Put one key in a batch. */
@@ -202,6 +206,8 @@ export interface BatchPutOperation<K = string, V = string> {
   key: K
   /** The value to write. */
   value: V
+  /** Milliseconds until the key expires and reads as absent. */
+  ttl?: number
 }
 
 /** Delete one key in a batch. */

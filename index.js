@@ -149,7 +149,6 @@ function checkOptionsObject (options, what) {
 function checkKnown (options, known, what) {
   for (const name of Object.keys(options)) {
     if (!known.has(name)) {
-      if (name === 'ttl') throw invalid(RangeError, `${what} option '${name}' is not supported yet`)
       throw invalid(RangeError, `unknown ${what} option '${name}'`)
     }
   }
@@ -204,8 +203,21 @@ const HEATMAP_OPTIONS = new Set(['limit', 'keyEncoding'])
 const COMPACT_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'prefix', 'keyEncoding'])
 const CLEAR_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'prefix', 'reverse', 'limit', 'keyEncoding'])
 const WRITE_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'sync'])
+const PUT_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'sync', 'ttl'])
+/** Longest accepted ttl: about 285 000 years, far inside exact JS integers. */
+const TTL_MS_MAX = 2 ** 53 - 2 ** 52
 const BATCH_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'sync'])
-const OP_FIELDS = new Set(['type', 'key', 'value', 'keyEncoding', 'valueEncoding'])
+const OP_FIELDS = new Set(['type', 'key', 'value', 'keyEncoding', 'valueEncoding', 'ttl'])
+
+/** Checks a `ttl` (milliseconds) and returns the expiry time, or undefined without one. */
+function expiryOf (ttl) {
+  if (ttl === undefined) return undefined
+  if (typeof ttl !== 'number') throw invalid(TypeError, 'ttl must be a number of milliseconds')
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > TTL_MS_MAX) {
+    throw invalid(RangeError, 'ttl must be a whole number of milliseconds, at least 1')
+  }
+  return Date.now() + ttl
+}
 
 // ------------------------------------------------------------------------------------------
 // The database
@@ -327,10 +339,12 @@ class BrowserDB {
 
   put (key, value, options) {
     try {
-      const o = this._writeOptions(options)
+      const o = this._writeOptions(options, PUT_OPTIONS)
       const k = encodeKey(key, o.keyEncoding)
       const v = encodeValue(value, o.valueEncoding)
-      this._native.queuePut(k, v)
+      const expiry = expiryOf(o.ttl)
+      if (expiry === undefined) this._native.queuePut(k, v)
+      else this._native.queuePutExpiring(k, v, expiry)
       return this._afterQueue(o.sync)
     } catch (err) {
       return Promise.reject(fromNative(err))
@@ -365,24 +379,25 @@ class BrowserDB {
       const o = this._writeOptions(options, BATCH_OPTIONS)
       let kinds = ''
       const items = []
+      const expiries = []
       let bytes = 0
       for (const op of ops) {
-        const added = addOp(op, o, items)
+        const added = addOp(op, o, items, expiries)
         kinds += added.kind
         bytes += added.bytes
       }
       if (bytes > BATCH_SIZE_BYTES_MAX) throw invalid(RangeError, `batch is ${bytes} bytes; the limit is ${BATCH_SIZE_BYTES_MAX}`)
-      return this._writeBatch(kinds, items, o.sync)
+      return this._writeBatch(kinds, items, o.sync, expiries)
     } catch (err) {
       return Promise.reject(fromNative(err))
     }
   }
 
   /** @private */
-  _writeBatch (kinds, items, sync) {
+  _writeBatch (kinds, items, sync, expiries) {
     this._checkOpen()
     if (kinds.length === 0) return Promise.resolve()
-    this._native.queueBatch(kinds, items)
+    this._native.queueBatch(kinds, items, expiries !== undefined && expiries.length > 0 ? expiries : undefined)
     return this._afterQueue(sync)
   }
 
@@ -619,17 +634,17 @@ class BrowserDB {
     return {
       keyEncoding: options.keyEncoding === undefined ? this._keyEncoding : checkEncoding(options.keyEncoding, 'keyEncoding'),
       valueEncoding: options.valueEncoding === undefined ? this._valueEncoding : checkEncoding(options.valueEncoding, 'valueEncoding'),
-      sync: checkBoolean(options.sync, 'sync', this._syncDefault)
+      sync: checkBoolean(options.sync, 'sync', this._syncDefault),
+      ttl: options.ttl
     }
   }
 }
 
 /** Encodes one batch operation into `items`; returns its kind letter and byte size. */
-function addOp (op, defaults, items) {
+function addOp (op, defaults, items, expiries) {
   if (op === null || typeof op !== 'object') throw invalid(TypeError, 'each batch operation must be an object')
   for (const name of Object.keys(op)) {
     if (!OP_FIELDS.has(name)) {
-      if (name === 'ttl') throw invalid(RangeError, "batch operation field 'ttl' is not supported yet")
       throw invalid(RangeError, `unknown batch operation field '${name}'`)
     }
   }
@@ -638,10 +653,13 @@ function addOp (op, defaults, items) {
   if (op.type === 'put') {
     const valueEncoding = op.valueEncoding === undefined ? defaults.valueEncoding : checkEncoding(op.valueEncoding, 'valueEncoding')
     const value = encodeValue(op.value, valueEncoding)
+    const expiry = expiryOf(op.ttl)
     items.push(key, value)
-    return { kind: 'p', bytes: byteLength(key) + byteLength(value) }
+    if (expiry !== undefined) expiries.push(expiry)
+    return { kind: expiry === undefined ? 'p' : 'e', bytes: byteLength(key) + byteLength(value) }
   }
   if (op.type === 'del') {
+    if (op.ttl !== undefined) throw invalid(RangeError, "a 'del' operation takes no ttl")
     items.push(key)
     return { kind: 'd', bytes: byteLength(key) }
   }
@@ -654,15 +672,17 @@ class ChainedBatch {
     this._db = db
     this._kinds = ''
     this._items = []
+    this._expiries = []
     this._bytes = 0
     this._done = false
   }
 
-  /** Queues a put; throws on bad input. */
+  /** Queues a put (with an optional `ttl` in ms); throws on bad input. */
   put (key, value, options) {
     this._checkUsable()
-    const o = this._db._writeOptions(options)
-    const kind = addOp({ type: 'put', key, value }, o, this._items)
+    const o = this._db._writeOptions(options, PUT_OPTIONS)
+    const op = o.ttl === undefined ? { type: 'put', key, value } : { type: 'put', key, value, ttl: o.ttl }
+    const kind = addOp(op, o, this._items, this._expiries)
     this._push(kind)
     return this
   }
@@ -671,7 +691,7 @@ class ChainedBatch {
   del (key, options) {
     this._checkUsable()
     const o = this._db._writeOptions(options)
-    const kind = addOp({ type: 'del', key }, o, this._items)
+    const kind = addOp({ type: 'del', key }, o, this._items, this._expiries)
     this._push(kind)
     return this
   }
@@ -691,6 +711,7 @@ class ChainedBatch {
     this._checkUsable()
     this._kinds = ''
     this._items = []
+    this._expiries = []
     this._bytes = 0
     return this
   }
@@ -701,7 +722,7 @@ class ChainedBatch {
       this._checkUsable()
       const o = this._db._writeOptions(options, BATCH_OPTIONS)
       this._done = true
-      return this._db._writeBatch(this._kinds, this._items, o.sync)
+      return this._db._writeBatch(this._kinds, this._items, o.sync, this._expiries)
     } catch (err) {
       return Promise.reject(fromNative(err))
     }
@@ -716,7 +737,8 @@ class ChainedBatch {
   /** @private */
   _push (added) {
     if (this._bytes + added.bytes > BATCH_SIZE_BYTES_MAX) {
-      this._items.length -= added.kind === 'p' ? 2 : 1
+      this._items.length -= added.kind === 'd' ? 1 : 2
+      if (added.kind === 'e') this._expiries.length -= 1
       throw invalid(RangeError, `batch would exceed ${BATCH_SIZE_BYTES_MAX} bytes`)
     }
     this._kinds += added.kind

@@ -447,3 +447,12 @@ async function compaction(): Promise<void> {
   void wrongWA
 }
 void compaction
+
+// ttl on put, batch ops and the chained put.
+async function ttlIsTyped(db: BrowserDB): Promise<void> {
+  await db.put('session', 'token', { ttl: 60_000 })
+  await db.batch([{ type: 'put', key: 'a', value: 'b', ttl: 1000 }])
+  // @ts-expect-error: ttl is a number of milliseconds
+  await db.put('session', 'token', { ttl: '1m' })
+}
+void ttlIsTyped

@@ -58,6 +58,11 @@ impl WriteBatch {
         self.push(Kind::Put, key, 0, value)
     }
 
+    /// Queues a put of a user key that reads as absent from `expiry_ms` (unix ms) on.
+    pub fn put_expiring(&mut self, key: &[u8], value: &[u8], expiry_ms: u64) -> Result<()> {
+        self.push(Kind::PutWithExpiry, key, expiry_ms, value)
+    }
+
     /// Queues a delete of a user key.
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
         self.push(Kind::Delete, key, 0, &[])

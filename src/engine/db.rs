@@ -20,7 +20,7 @@ use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind};
 use super::heatmap::{HeatMap, HeatStats};
 use super::iter::{DbIterator, IterOptions, PageEnd};
-use super::key::{now_ms, Keyspace, Lookup, KEY_SIZE_BYTES_MAX};
+use super::key::{Keyspace, Lookup, KEY_SIZE_BYTES_MAX};
 use super::manifest::{self, Manifest};
 use super::memtable::Memtable;
 use super::options::Options;
@@ -488,7 +488,7 @@ impl Db {
             options: &inner.options,
             next_number: &next_number,
         };
-        let metas = merger.run(plan, oldest_snapshot, now_ms())?;
+        let metas = merger.run(plan, oldest_snapshot, (inner.options.clock)())?;
         if !metas.is_empty() {
             inner.storage.sync_dir(&inner.dir).ctx(|| "syncing the database directory".into())?;
         }
@@ -780,6 +780,11 @@ impl Db {
         Ok(())
     }
 
+    /// The database's clock (unix ms), for expiry.
+    pub(crate) fn now_ms(&self) -> u64 {
+        (self.inner.options.clock)()
+    }
+
     pub(crate) fn iterator_created(&self) {
         self.inner.live_iterators.fetch_add(1, Ordering::SeqCst);
     }
@@ -797,7 +802,7 @@ impl Db {
         cache_only: bool,
         f: &mut Option<F>,
     ) -> Result<Walk<R>> {
-        let now = now_ms();
+        let now = (self.inner.options.clock)();
         let latest = seq == u64::MAX;
         let heat = &self.inner.heat;
         let generation = heat.generation();
@@ -822,13 +827,14 @@ impl Db {
                 Ok(None) => return Some(Ok(Walk::NeedsDisk)),
                 Err(e) => return Some(Err(e)),
             };
-            let value = match table.lookup(&block, handle, sk, seq, now) {
-                Ok(Lookup::Value(v)) => Some(v),
-                Ok(Lookup::Deleted) => None,
-                Ok(Lookup::Absent) => return None,
+            let (value, expires) = match table.lookup(&block, handle, sk, seq, now) {
+                Ok((Lookup::Value(v), expires)) => (Some(v), expires),
+                Ok((Lookup::Deleted, _)) => (None, false),
+                Ok((Lookup::Absent, _)) => return None,
                 Err(e) => return Some(Err(e)),
             };
-            if let (true, Some(v)) = (latest, value) {
+            // HOT keeps no expiry time, so a value that expires is never put there.
+            if let (true, false, Some(v)) = (latest, expires, value) {
                 heat.offer(sk, key_hash, v, generation);
             }
             Some(take_callback(f).map(|f| Walk::Decided(f(value))))

@@ -695,7 +695,7 @@ impl DbIterator {
                 }
             }
         }
-        let now = super::key::now_ms();
+        let now = self.live.0.now_ms();
         let (mut entries, mut bytes) = (0usize, 0usize);
         while entries < entries_max && bytes < bytes_max {
             let step = if self.reverse {

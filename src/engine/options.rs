@@ -96,6 +96,8 @@ pub struct Options {
     /// Size level 1 may reach before it is compacted into level 2, in bytes (default
     /// 16 MiB); each deeper level may hold ten times the one above.
     pub level1_size_bytes_target: u64,
+    /// The clock expiry times are compared with, in unix ms (tests substitute their own).
+    pub clock: fn() -> u64,
 }
 
 impl Default for Options {
@@ -111,6 +113,7 @@ impl Default for Options {
             compaction_style: CompactionStyle::Leveled,
             table_size_bytes_target: 4 * 1024 * 1024,
             level1_size_bytes_target: 16 * 1024 * 1024,
+            clock: super::key::now_ms,
         }
     }
 }

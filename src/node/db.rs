@@ -294,6 +294,19 @@ impl NativeDb {
         self.with_batch(key.len() + value.len(), |b| b.put(key, value)).map_err(|e| to_js(&e))
     }
 
+    /// Queues a put that expires at `expiry_ms` (unix ms) for this tick's commit.
+    #[napi]
+    pub fn queue_put_expiring(
+        &self,
+        key: BytesArg<'_>,
+        value: BytesArg<'_>,
+        expiry_ms: f64,
+    ) -> napi::Result<(), String> {
+        let (key, value) = (arg_bytes(&key), arg_bytes(&value));
+        let expiry = expiry_of(expiry_ms).map_err(|e| to_js(&e))?;
+        self.with_batch(key.len() + value.len(), |b| b.put_expiring(key, value, expiry)).map_err(|e| to_js(&e))
+    }
+
     /// Queues a delete for this tick's commit.
     #[napi]
     pub fn queue_del(&self, key: BytesArg<'_>) -> napi::Result<(), String> {
@@ -305,8 +318,13 @@ impl NativeDb {
     /// holds key, value for a put and key for a delete. All ops are checked before any is
     /// queued, and they land in one WAL record.
     #[napi]
-    pub fn queue_batch(&self, kinds: String, items: Vec<Either<String, Uint8Array>>) -> napi::Result<(), String> {
-        let batch = build_batch(&kinds, &items).map_err(|e| to_js(&e))?;
+    pub fn queue_batch(
+        &self,
+        kinds: String,
+        items: Vec<Either<String, Uint8Array>>,
+        expiries: Option<Vec<f64>>,
+    ) -> napi::Result<(), String> {
+        let batch = build_batch(&kinds, &items, expiries.as_deref().unwrap_or_default()).map_err(|e| to_js(&e))?;
         if !self.with_batch(batch.data_bytes(), |target| target.append(&batch)) {
             return Err(to_js(&Error::Internal("queued batch does not fit".into())));
         }
@@ -468,14 +486,31 @@ fn item_bytes(item: Option<&Either<String, Uint8Array>>) -> Result<&[u8], Error>
     }
 }
 
-fn build_batch(kinds: &str, items: &[Either<String, Uint8Array>]) -> Result<WriteBatch, Error> {
+/// An expiry time from JS (unix ms, a whole number).
+fn expiry_of(expiry_ms: f64) -> Result<u64, Error> {
+    if expiry_ms.is_finite() && expiry_ms >= 0.0 && expiry_ms.fract() == 0.0 && expiry_ms <= 9_007_199_254_740_991.0 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Ok(expiry_ms as u64)
+    } else {
+        Err(Error::InvalidArgument("expiry must be a whole number of unix milliseconds".into()))
+    }
+}
+
+fn build_batch(kinds: &str, items: &[Either<String, Uint8Array>], expiries: &[f64]) -> Result<WriteBatch, Error> {
     let mut batch = WriteBatch::new();
     let mut items = items.iter();
+    let mut expiries = expiries.iter();
     for kind in kinds.bytes() {
         match kind {
             b'p' => {
                 let key = item_bytes(items.next())?;
                 batch.put(key, item_bytes(items.next())?)?;
+            }
+            b'e' => {
+                let key = item_bytes(items.next())?;
+                let value = item_bytes(items.next())?;
+                let expiry = expiries.next().ok_or_else(|| Error::InvalidArgument("missing expiry".into()))?;
+                batch.put_expiring(key, value, expiry_of(*expiry)?)?;
             }
             b'd' => batch.delete(item_bytes(items.next())?)?,
             _ => return Err(Error::InvalidArgument("unknown batch op kind".into())),

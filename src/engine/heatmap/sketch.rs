@@ -29,7 +29,12 @@ impl FrequencySketch {
     #[must_use]
     pub fn new(entries: usize, bytes_max: usize) -> Self {
         let words = entries.max(8).next_power_of_two().min((bytes_max / 8).max(8).next_power_of_two());
-        Self { table: vec![0; words], mask: words - 1, additions: 0, sample_size: AGING_PERIOD_PER_ENTRY * entries.max(8) as u64 }
+        Self {
+            table: vec![0; words],
+            mask: words - 1,
+            additions: 0,
+            sample_size: AGING_PERIOD_PER_ENTRY * entries.max(8) as u64,
+        }
     }
 
     /// Bytes the sketch occupies.

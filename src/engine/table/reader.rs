@@ -151,7 +151,8 @@ impl Table {
         Ok(Some(block))
     }
 
-    /// Looks up `key` at `seq` in a block `locate` chose.
+    /// Looks up `key` at `seq` in a block `locate` chose; also says whether the version found
+    /// carries an expiry time.
     pub fn lookup<'b>(
         &self,
         block: &'b Block,
@@ -159,15 +160,15 @@ impl Table {
         key: &[u8],
         seq: u64,
         now_ms: u64,
-    ) -> Result<Lookup<&'b [u8]>> {
+    ) -> Result<(Lookup<&'b [u8]>, bool)> {
         let mut it = block.iter();
         let found = it.seek(key, seq);
         if it.is_corrupt() {
             return Err(Error::corruption(&self.name, handle.offset, "malformed data block"));
         }
         Ok(match found {
-            Some(e) if it.key() == key => resolve(e.kind, e.expiry_ms, e.value, now_ms),
-            _ => Lookup::Absent,
+            Some(e) if it.key() == key => (resolve(e.kind, e.expiry_ms, e.value, now_ms), e.kind.has_expiry()),
+            _ => (Lookup::Absent, false),
         })
     }
 
@@ -175,7 +176,7 @@ impl Table {
     pub fn get<R>(&self, key: &[u8], seq: u64, now_ms: u64, f: impl FnOnce(Lookup<&[u8]>) -> R) -> Result<R> {
         let Some(handle) = self.locate(key, filter::key_hash(key), seq) else { return Ok(f(Lookup::Absent)) };
         let block = self.block(handle, false)?.ok_or_else(|| Error::Internal("uncached block after a read".into()))?;
-        Ok(f(self.lookup(&block, handle, key, seq, now_ms)?))
+        Ok(f(self.lookup(&block, handle, key, seq, now_ms)?.0))
     }
 
     /// Number of data blocks.

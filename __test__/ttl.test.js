@@ -1,0 +1,71 @@
+'use strict'
+// Per-key TTL in persistent mode: an expired key is invisible at once to get, getSync, has,
+// getMany and iterators; the expiry is stored, so it holds across restarts; bad ttls are
+// rejected before anything is written.
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+
+const { BrowserDB } = require('..')
+const { tmpDir, openDb } = require('./helpers')
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+test('a key put with a ttl disappears when it expires, everywhere', async (t) => {
+  const db = await openDb(t, BrowserDB, tmpDir(t))
+  await db.put('session:1', 'token', { ttl: 300 })
+  await db.batch([{ type: 'put', key: 'session:2', value: 'b', ttl: 300 }, { type: 'put', key: 'keep', value: 'k' }])
+  await db.batch().put('session:3', 'c', { ttl: 300 }).put('also', 'kept').write()
+  assert.equal(await db.get('session:1'), 'token')
+  assert.equal(db.getSync('session:2'), 'b')
+  assert.deepEqual(await db.keys().all(), ['also', 'keep', 'session:1', 'session:2', 'session:3'])
+  await sleep(400)
+  for (const k of ['session:1', 'session:2', 'session:3']) {
+    assert.equal(await db.get(k), undefined, k)
+    assert.equal(db.getSync(k), undefined, k)
+    assert.equal(await db.has(k), false, k)
+  }
+  assert.deepEqual(await db.getMany(['session:1', 'keep']), [undefined, 'k'])
+  assert.deepEqual(await db.keys().all(), ['also', 'keep'])
+  assert.deepEqual(await db.keys({ reverse: true }).all(), ['keep', 'also'])
+})
+
+test('the expiry is stored: it holds across close and reopen, and compaction reclaims it', async (t) => {
+  const location = tmpDir(t)
+  let db = await BrowserDB.open(location)
+  await db.put('short', 'x', { ttl: 300 })
+  await db.put('long', 'y', { ttl: 60 * 60 * 1000 })
+  await db.close()
+  db = await openDb(t, BrowserDB, location)
+  assert.equal(await db.get('short'), 'x')
+  await sleep(400)
+  assert.equal(await db.get('short'), undefined)
+  assert.equal(await db.get('long'), 'y')
+  await db.compact()
+  assert.deepEqual(await db.keys().all(), ['long'])
+  assert.equal(db.stats().tableEntries, 1, 'the expired entry is gone from the tables')
+})
+
+test('an overwrite without ttl makes a key permanent again; a hot key still expires', async (t) => {
+  const db = await openDb(t, BrowserDB, tmpDir(t), { writeBufferSize: 65536 })
+  await db.put('k', 'temp', { ttl: 200 })
+  await db.put('k', 'perm')
+  await db.put('hot', 'v', { ttl: 300 })
+  await db.compact()
+  for (let i = 0; i < 20; i++) assert.equal(await db.get('hot'), 'v')
+  await sleep(350)
+  assert.equal(await db.get('k'), 'perm')
+  assert.equal(await db.get('hot'), undefined, 'not served from the HOT cache after expiry')
+})
+
+test('bad ttls are rejected and nothing is written', async (t) => {
+  const db = await openDb(t, BrowserDB, tmpDir(t))
+  for (const [ttl, Class] of [[0, RangeError], [-5, RangeError], [1.5, RangeError], [NaN, RangeError], [Infinity, RangeError], ['10', TypeError]]) {
+    await assert.rejects(db.put('k', 'v', { ttl }), (e) => e.code === 'BROWSERDB_INVALID_ARGUMENT' && e instanceof Class, String(ttl))
+    await assert.rejects(db.batch([{ type: 'put', key: 'a', value: '1' }, { type: 'put', key: 'k', value: 'v', ttl }]),
+      (e) => e.code === 'BROWSERDB_INVALID_ARGUMENT', String(ttl))
+  }
+  await assert.rejects(db.batch([{ type: 'del', key: 'k', ttl: 10 }]), (e) => e.code === 'BROWSERDB_INVALID_ARGUMENT')
+  await assert.rejects(db.del('k', { ttl: 10 }), (e) => e.code === 'BROWSERDB_INVALID_ARGUMENT')
+  assert.throws(() => db.batch().put('k', 'v', { ttl: -1 }), (e) => e.code === 'BROWSERDB_INVALID_ARGUMENT')
+  assert.deepEqual(await db.keys().all(), [])
+})
