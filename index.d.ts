@@ -122,7 +122,7 @@ export interface OpenOptions<K = string, V = string> {
   compression?: Compression
   /** Default for the `sync` option of writes (default false). */
   sync?: boolean
-  /** Storage mode (default 'persistent'); 'ultra' is not supported yet and is rejected. */
+  /** 'persistent' (default: disk + cache, durable) or 'ultra' (RAM only: no file, no directory, no lock). */
   mode?: 'persistent' | 'ultra'
   /**
    * Compaction style (default 'leveled'); other values are rejected with a RangeError. Writers
@@ -130,7 +130,7 @@ export interface OpenOptions<K = string, V = string> {
    * and 30 runs) until background compaction catches up.
    */
   compactionStyle?: CompactionStyle
-  /** Memory bound of ultra mode; not supported yet and rejected. */
+  /** Ultra mode only: bytes of data it may hold; a write past it rejects with `BROWSERDB_FULL` and changes nothing. */
   maxMemory?: number
 }
 
@@ -425,6 +425,8 @@ export interface Stats {
   walSyncs: number
   /** The HeatMap cache. */
   cache: CacheStats
+  /** Bytes of data held: memtables plus tables (in ultra mode, its RAM besides the cache). */
+  memoryBytes: number
   /** Iterators not yet closed (or collected). */
   liveIterators: number
   /** Snapshots held in the engine: those of `db.snapshot()` and the one each live iterator reads at. */

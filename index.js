@@ -171,13 +171,13 @@ function parseOpenOptions (options) {
   options = checkOptionsObject(options, 'options')
   checkKnown(options, OPEN_OPTIONS, 'open')
   const mode = options.mode === undefined ? 'persistent' : options.mode
-  if (mode === 'ultra') throw invalid(RangeError, "mode 'ultra' is not supported yet")
-  if (mode !== 'persistent') throw invalid(RangeError, "mode must be 'persistent' or 'ultra'")
+  if (mode !== 'persistent' && mode !== 'ultra') throw invalid(RangeError, "mode must be 'persistent' or 'ultra'")
   const compactionStyle = options.compactionStyle === undefined ? 'leveled' : options.compactionStyle
   if (compactionStyle !== 'leveled' && compactionStyle !== 'tiered') {
     throw invalid(RangeError, "compactionStyle must be 'leveled' or 'tiered'")
   }
-  if (options.maxMemory !== undefined) throw invalid(RangeError, "maxMemory applies to mode 'ultra', which is not supported yet")
+  if (options.maxMemory !== undefined && mode !== 'ultra') throw invalid(RangeError, "maxMemory applies to mode 'ultra' only")
+  checkBytes(options.maxMemory, 'maxMemory', 64 * 1024, Number.MAX_SAFE_INTEGER)
   const compression = options.compression === undefined ? 'lz4' : options.compression
   if (!['lz4', 'zstd', 'zlib', 'none'].includes(compression)) {
     throw invalid(RangeError, "compression must be 'lz4', 'zstd', 'zlib' or 'none'")
@@ -186,7 +186,10 @@ function parseOpenOptions (options) {
     keyEncoding: checkEncoding(options.keyEncoding === undefined ? 'utf8' : options.keyEncoding, 'keyEncoding'),
     valueEncoding: checkEncoding(options.valueEncoding === undefined ? 'utf8' : options.valueEncoding, 'valueEncoding'),
     sync: checkBoolean(options.sync, 'sync', false),
+    mode,
     native: {
+      inMemory: mode === 'ultra',
+      maxMemory: options.maxMemory,
       createIfMissing: checkBoolean(options.createIfMissing, 'createIfMissing', true),
       errorIfExists: checkBoolean(options.errorIfExists, 'errorIfExists', false),
       writeBufferSize: checkBytes(options.writeBufferSize, 'writeBufferSize', WRITE_BUFFER_SIZE_MIN, WRITE_BUFFER_SIZE_MAX),
@@ -248,6 +251,7 @@ class BrowserDB {
     this._keyEncoding = parsed.keyEncoding
     this._valueEncoding = parsed.valueEncoding
     this._syncDefault = parsed.sync
+    this._mode = parsed.mode
     this._defaultRead = Object.freeze({ keyEncoding: parsed.keyEncoding, valueEncoding: parsed.valueEncoding })
     this._closing = false
     this._closePromise = null
@@ -258,9 +262,9 @@ class BrowserDB {
     Object.defineProperty(this, 'location', { value: location, enumerable: true })
   }
 
-  /** 'persistent' (the only mode so far). */
+  /** 'persistent' (disk + cache, durable) or 'ultra' (RAM only: no file, no lock). */
   get mode () {
-    return 'persistent'
+    return this._mode
   }
 
   // -- reads ---------------------------------------------------------------------------------

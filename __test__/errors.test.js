@@ -355,12 +355,10 @@ test('bad open options are rejected and create nothing', T, async (t) => {
   }
 })
 
-test('options defined by the design but not supported yet are rejected', T, async (t) => {
+test('options that do not apply are rejected', T, async (t) => {
   const base = tmpDir(t)
   const cases = [
-    ['mode ultra', { mode: 'ultra' }],
-    ['mode ultra with maxMemory', { mode: 'ultra', maxMemory: 64 * MiB }],
-    ['maxMemory', { maxMemory: 64 * MiB }],
+    ['maxMemory without ultra', { maxMemory: 64 * MiB }],
   ]
   let i = 0
   for (const [name, options] of cases) {

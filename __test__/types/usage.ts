@@ -456,3 +456,15 @@ async function ttlIsTyped(db: BrowserDB): Promise<void> {
   await db.put('session', 'token', { ttl: '1m' })
 }
 void ttlIsTyped
+
+// ultra mode.
+async function ultraIsTyped(): Promise<void> {
+  const db = await BrowserDB.open('/tmp/x', { mode: 'ultra', maxMemory: 64 << 20 })
+  const m: 'persistent' | 'ultra' = db.mode
+  const bytes: number = db.stats().memoryBytes
+  void m
+  void bytes
+  // @ts-expect-error: no such mode
+  await BrowserDB.open('/tmp/x', { mode: 'ram' })
+}
+void ultraIsTyped

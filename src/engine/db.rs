@@ -254,6 +254,7 @@ impl Db {
             return Ok(());
         }
         self.check_poison()?;
+        self.check_memory(&batch)?;
         let me = Arc::new(PendingWrite { batch, sync, result: Mutex::new(None) });
         let inner = &self.inner;
         let mut queue = inner.queue.lock();
@@ -305,12 +306,14 @@ impl Db {
             wal::encode_record(&mut records, wal.number(), seq, w.batch.payload());
             seq += u64::from(w.batch.count());
         }
-        if let Err(e) = wal.append(&records) {
+        if inner.options.wal_disabled {
+            records.clear();
+        } else if let Err(e) = wal.append(&records) {
             return Err(self.poison_with(e.to_string()));
         }
         inner.wal_writes.fetch_add(1, Ordering::Relaxed);
         inner.user_bytes.fetch_add(group.iter().map(|w| w.batch.data_bytes() as u64).sum(), Ordering::Relaxed);
-        if group.iter().any(|w| w.sync) {
+        if !inner.options.wal_disabled && group.iter().any(|w| w.sync) {
             if let Err(e) = wal.sync() {
                 return Err(self.poison_with(e.to_string()));
             }
@@ -842,6 +845,28 @@ impl Db {
         decided.unwrap_or(Ok(Walk::Absent))
     }
 
+    /// Bytes the data itself occupies: memtables (estimated) plus tables. For an in-memory
+    /// (ultra) database this is its RAM, besides the cache.
+    #[must_use]
+    pub fn memory_bytes(&self) -> u64 {
+        let st = self.inner.state.read();
+        let memtables: usize =
+            st.active.mem.approximate_bytes() + st.immutable.iter().map(|m| m.mem.approximate_bytes()).sum::<usize>();
+        memtables as u64 + st.levels.all().map(|t| t.meta.file_size).sum::<u64>()
+    }
+
+    /// Refuses a batch that would take the database past `memory_bytes_max`.
+    fn check_memory(&self, batch: &WriteBatch) -> Result<()> {
+        let Some(limit_bytes) = self.inner.options.memory_bytes_max else { return Ok(()) };
+        let used_bytes = self.memory_bytes();
+        // The memtable charges 64 bookkeeping bytes per version besides keys and values.
+        let wanted_bytes = (batch.data_bytes() + 65 * batch.count() as usize) as u64;
+        if used_bytes + wanted_bytes > limit_bytes {
+            return Err(Error::Full { limit_bytes, used_bytes, wanted_bytes });
+        }
+        Ok(())
+    }
+
     /// Changes the cache budget at run time; shrinking evicts at once.
     pub fn resize_cache(&self, capacity_bytes: usize) -> Result<()> {
         let _guard = self.begin()?;
@@ -919,7 +944,8 @@ impl Db {
         while inner.in_flight.load(Ordering::SeqCst) != 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let result = if self.is_poisoned() { Ok(()) } else { self.flush_all_for_close() };
+        // An in-memory (ultra) database is dropped with its storage: nothing to flush.
+        let result = if self.is_poisoned() || inner.options.wal_disabled { Ok(()) } else { self.flush_all_for_close() };
         {
             let mut scheduled = inner.flush_scheduled.lock();
             while *scheduled {

@@ -58,6 +58,16 @@ pub enum Error {
     /// The directory is not empty and holds no browserdb database; nothing was changed.
     #[error("{} is not a browserdb database (the directory is not empty and has no MANIFEST)", .0.display())]
     NotADatabase(PathBuf),
+    /// The write would take an in-memory database past its `maxMemory`; nothing was written.
+    #[error("the database would exceed its memory limit of {limit_bytes} bytes ({used_bytes} used, {wanted_bytes} more wanted)")]
+    Full {
+        /// The limit.
+        limit_bytes: u64,
+        /// Bytes in use before the write.
+        used_bytes: u64,
+        /// Bytes the write needed.
+        wanted_bytes: u64,
+    },
     /// A bug: a panic was caught or an internal invariant failed.
     #[error("internal error: {0}")]
     Internal(String),
@@ -79,6 +89,7 @@ impl Error {
             Self::NotFound(_) => "BROWSERDB_NOT_FOUND",
             Self::Exists(_) => "BROWSERDB_EXISTS",
             Self::NotADatabase(_) => "BROWSERDB_NOT_A_DATABASE",
+            Self::Full { .. } => "BROWSERDB_FULL",
             Self::Internal(_) => "BROWSERDB_INTERNAL",
         }
     }

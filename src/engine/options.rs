@@ -98,6 +98,10 @@ pub struct Options {
     pub level1_size_bytes_target: u64,
     /// The clock expiry times are compared with, in unix ms (tests substitute their own).
     pub clock: fn() -> u64,
+    /// Keep no write-ahead log (ultra mode: the storage is RAM, a log would only copy).
+    pub wal_disabled: bool,
+    /// Refuse writes that would take memtables plus tables past this many bytes (ultra).
+    pub memory_bytes_max: Option<u64>,
 }
 
 impl Default for Options {
@@ -114,6 +118,8 @@ impl Default for Options {
             table_size_bytes_target: 4 * 1024 * 1024,
             level1_size_bytes_target: 16 * 1024 * 1024,
             clock: super::key::now_ms,
+            wal_disabled: false,
+            memory_bytes_max: None,
         }
     }
 }

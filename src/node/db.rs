@@ -23,6 +23,10 @@ pub struct NativeOpenOptions {
     pub cache_size: Option<f64>,
     pub compression: Option<String>,
     pub compaction_style: Option<String>,
+    /// Ultra mode: RAM only, no file or directory touched, no lock.
+    pub in_memory: Option<bool>,
+    /// Ultra mode's bound, in bytes.
+    pub max_memory: Option<f64>,
 }
 
 /// A key range: bounds, prefix and direction (already encoded by the JS face).
@@ -101,6 +105,7 @@ pub struct NativeStats {
     pub space_amplification: f64,
     pub write_slowdowns: f64,
     pub write_stops: f64,
+    pub memory_bytes: f64,
 }
 
 /// The HeatMap's counters.
@@ -172,6 +177,8 @@ fn parse_options(o: &NativeOpenOptions) -> Result<Options, Error> {
             .compaction_style
             .as_deref()
             .map_or(Ok(defaults.compaction_style), CompactionStyle::parse)?,
+        wal_disabled: o.in_memory.unwrap_or(false),
+        memory_bytes_max: o.max_memory.map(|m| size_option(Some(m), "maxMemory", 0)).transpose()?.map(|m| m as u64),
         ..defaults
     };
     options.validate()?;
@@ -182,7 +189,17 @@ fn parse_options(o: &NativeOpenOptions) -> Result<Options, Error> {
 #[napi(ts_return_type = "Promise<NativeDb>")]
 pub fn open_db(location: String, options: NativeOpenOptions) -> AsyncTask<Job> {
     let parsed = parse_options(&options);
-    AsyncTask::new(Job::new(move || Ok(Output::Opened(Db::open(location, parsed?)?))))
+    let in_memory = options.in_memory.unwrap_or(false);
+    AsyncTask::new(Job::new(move || {
+        let options = parsed?;
+        let db = if in_memory {
+            // Ultra: the whole engine on an in-memory file system of its own.
+            Db::open_with_storage(location, options, std::sync::Arc::new(crate::engine::storage::MemStorage::new()))?
+        } else {
+            Db::open(location, options)?
+        };
+        Ok(Output::Opened(db))
+    }))
 }
 
 /// The binding of one open database.
@@ -474,6 +491,7 @@ impl NativeDb {
             space_amplification: ratio(s.disk_bytes, s.live_bytes_estimate),
             write_slowdowns: s.write_slowdowns as f64,
             write_stops: s.write_stops as f64,
+            memory_bytes: self.db.memory_bytes() as f64,
         }
     }
 }
