@@ -53,9 +53,8 @@ fn no_log_is_written() {
     for i in 0..1000u32 {
         db.put(format!("k{i}").as_bytes(), b"value", true).unwrap();
     }
-    let wal_bytes: usize = storage
-        .file_bytes(&std::path::Path::new("/ultra").join("000002.wal"))
-        .map_or(0, |b| b.len());
+    let wal_bytes: usize =
+        storage.file_bytes(&std::path::Path::new("/ultra").join("000002.wal")).map_or(0, |b| b.len());
     assert_eq!(wal_bytes, 0);
     assert_eq!(db.stats().wal_syncs, 0);
     assert_eq!(db.get(b"k999").unwrap(), Some(b"value".to_vec()));

@@ -775,6 +775,52 @@ impl Db {
         }
     }
 
+    /// Copies every live key, with its value and expiry, as of now, into `target`, in
+    /// batches of about 4 MiB; the last batch is synced (with `sync`), so the copy is durable
+    /// when this returns. The source is only read. Used to switch modes.
+    pub fn copy_into(&self, target: &Self, sync: bool) -> Result<u64> {
+        let mut iter = self.iter(IterOptions::default(), None)?;
+        let mut copied = 0u64;
+        loop {
+            let mut batch = WriteBatch::new();
+            let mut failed = None;
+            let end = iter.next_page_with_expiry(usize::MAX, COPY_BATCH_BYTES, false, |key, value, expiry_ms| {
+                let queued =
+                    if expiry_ms == 0 { batch.put(key, value) } else { batch.put_expiring(key, value, expiry_ms) };
+                if let Err(e) = queued {
+                    failed.get_or_insert(e);
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            copied += u64::from(batch.count());
+            let last = end == PageEnd::Exhausted;
+            let was_empty = batch.is_empty();
+            target.write(batch, last && sync)?;
+            if last {
+                if sync && was_empty {
+                    target.sync_wal()?;
+                }
+                return Ok(copied);
+            }
+        }
+    }
+
+    /// fdatasyncs the live WAL: every write acknowledged so far survives power loss.
+    pub fn sync_wal(&self) -> Result<()> {
+        let _guard = self.begin()?;
+        self.check_poison()?;
+        if self.inner.options.wal_disabled {
+            return Ok(());
+        }
+        self.as_sole_writer(|| {
+            let mut wal = self.inner.wal.lock();
+            let wal = wal.as_mut().ok_or(Error::Closed)?;
+            wal.sync().map_err(|e| self.poison_with(e.to_string()))
+        })
+    }
+
     /// Fails with `Closed` once `close` has begun (iterators check this per page).
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.inner.closed.load(Ordering::SeqCst) {
@@ -1032,6 +1078,9 @@ fn live_bytes_estimate(levels: &Levels) -> u64 {
         None => levels.level(0).last().map_or(0, |t| t.meta.file_size),
     }
 }
+
+/// Bytes of keys and values per batch when copying a database (each batch is one WAL record).
+const COPY_BATCH_BYTES: usize = 1024 * 1024;
 
 /// Keys `clear` deletes per batch.
 const CLEAR_BATCH_KEYS: usize = 10_000;

@@ -683,6 +683,18 @@ impl DbIterator {
         cache_only: bool,
         mut f: impl FnMut(&[u8], &[u8]),
     ) -> Result<PageEnd> {
+        self.next_page_with_expiry(entries_max, bytes_max, cache_only, |k, v, _| f(k, v))
+    }
+
+    /// `next_page`, also handing over each entry's expiry time (unix ms, 0 for none), so a
+    /// copy of the database keeps its TTLs.
+    pub fn next_page_with_expiry(
+        &mut self,
+        entries_max: usize,
+        bytes_max: usize,
+        cache_only: bool,
+        mut f: impl FnMut(&[u8], &[u8], u64),
+    ) -> Result<PageEnd> {
         self.live.0.check_open()?;
         if self.finished {
             return Ok(PageEnd::Exhausted);
@@ -782,7 +794,7 @@ impl DbIterator {
     }
 
     /// Forward: versions of a key arrive newest first, so the first visible one decides.
-    fn step_forward(&mut self, now: u64, cache_only: bool, f: &mut impl FnMut(&[u8], &[u8])) -> Result<Advance> {
+    fn step_forward(&mut self, now: u64, cache_only: bool, f: &mut impl FnMut(&[u8], &[u8], u64)) -> Result<Advance> {
         let seq = self.snapshot.sequence();
         let Some(i) = self.top() else { return Ok(Advance::End) };
         let mut key = std::mem::take(&mut self.key_buf);
@@ -800,7 +812,7 @@ impl DbIterator {
             key.clear();
             key.extend_from_slice(e.key);
             if e.is_live(now) {
-                f(user_key(e.key), e.value);
+                f(user_key(e.key), e.value, if e.kind.has_expiry() { e.expiry_ms } else { 0 });
                 emitted = Some(e.key.len() + e.value.len());
             }
         }
@@ -815,7 +827,7 @@ impl DbIterator {
     }
 
     /// Reverse: versions of a key arrive oldest first, so the last visible one decides.
-    fn step_reverse(&mut self, now: u64, cache_only: bool, f: &mut impl FnMut(&[u8], &[u8])) -> Result<Advance> {
+    fn step_reverse(&mut self, now: u64, cache_only: bool, f: &mut impl FnMut(&[u8], &[u8], u64)) -> Result<Advance> {
         let seq = self.snapshot.sequence();
         let Some(i) = self.top() else { return Ok(Advance::End) };
         let mut key = std::mem::take(&mut self.key_buf);
@@ -830,6 +842,7 @@ impl DbIterator {
             }
         }
         let mut live = None;
+        let mut expiry = 0;
         while let Some(i) = self.top() {
             let Some(e) = self.sources.get(i).and_then(|s| s.current()) else { break };
             if e.key != key.as_slice() {
@@ -837,6 +850,7 @@ impl DbIterator {
             }
             if e.seq <= seq {
                 live = Some(e.is_live(now));
+                expiry = if e.kind.has_expiry() { e.expiry_ms } else { 0 };
                 value.clear();
                 value.extend_from_slice(e.value);
             }
@@ -847,7 +861,7 @@ impl DbIterator {
             }
         }
         let result = if live == Some(true) {
-            f(user_key(&key), &value);
+            f(user_key(&key), &value, expiry);
             Advance::Emitted(key.len() + value.len())
         } else {
             Advance::Skipped
