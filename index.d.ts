@@ -87,6 +87,8 @@ export type BrowserDBErrorCode =
 export interface BrowserDBError extends Error {
   /** The stable error code. */
   code: BrowserDBErrorCode
+  /** For `BROWSERDB_MODE_SWITCH_FAILED`: the error that made the switch fail. */
+  cause?: BrowserDBError
 }
 
 /**
@@ -466,6 +468,17 @@ export class BrowserDB<K = string, V = string> {
   readonly location: string
   /** The storage mode. */
   readonly mode: 'persistent' | 'ultra'
+  /**
+   * Switches modes atomically (calls made meanwhile run after the switch). To 'ultra': every
+   * key keeps being served and nothing more is written to disk (the directory stays locked
+   * until close). To 'persistent': takes `location`'s LOCK (default: the open location),
+   * replaces its contents with this database's and syncs before resolving. A failed switch
+   * leaves the database as it was and rejects with `BROWSERDB_MODE_SWITCH_FAILED`, whose
+   * `cause` carries the reason (`BROWSERDB_LOCKED`, `BROWSERDB_IO`, `BROWSERDB_FULL`...).
+   * Snapshots taken before a switch cannot be used after it.
+   */
+  setMode(mode: 'ultra', options?: { maxMemory?: number }): Promise<void>
+  setMode(mode: 'persistent', options?: { location?: string }): Promise<void>
 
   /** Write one key; resolves once the write survives a process crash (and power loss with `sync`). */
   put<O extends PutOptions = {}>(key: KeyInput<K, O>, value: ValueInput<V, O>, options?: O): Promise<void>

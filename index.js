@@ -2,6 +2,7 @@
 // The JS face of browserdb: argument checks, encodings, typed errors, write coalescing.
 // Logic lives in Rust (src/engine); this file only encodes, decodes and wraps.
 
+const fs = require('node:fs')
 const path = require('node:path')
 
 let native
@@ -203,6 +204,7 @@ function parseOpenOptions (options) {
 const READ_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'snapshot'])
 const RANGE_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'prefix', 'reverse', 'limit', 'keys', 'values', 'keyEncoding', 'valueEncoding', 'snapshot'])
 const HEATMAP_OPTIONS = new Set(['limit', 'keyEncoding'])
+const SET_MODE_OPTIONS = new Set(['location', 'maxMemory'])
 const COMPACT_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'prefix', 'keyEncoding'])
 const CLEAR_OPTIONS = new Set(['gt', 'gte', 'lt', 'lte', 'prefix', 'reverse', 'limit', 'keyEncoding'])
 const WRITE_OPTIONS = new Set(['keyEncoding', 'valueEncoding', 'sync'])
@@ -257,9 +259,13 @@ class BrowserDB {
     this._closePromise = null
     this._pending = 0
     this._drained = null
+    this._idleWaiters = []
     this._tick = null
     this._tickSync = false
-    Object.defineProperty(this, 'location', { value: location, enumerable: true })
+    this._location = location
+    this._openOptions = parsed.native
+    this._switching = null
+    this._retired = null // the persistent handle kept (with its LOCK) after a switch to ultra
   }
 
   /** 'persistent' (disk + cache, durable) or 'ultra' (RAM only: no file, no lock). */
@@ -267,9 +273,104 @@ class BrowserDB {
     return this._mode
   }
 
+  /** The directory given at open (or the last `setMode('persistent', { location })`). */
+  get location () {
+    return this._location
+  }
+
+  /**
+   * Switches between 'persistent' and 'ultra' atomically: calls made meanwhile run after the
+   * switch; a failed switch leaves the database as it was and rejects with
+   * BROWSERDB_MODE_SWITCH_FAILED (its `cause` says why: LOCKED, IO, FULL...).
+   * - to 'ultra': every key keeps being served; from then on nothing is written to disk (the
+   *   old directory stays locked until close).
+   * - to 'persistent' (`location` defaults to the one given at open): takes the directory's
+   *   LOCK, replaces its contents with this database's, and syncs before resolving.
+   */
+  setMode (mode, options) {
+    try {
+      this._checkOpen()
+      if (mode !== 'persistent' && mode !== 'ultra') throw invalid(RangeError, "mode must be 'persistent' or 'ultra'")
+      options = checkOptionsObject(options, 'options')
+      checkKnown(options, SET_MODE_OPTIONS, 'setMode')
+      if (options.location !== undefined && (typeof options.location !== 'string' || options.location.length === 0)) {
+        throw invalid(TypeError, 'location must be a non-empty string')
+      }
+      if (options.location !== undefined && mode !== 'persistent') throw invalid(RangeError, "location applies to 'persistent' only")
+      if (options.maxMemory !== undefined && mode !== 'ultra') throw invalid(RangeError, "maxMemory applies to 'ultra' only")
+      checkBytes(options.maxMemory, 'maxMemory', 64 * 1024, Number.MAX_SAFE_INTEGER)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const run = () => (mode === this._mode && options.location === undefined ? undefined : this._switchTo(mode, options))
+    const switched = (this._switching === null ? Promise.resolve() : this._switching).then(run)
+    const gate = switched.then(noop, noop)
+    this._switching = gate
+    gate.then(() => { if (this._switching === gate) this._switching = null })
+    return switched
+  }
+
+  /** @private Calls made while a switch runs are replayed after it. */
+  _afterSwitch (method, args) {
+    return this._switching.then(() => method.apply(this, args))
+  }
+
+  /** @private Waits until no native call of this database is in flight. */
+  _idle () {
+    this._commitTick()
+    if (this._pending === 0) return Promise.resolve()
+    return new Promise((resolve) => { this._idleWaiters.push(resolve) })
+  }
+
+  /** @private */
+  async _switchTo (mode, options) {
+    this._checkOpen()
+    await this._idle()
+    const location = mode === 'persistent' && options.location !== undefined ? path.resolve(options.location) : this._location
+    let target = null
+    let reused = false
+    let createdDir = false
+    try {
+      if (mode === 'ultra') {
+        const maxMemory = options.maxMemory === undefined ? this._openOptions.maxMemory : options.maxMemory
+        target = await native.openDb(location, { ...this._openOptions, createIfMissing: true, errorIfExists: false, inMemory: true, maxMemory })
+      } else if (this._retired !== null && this._retired.location === location) {
+        target = this._retired.native // our own locked directory from before the switch to ultra
+        reused = true
+        await target.clear({ reverse: false }, undefined)
+      } else {
+        createdDir = !fs.existsSync(location)
+        target = await native.openDb(location, { ...this._openOptions, createIfMissing: true, errorIfExists: false, inMemory: false, maxMemory: undefined })
+        await target.clear({ reverse: false }, undefined)
+      }
+      await this._native.copyInto(target, mode === 'persistent')
+    } catch (cause) {
+      if (target !== null && !reused) {
+        await target.close().catch(noop)
+        if (createdDir) fs.rmSync(location, { recursive: true, force: true })
+      }
+      const err = new Error(`could not switch to ${mode} mode: ${cause.message}`)
+      err.code = 'BROWSERDB_MODE_SWITCH_FAILED'
+      err.cause = fromNative(cause)
+      throw err
+    }
+    const old = this._native
+    if (this._mode === 'persistent' && !reused) {
+      if (this._retired !== null) await this._retired.native.close().catch(noop)
+      this._retired = { native: old, location: this._location } // keeps its LOCK until close
+    } else if (reused) {
+      this._retired = null
+    }
+    // An old ultra handle is simply dropped: its memory goes when nothing refers to it.
+    this._native = target
+    this._mode = mode
+    this._location = location
+  }
+
   // -- reads ---------------------------------------------------------------------------------
 
   get (key, options) {
+    if (this._switching !== null) return this._afterSwitch(this.get, arguments)
     try {
       const { keyEncoding, valueEncoding, snapshot } = this._readOptions(options)
       const k = encodeKey(key, keyEncoding)
@@ -295,6 +396,7 @@ class BrowserDB {
   }
 
   getMany (keys, options) {
+    if (this._switching !== null) return this._afterSwitch(this.getMany, arguments)
     try {
       const { keyEncoding, valueEncoding, snapshot } = this._readOptions(options)
       if (!Array.isArray(keys)) throw invalid(TypeError, 'keys must be an array')
@@ -342,6 +444,7 @@ class BrowserDB {
   // -- writes --------------------------------------------------------------------------------
 
   put (key, value, options) {
+    if (this._switching !== null) return this._afterSwitch(this.put, arguments)
     try {
       const o = this._writeOptions(options, PUT_OPTIONS)
       const k = encodeKey(key, o.keyEncoding)
@@ -356,6 +459,7 @@ class BrowserDB {
   }
 
   del (key, options) {
+    if (this._switching !== null) return this._afterSwitch(this.del, arguments)
     try {
       const o = this._writeOptions(options)
       this._native.queueDel(encodeKey(key, o.keyEncoding))
@@ -374,6 +478,7 @@ class BrowserDB {
    * `batch(ops, options)` writes all ops atomically; `batch()` returns a chained batch.
    */
   batch (ops, options) {
+    if (arguments.length !== 0 && this._switching !== null) return this._afterSwitch(this.batch, arguments)
     if (arguments.length === 0) {
       this._checkOpen()
       return new ChainedBatch(this)
@@ -399,6 +504,7 @@ class BrowserDB {
 
   /** @private */
   _writeBatch (kinds, items, sync, expiries) {
+    if (this._switching !== null) return this._afterSwitch(this._writeBatch, arguments)
     this._checkOpen()
     if (kinds.length === 0) return Promise.resolve()
     this._native.queueBatch(kinds, items, expiries !== undefined && expiries.length > 0 ? expiries : undefined)
@@ -484,6 +590,7 @@ class BrowserDB {
    * without one) into one sorted run, reclaiming overwritten and deleted data.
    */
   compact (options) {
+    if (this._switching !== null) return this._afterSwitch(this.compact, arguments)
     try {
       this._checkOpen()
       options = checkOptionsObject(options, 'options')
@@ -498,6 +605,7 @@ class BrowserDB {
 
   /** Deletes every key in the range (all keys without options); resolves when done. */
   clear (options) {
+    if (this._switching !== null) return this._afterSwitch(this.clear, arguments)
     try {
       this._checkOpen()
       options = checkOptionsObject(options, 'options')
@@ -568,9 +676,11 @@ class BrowserDB {
     this._closing = true
     this._commitTick()
     this._closePromise = (async () => {
+      if (this._switching !== null) await this._switching
       if (this._pending > 0) await new Promise((resolve) => { this._drained = resolve })
       try {
         await this._native.close()
+        if (this._retired !== null) await this._retired.native.close()
       } catch (err) {
         throw fromNative(err)
       }
@@ -600,10 +710,15 @@ class BrowserDB {
 
   /** @private */
   _settled () {
-    if (--this._pending === 0 && this._drained !== null) {
-      const drained = this._drained
-      this._drained = null
-      drained()
+    if (--this._pending === 0) {
+      if (this._drained !== null) {
+        const drained = this._drained
+        this._drained = null
+        drained()
+      }
+      const waiters = this._idleWaiters
+      this._idleWaiters = []
+      for (const resolve of waiters) resolve()
     }
   }
 

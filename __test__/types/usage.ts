@@ -468,3 +468,12 @@ async function ultraIsTyped(): Promise<void> {
   await BrowserDB.open('/tmp/x', { mode: 'ram' })
 }
 void ultraIsTyped
+
+// setMode.
+async function setModeIsTyped(db: BrowserDB): Promise<void> {
+  await db.setMode('ultra', { maxMemory: 1 << 26 })
+  await db.setMode('persistent', { location: '/tmp/saved' })
+  // @ts-expect-error: location applies to 'persistent' only
+  await db.setMode('ultra', { location: '/tmp/x' })
+}
+void setModeIsTyped

@@ -373,6 +373,14 @@ impl NativeDb {
         }))
     }
 
+    /// Copies every live key (with expiry) into `target` off the JS thread, syncing at the
+    /// end; resolves to the number of keys copied (the core of `setMode`).
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn copy_into(&self, target: &NativeDb, sync: bool) -> AsyncTask<Job> {
+        let (source, target) = (self.db.clone(), target.db.clone());
+        AsyncTask::new(Job::new(move || Ok(Output::Count(source.copy_into(&target, sync)?))))
+    }
+
     /// Takes a snapshot (memory only).
     #[napi]
     pub fn snapshot(&self) -> napi::Result<NativeSnapshot, String> {
