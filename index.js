@@ -536,6 +536,11 @@ class BrowserDB {
     this._tickSync = false
     let committed
     try {
+      // Ultra mode: a commit touches only memory, so it may run right here (no pool hop).
+      if (this._mode === 'ultra' && this._native.commitNow()) {
+        tick.resolve()
+        return
+      }
       committed = this._native.commit(sync)
     } catch (err) {
       tick.reject(fromNative(err))

@@ -59,3 +59,26 @@ fn no_log_is_written() {
     assert_eq!(db.stats().wal_syncs, 0);
     assert_eq!(db.get(b"k999").unwrap(), Some(b"value".to_vec()));
 }
+
+#[test]
+fn in_memory_writes_commit_on_the_calling_thread_unless_they_would_wait() {
+    let (_, db) = ultra(64 * 1024 * 1024);
+    let mut batch = WriteBatch::new();
+    batch.put(b"now", b"here").unwrap();
+    assert!(db.try_write_now(batch).unwrap().is_none(), "an idle in-memory database commits in place");
+    assert_eq!(db.get(b"now").unwrap(), Some(b"here".to_vec()));
+    for i in 0..20_000u32 {
+        let mut batch = WriteBatch::new();
+        batch.put(format!("k{i:06}").as_bytes(), &[b'v'; 300]).unwrap();
+        if let Some(back) = db.try_write_now(batch).unwrap() {
+            // It would have waited (a stall): the caller commits it the usual way.
+            db.write(back, false).unwrap();
+        }
+    }
+    assert_eq!(db.get(b"k019999").unwrap(), Some(vec![b'v'; 300]));
+    // A persistent database never commits on the caller's thread this way.
+    let disk = Db::open_with_storage("/disk", Options::default(), Arc::new(MemStorage::new())).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.put(b"k", b"v").unwrap();
+    assert!(disk.try_write_now(batch).unwrap().is_some());
+}

@@ -289,6 +289,44 @@ impl Db {
         mine.unwrap_or(outcome)
     }
 
+    /// In-memory (ultra) databases only: commits `batch` on the calling thread when nothing
+    /// would make it wait — no other writer active or queued, no memtable or level-0 stall —
+    /// and hands it back otherwise (the caller then uses `write` off the JS thread). Such a
+    /// commit touches only memory: no log, and a full memtable is frozen in RAM.
+    pub fn try_write_now(&self, batch: WriteBatch) -> Result<Option<WriteBatch>> {
+        let inner = &self.inner;
+        if !inner.options.wal_disabled {
+            return Ok(Some(batch));
+        }
+        let _guard = self.begin()?;
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        self.check_poison()?;
+        self.check_memory(&batch)?;
+        {
+            let st = inner.state.read();
+            let full = st.active.mem.approximate_bytes() >= inner.options.write_buffer_size_bytes
+                && st.immutable.len() >= inner.options.immutable_memtables_max;
+            let (slowdown, _) = compaction::l0_thresholds(inner.options.compaction_style);
+            if full || st.levels.level(0).len() >= slowdown {
+                return Ok(Some(batch));
+            }
+        }
+        let mut queue = inner.queue.lock();
+        if queue.leader_active || !queue.pending.is_empty() {
+            return Ok(Some(batch));
+        }
+        queue.leader_active = true;
+        drop(queue);
+        let group = [Arc::new(PendingWrite { batch, sync: false, result: Mutex::new(None) })];
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_group(&group)))
+            .unwrap_or_else(|_| Err(self.poison_with("a panic during group commit".into())));
+        inner.queue.lock().leader_active = false;
+        inner.queue_cv.notify_all();
+        outcome.map(|()| None)
+    }
+
     /// Writes a group's records with one `write` (and one fdatasync if any asked), then
     /// applies them to the memtable. Runs on the leader only.
     fn commit_group(&self, group: &[Arc<PendingWrite>]) -> Result<()> {

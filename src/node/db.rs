@@ -194,7 +194,10 @@ pub fn open_db(location: String, options: NativeOpenOptions) -> AsyncTask<Job> {
         let options = parsed?;
         let db = if in_memory {
             // Ultra: the whole engine on an in-memory file system of its own.
-            Db::open_with_storage(location, options, std::sync::Arc::new(crate::engine::storage::MemStorage::new()))?
+            let ram = crate::engine::storage::MemStorage::new();
+            // Every "file" is RAM: reads never wait, so the JS thread's fast paths always apply.
+            ram.set_page_cache_hits(true);
+            Db::open_with_storage(location, options, std::sync::Arc::new(ram))?
         } else {
             Db::open(location, options)?
         };
@@ -346,6 +349,28 @@ impl NativeDb {
             return Err(to_js(&Error::Internal("queued batch does not fit".into())));
         }
         Ok(())
+    }
+
+    /// Ultra mode: commits the writes queued this tick right here, in memory, if nothing
+    /// would make it wait; returns false (keeping what is left queued) when `commit` must do
+    /// it off the JS thread.
+    #[napi]
+    pub fn commit_now(&self) -> napi::Result<bool, String> {
+        let batches = std::mem::take(&mut *self.pending.lock());
+        let mut rest = batches.into_iter();
+        while let Some(batch) = rest.next() {
+            match no_panic(|| self.db.try_write_now(batch)).map_err(|e| to_js(&e))? {
+                None => {}
+                Some(batch) => {
+                    let mut pending = self.pending.lock();
+                    let mut left: Vec<WriteBatch> = std::iter::once(batch).chain(rest).collect();
+                    left.append(&mut pending);
+                    *pending = left;
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Commits the writes queued this tick (one group commit); resolves when they reached the
