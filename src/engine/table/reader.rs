@@ -16,9 +16,37 @@ use crate::engine::storage::{ReadableFile, Storage};
 /// One index entry: the last internal key of a data block and where the block is.
 #[derive(Debug)]
 struct IndexEntry {
-    last_key: Box<[u8]>,
+    /// `last_key` is `keys[key_start..key_end]` of the index: all keys live in one buffer,
+    /// so a binary search touches one allocation, not one per block.
+    key_start: u32,
+    key_end: u32,
     last_seq: u64,
     handle: BlockHandle,
+}
+
+/// The decoded index: one entry per data block.
+#[derive(Debug, Default)]
+struct Index {
+    keys: Vec<u8>,
+    entries: Vec<IndexEntry>,
+}
+
+impl Index {
+    fn key(&self, e: &IndexEntry) -> &[u8] {
+        self.keys.get(e.key_start as usize..e.key_end as usize).unwrap_or_default()
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn get(&self, i: usize) -> Option<&IndexEntry> {
+        self.entries.get(i)
+    }
+
+    fn partition_point(&self, mut below: impl FnMut(&[u8], &IndexEntry) -> bool) -> usize {
+        self.entries.partition_point(|e| below(self.key(e), e))
+    }
 }
 
 /// An open table.
@@ -27,7 +55,7 @@ pub struct Table {
     cache: Arc<BlockCache>,
     name: String,
     file: Arc<dyn ReadableFile>,
-    index: Vec<IndexEntry>,
+    index: Index,
     filter: Vec<u8>,
     footer: Footer,
 }
@@ -57,7 +85,7 @@ impl Table {
         let mut foot = [0u8; FOOTER_BYTES];
         file.read_exact_at(&mut foot, footer_at).ctx(|| format!("reading footer of {name}"))?;
         let footer = Footer::decode(&foot).map_err(|what| Error::corruption(&name, footer_at, what))?;
-        let mut table = Self { number, cache, name, file, index: Vec::new(), filter: Vec::new(), footer };
+        let mut table = Self { number, cache, name, file, index: Index::default(), filter: Vec::new(), footer };
         for h in [table.footer.filter, table.footer.index] {
             if h.offset.saturating_add(u64::from(h.size) + BLOCK_TRAILER_BYTES as u64) > footer_at {
                 return Err(Error::corruption(&table.name, footer_at, "block handle past the footer"));
@@ -68,14 +96,17 @@ impl Table {
         Ok(table)
     }
 
-    fn load_index(&self) -> Result<Vec<IndexEntry>> {
+    fn load_index(&self) -> Result<Index> {
         let block = self.read_block(self.footer.index)?;
         let mut it = block.iter();
-        let mut index = Vec::new();
+        let mut index = Index::default();
         while let Some(e) = it.next_entry() {
-            let handle = BlockHandle::decode(e.value)
-                .ok_or_else(|| Error::corruption(&self.name, self.footer.index.offset, "bad block handle in index"))?;
-            index.push(IndexEntry { last_key: it.key().into(), last_seq: e.seq, handle });
+            let bad = || Error::corruption(&self.name, self.footer.index.offset, "bad block handle in index");
+            let handle = BlockHandle::decode(e.value).ok_or_else(bad)?;
+            let key_start = u32::try_from(index.keys.len()).map_err(|_| bad())?;
+            index.keys.extend_from_slice(it.key());
+            let key_end = u32::try_from(index.keys.len()).map_err(|_| bad())?;
+            index.entries.push(IndexEntry { key_start, key_end, last_seq: e.seq, handle });
         }
         if it.is_corrupt() {
             return Err(Error::corruption(&self.name, self.footer.index.offset, "malformed index block"));
@@ -119,7 +150,7 @@ impl Table {
         if !filter::may_contain(&self.filter, key_hash) {
             return None;
         }
-        let at = self.index.partition_point(|e| compare_internal(&e.last_key, e.last_seq, key, seq) == Ordering::Less);
+        let at = self.index.partition_point(|k, e| compare_internal(k, e.last_seq, key, seq) == Ordering::Less);
         self.index.get(at).map(|e| e.handle)
     }
 
@@ -196,9 +227,9 @@ impl Table {
     #[must_use]
     pub fn first_block_reaching(&self, key: &[u8], inclusive: bool) -> usize {
         if inclusive {
-            self.index.partition_point(|e| &*e.last_key < key)
+            self.index.partition_point(|k, _| k < key)
         } else {
-            self.index.partition_point(|e| &*e.last_key <= key)
+            self.index.partition_point(|k, _| k <= key)
         }
     }
 
