@@ -5,7 +5,7 @@
 //   node benchmark/large.js                      1,000,000 keys, 200,000 ops per read/mixed run
 //   LARGE_KEYS=100000 LARGE_OPS=50000 node benchmark/large.js
 //   LARGE_STORES=browserdb,lmdb ...              run only some stores
-const { spawnSync } = require('node:child_process')
+const { runWorker, fmt } = require('./child')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -20,19 +20,11 @@ const TIMEOUT_MS = 60 * 60 * 1000
 if (!(KEYS > 0)) throw new Error(`LARGE_KEYS must be a positive integer, got ${process.env.LARGE_KEYS}`)
 if (!(OPS > 0)) throw new Error(`LARGE_OPS must be a positive integer, got ${process.env.LARGE_OPS}`)
 
-const fmt = (x) => typeof x === 'number' ? Math.round(x).toLocaleString('en-US') : x
 const mb = (bytes) => (bytes / 1e6).toFixed(1)
 const num = (x) => x.toLocaleString('en-US')
 
 // Runs a node script; stderr (the worker's progress) goes straight to ours.
-function child (script, args, inheritStderr) {
-  const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, script), ...args], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', inheritStderr ? 'inherit' : 'pipe'], timeout: TIMEOUT_MS, maxBuffer: 64 << 20
-  })
-  if (r.error) return { error: r.error.message }
-  if (r.status !== 0) return { error: ((r.stderr || '').trim() || `exit ${r.status} ${r.signal || ''}`).trim() }
-  return JSON.parse(r.stdout.trim().split('\n').pop())
-}
+const child = (script, args, inheritStderr) => runWorker(script, args, { inheritStderr, timeoutMs: TIMEOUT_MS })
 
 // browserdb: "L0 2, L1 9, L2 71" (non-empty levels); classic-level: the same from leveldb.stats.
 function levelShape (levels) {

@@ -3,7 +3,7 @@
 // Each (store, workload) runs alone in its own child process with a fresh temp directory.
 //   BENCH_KEYS=10000 node benchmark/run.js      quick run (default 100000 keys)
 //   BENCH_STORES=lmdb,classic-level ...         run only some stores
-const { spawnSync } = require('node:child_process')
+const { runWorker, fmt } = require('./child')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -13,8 +13,6 @@ const { machineInfo, machineLines } = require('./machine')
 const KEYS = Number.parseInt(process.env.BENCH_KEYS || '100000', 10)
 const STORES = (process.env.BENCH_STORES || 'browserdb,lmdb,classic-level').split(',')
 const PEERS = STORES.filter((s) => s !== 'browserdb')
-const WORKER = path.join(__dirname, 'store-worker.js')
-const TIMEOUT_MS = 30 * 60 * 1000
 const WORKLOADS = [
   ['seqput', 'sequential put (awaited one at a time)'],
   ['batchput', 'batch put (1000 per batch)'],
@@ -32,17 +30,7 @@ function prefixTitle () {
   return `prefix scan \`${prefix}\`, ${to - from} keys (keys/s)`
 }
 
-function worker (args) {
-  const r = spawnSync(process.execPath, ['--expose-gc', WORKER, ...args], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: TIMEOUT_MS, maxBuffer: 64 << 20
-  })
-  if (r.error) return { error: r.error.message }
-  if (r.status !== 0) return { error: (r.stderr || `exit ${r.status} ${r.signal || ''}`).trim() }
-  if (r.stderr.trim()) process.stderr.write(r.stderr)
-  return JSON.parse(r.stdout.trim().split('\n').pop())
-}
-
-const fmt = (x) => typeof x === 'number' ? Math.round(x).toLocaleString('en-US') : x
+const worker = (args) => runWorker('store-worker.js', args)
 
 function main () {
   const machine = machineInfo(STORES)

@@ -345,7 +345,7 @@ async function main () {
 }
 
 // large-worker.js reuses the store adapters and the batch put.
-module.exports = { stores, batchPut, BATCH }
+module.exports = { stores, batchPut, BATCH, readLoop }
 
 if (require.main === module) {
   main().then(

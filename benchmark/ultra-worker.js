@@ -8,7 +8,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { prng, makeData, shuffledIndexes } = require('./data')
-const { stores: diskStores, batchPut } = require('./store-worker')
+const { stores: diskStores, batchPut, readLoop } = require('./store-worker')
 
 const PAGE = 1000 // entries per nextv() call
 
@@ -141,25 +141,6 @@ async function verify (s, db, keys, values, label) {
   return reads
 }
 
-// One pass of reads in `order`; returns the seconds and the value bytes read.
-async function readPass (s, db, keys, order, sync) {
-  let bytes = 0
-  const t0 = process.hrtime.bigint()
-  if (sync) {
-    for (let j = 0; j < order.length; j++) {
-      const v = s.getSync(db, keys[order[j]])
-      if (v === undefined) throw new Error(`getSync(${keys[order[j]]}) returned undefined`)
-      bytes += v.length
-    }
-  } else {
-    for (let j = 0; j < order.length; j++) {
-      const v = await s.get(db, keys[order[j]])
-      if (v === undefined) throw new Error(`get(${keys[order[j]]}) returned undefined`)
-      bytes += v.length
-    }
-  }
-  return { elapsed: seconds(t0), bytes }
-}
 
 async function putPass (s, db, keys, values, seq) {
   const t0 = process.hrtime.bigint()
@@ -213,10 +194,10 @@ async function main () {
       return { store, workload, n, na: 'no sync get' }
     }
     const order = shuffledIndexes(n, 0x5EED) // the same random order for every store (as run.js)
-    await readPass(s, db, keys, order.subarray(0, Math.min(1000, n)), sync) // warm-up
+    await readLoop(s, db, keys, order.subarray(0, Math.min(1000, n)), sync) // warm-up
     for (let p = 0; p < passes; p++) {
       gc()
-      const r = await readPass(s, db, keys, order, sync)
+      const r = await readLoop(s, db, keys, order, sync)
       if (r.bytes !== valueBytes) throw new Error(`${label}: read ${r.bytes} value bytes, expected ${valueBytes}`)
       passSeconds.push(r.elapsed)
     }

@@ -4,7 +4,7 @@
 //   node benchmark/ultra.js                       100000 keys
 //   ULTRA_KEYS=10000 node benchmark/ultra.js      quick run
 //   ULTRA_PASSES=3 ...                            timed passes per run (default: 1,000,000 ops / keys)
-const { spawnSync } = require('node:child_process')
+const { runWorker, fmt } = require('./child')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -21,8 +21,6 @@ const STORES = ['browserdb', 'memory-level', 'map']
 const PEERS = STORES.filter((s) => s !== 'browserdb')
 const NAMES = { browserdb: 'browserdb (ultra)', 'memory-level': 'memory-level', map: 'Map' }
 const PACKAGES = ['browserdb', 'memory-level'] // the Map is node's own
-const WORKER = path.join(__dirname, 'ultra-worker.js')
-const TIMEOUT_MS = 30 * 60 * 1000
 const WORKLOADS = [
   ['seqput', 'sequential put (awaited one at a time)'],
   ['batchput', 'batch put (1000 per batch; Map: a loop of set)'],
@@ -31,17 +29,7 @@ const WORKLOADS = [
   ['iterate', 'full iteration, iterator().nextv(1000) (keys/s)']
 ]
 
-function worker (args) {
-  const r = spawnSync(process.execPath, ['--expose-gc', WORKER, ...args], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: TIMEOUT_MS, maxBuffer: 64 << 20
-  })
-  if (r.error) return { error: r.error.message }
-  if (r.status !== 0) return { error: (r.stderr || `exit ${r.status} ${r.signal || ''}`).trim() }
-  if (r.stderr.trim()) process.stderr.write(r.stderr)
-  return JSON.parse(r.stdout.trim().split('\n').pop())
-}
-
-const fmt = (x) => typeof x === 'number' ? Math.round(x).toLocaleString('en-US') : x
+const worker = (args) => runWorker('ultra-worker.js', args)
 // Two decimals, or two significant digits below 0.1 (0.0052x, not 0.01x).
 const num2 = (x) => x >= 0.1 ? x.toFixed(2) : x.toPrecision(2)
 const loadavg = () => os.loadavg().map((x) => Number(x.toFixed(2)))
