@@ -2,7 +2,8 @@
 //! Efficient Cache Admission Policy", 2017) with a window sized by hill climbing (as Caffeine
 //! does), weighted by bytes.
 //!
-//! - **Window** (LRU; starts empty, hill climbing grows it when recency pays): every new entry lands here, so a burst of
+//! - **Window** (LRU; starts empty, hill climbing grows it when recency pays): every new
+//!   entry lands here, so a burst of
 //!   new keys can be served before their frequency is known.
 //! - **Main**, a segmented LRU: **probation** (entries admitted from the window) and
 //!   **protected** (entries hit again while in probation; at most 80% of main).
