@@ -21,6 +21,33 @@ const PAGE = 1000 // entries per nextv() call
 // scans: the keys starting with `prefix`, i.e. gte prefix, lt end) or {} (everything).
 
 // Each adapter uses its store's idiomatic API and default settings.
+
+/** Reads an iterator to its end with nextv(PAGE); returns the entry count and key+value bytes. */
+async function nextvScan (it) {
+  let count = 0
+  let bytes = 0
+  try {
+    for (;;) {
+      const page = await it.nextv(PAGE)
+      if (page.length === 0) break
+      for (let i = 0; i < page.length; i++) {
+        count++
+        bytes += page[i][0].length + page[i][1].length
+      }
+    }
+  } finally {
+    await it.close()
+  }
+  return { count, bytes }
+}
+
+/** `db.batch(ops)` of puts keys[from..to) (browserdb and the Level family share the form). */
+function levelBatch (db, keys, values, from, to) {
+  const ops = []
+  for (let i = from; i < to; i++) ops.push({ type: 'put', key: keys[i], value: values[i] })
+  return db.batch(ops)
+}
+
 const stores = {
   browserdb () {
     const { BrowserDB } = require(path.join(__dirname, '..'))
@@ -29,34 +56,12 @@ const stores = {
       put: (db, k, v) => db.put(k, v),
       get: (db, k) => db.get(k),
       getSync: (db, k) => db.getSync(k),
-      batch (db, keys, values, from, to) {
-        const ops = []
-        for (let i = from; i < to; i++) ops.push({ type: 'put', key: keys[i], value: values[i] })
-        return db.batch(ops)
-      },
+      batch: levelBatch,
       // Iterates with nextv(PAGE) in a loop: the fastest correct way. `for await (const [k, v]
       // of db.iterator())` returns the same entries but goes through one next() promise per
       // entry: about 2.5x slower here (~0.55M vs ~1.5M keys/s on a 100000-key full scan).
       // nextv(1000) matches the iterator's 1000-entry pages from Rust; larger sizes were slower.
-      async scan (db, range) {
-        const it = db.iterator(browserdbRange(range))
-        let count = 0
-        let bytes = 0
-        try {
-          for (;;) {
-            const page = await it.nextv(PAGE)
-            if (page.length === 0) break
-            for (let i = 0; i < page.length; i++) {
-              const e = page[i]
-              count++
-              bytes += e[0].length + e[1].length
-            }
-          }
-        } finally {
-          await it.close()
-        }
-        return { count, bytes }
-      },
+      scan: (db, range) => nextvScan(db.iterator(browserdbRange(range))),
       entries: (db, range) => db.iterator(browserdbRange(range)).all(),
       close: (db) => db.close()
     }
@@ -113,36 +118,14 @@ const stores = {
       // classic-level >= 3 has getSync(); older versions report n/a.
       hasGetSync: (db) => db.supports.getSync === true,
       getSync: (db, k) => db.getSync(k),
-      batch (db, keys, values, from, to) {
-        const ops = []
-        for (let i = from; i < to; i++) ops.push({ type: 'put', key: keys[i], value: values[i] })
-        return db.batch(ops)
-      },
+      batch: levelBatch,
       // db.iterator() with nextv(PAGE) in a loop (for await / next() are slower: one promise per
       // entry). The range scans take one nextv() each; all() would do the same (abstract-level's
       // all() is nextv(1000) in a loop). highWaterMarkBytes: classic-level's README says nextv(size)
       // is fastest when it is at least size x the entry size, else nextv stops reading early (the
       // 16 KiB default gives ~90 of our entries per call); 256 KiB holds 1000 of our <= 217-byte
       // entries, and matches browserdb's page byte cap (its first try, on the JS thread).
-      async scan (db, range) {
-        const it = db.iterator(levelRange(range))
-        let count = 0
-        let bytes = 0
-        try {
-          for (;;) {
-            const page = await it.nextv(PAGE)
-            if (page.length === 0) break
-            for (let i = 0; i < page.length; i++) {
-              const e = page[i]
-              count++
-              bytes += e[0].length + e[1].length
-            }
-          }
-        } finally {
-          await it.close()
-        }
-        return { count, bytes }
-      },
+      scan: (db, range) => nextvScan(db.iterator(levelRange(range))),
       entries: (db, range) => db.iterator(levelRange(range)).all(),
       close: (db) => db.close()
     }
@@ -345,7 +328,7 @@ async function main () {
 }
 
 // large-worker.js reuses the store adapters and the batch put.
-module.exports = { stores, batchPut, BATCH, readLoop }
+module.exports = { stores, batchPut, BATCH, readLoop, nextvScan, levelBatch }
 
 if (require.main === module) {
   main().then(

@@ -8,32 +8,13 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { prng, makeData, shuffledIndexes } = require('./data')
-const { stores: diskStores, batchPut, readLoop } = require('./store-worker')
+const { stores: diskStores, batchPut, readLoop, nextvScan } = require('./store-worker')
 
-const PAGE = 1000 // entries per nextv() call
 
 // Where browserdb's ultra store "lives": a path that is never created. Ultra mode touches no
 // file, so the worker fails loudly if this directory exists after the run.
 const ULTRA_PATH = path.join(os.tmpdir(), `browserdb-ultra-bench-${process.pid}-never-created`)
 
-async function nextvScan (it) {
-  let count = 0
-  let bytes = 0
-  try {
-    for (;;) {
-      const page = await it.nextv(PAGE)
-      if (page.length === 0) break
-      for (let i = 0; i < page.length; i++) {
-        const e = page[i]
-        count++
-        bytes += e[0].length + e[1].length
-      }
-    }
-  } finally {
-    await it.close()
-  }
-  return { count, bytes }
-}
 
 // Each adapter: the store's idiomatic API, default settings. `scan` (full iteration in key
 // order) and `entries` are missing where the store has no order.
