@@ -485,38 +485,25 @@ fn bound_key<T>(b: &Bound<T>) -> Option<&T> {
 
 /// The tighter of two lower bounds.
 fn max_lower(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
-    match (bound_key(&a), bound_key(&b)) {
-        (None, _) => b,
-        (_, None) => a,
-        (Some(x), Some(y)) => match x.cmp(y) {
-            Ordering::Greater => a,
-            Ordering::Less => b,
-            Ordering::Equal => {
-                if matches!(a, Bound::Excluded(_)) {
-                    a
-                } else {
-                    b
-                }
-            }
-        },
-    }
+    tighter(a, b, Ordering::Greater)
 }
 
 /// The tighter of two upper bounds.
 fn min_upper(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+    tighter(a, b, Ordering::Less)
+}
+
+/// The tighter of two bounds on the same side: the one whose key compares `inward` to the
+/// other's (greater for lower bounds, less for upper), or the excluded one on equal keys.
+fn tighter(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>, inward: Ordering) -> Bound<Vec<u8>> {
     match (bound_key(&a), bound_key(&b)) {
         (None, _) => b,
         (_, None) => a,
         (Some(x), Some(y)) => match x.cmp(y) {
-            Ordering::Less => a,
-            Ordering::Greater => b,
-            Ordering::Equal => {
-                if matches!(a, Bound::Excluded(_)) {
-                    a
-                } else {
-                    b
-                }
-            }
+            Ordering::Equal if matches!(a, Bound::Excluded(_)) => a,
+            Ordering::Equal => b,
+            order if order == inward => a,
+            _ => b,
         },
     }
 }
