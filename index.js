@@ -258,7 +258,6 @@ class BrowserDB {
     this._closing = false
     this._closePromise = null
     this._pending = 0
-    this._drained = null
     this._idleWaiters = []
     this._tick = null
     this._tickSync = false
@@ -682,7 +681,7 @@ class BrowserDB {
     this._commitTick()
     this._closePromise = (async () => {
       if (this._switching !== null) await this._switching
-      if (this._pending > 0) await new Promise((resolve) => { this._drained = resolve })
+      await this._idle()
       try {
         await this._native.close()
         if (this._retired !== null) await this._retired.native.close()
@@ -716,11 +715,6 @@ class BrowserDB {
   /** @private */
   _settled () {
     if (--this._pending === 0) {
-      if (this._drained !== null) {
-        const drained = this._drained
-        this._drained = null
-        drained()
-      }
       const waiters = this._idleWaiters
       this._idleWaiters = []
       for (const resolve of waiters) resolve()
