@@ -4,6 +4,7 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
+const { EventEmitter } = require('node:events')
 
 let native
 try {
@@ -227,7 +228,61 @@ function expiryOf (ttl) {
 // ------------------------------------------------------------------------------------------
 // The database
 
-class BrowserDB {
+const VERIFY_OPTIONS = new Set(['onProgress'])
+const EXPORT_OPTIONS = new Set(['format', 'onProgress'])
+const IMPORT_OPTIONS = new Set(['format', 'onProgress'])
+const EXCHANGE_FORMATS = new Set(['ndjson', 'bdb'])
+/** How often progress counters and engine events are polled while someone listens. */
+const PROGRESS_POLL_MS = 100
+const EVENTS_POLL_MS = 100
+const ENGINE_EVENTS = new Set(['flush', 'compaction'])
+
+function checkProgress (options, known, what) {
+  options = checkOptionsObject(options, 'options')
+  checkKnown(options, known, what)
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw invalid(TypeError, 'onProgress must be a function')
+  }
+  return options
+}
+
+function checkPath (value, name) {
+  if (typeof value !== 'string' || value.length === 0) throw invalid(TypeError, `${name} must be a non-empty string`)
+  return path.resolve(value)
+}
+
+function checkFormat (format, fallback) {
+  if (format === undefined) return fallback
+  if (!EXCHANGE_FORMATS.has(format)) throw invalid(RangeError, "format must be 'ndjson' or 'bdb'")
+  return format
+}
+
+/** Calls a listener; one that throws is reported as a process warning, never to the caller. */
+function callListener (listener, self, payload) {
+  try {
+    listener.call(self, payload)
+  } catch (err) {
+    process.emitWarning(`browserdb: a listener threw: ${err && err.stack ? err.stack : err}`, 'BrowserDBListenerWarning')
+  }
+}
+
+/**
+ * Runs a native maintenance call with a progress counter, polling it for `onProgress`
+ * ({ done, total }) every PROGRESS_POLL_MS; resolves to the parsed JSON report.
+ */
+function withProgress (start, onProgress) {
+  const progress = new native.NativeProgress()
+  const promise = start(progress)
+  if (onProgress === undefined) return promise.then((json) => JSON.parse(json), (err) => { throw fromNative(err) })
+  const report = () => callListener(onProgress, undefined, { done: progress.done, total: progress.total })
+  const timer = setInterval(report, PROGRESS_POLL_MS)
+  return promise.then(
+    (json) => { clearInterval(timer); report(); return JSON.parse(json) },
+    (err) => { clearInterval(timer); throw fromNative(err) }
+  )
+}
+
+class BrowserDB extends EventEmitter {
   /**
    * Opens (creating if missing) the database in directory `location`.
    * @returns {Promise<BrowserDB>}
@@ -249,7 +304,10 @@ class BrowserDB {
   /** @private Use `BrowserDB.open`. */
   constructor (handle, location, parsed) {
     if (!(handle instanceof native.NativeDb)) throw new TypeError('use BrowserDB.open(location, options)')
+    super()
     this._native = handle
+    this._eventTimer = null
+    this.on('newListener', (name) => { if (ENGINE_EVENTS.has(name)) this._watchEngineEvents() })
     this._keyEncoding = parsed.keyEncoding
     this._valueEncoding = parsed.valueEncoding
     this._syncDefault = parsed.sync
@@ -451,7 +509,7 @@ class BrowserDB {
       const expiry = expiryOf(o.ttl)
       if (expiry === undefined) this._native.queuePut(k, v)
       else this._native.queuePutExpiring(k, v, expiry)
-      return this._afterQueue(o.sync)
+      return this._emitWrite(this._afterQueue(o.sync), () => [{ type: 'put', key, value }])
     } catch (err) {
       return Promise.reject(fromNative(err))
     }
@@ -462,7 +520,7 @@ class BrowserDB {
     try {
       const o = this._writeOptions(options)
       this._native.queueDel(encodeKey(key, o.keyEncoding))
-      return this._afterQueue(o.sync)
+      return this._emitWrite(this._afterQueue(o.sync), () => [{ type: 'del', key }])
     } catch (err) {
       return Promise.reject(fromNative(err))
     }
@@ -495,9 +553,52 @@ class BrowserDB {
         bytes += added.bytes
       }
       if (bytes > BATCH_SIZE_BYTES_MAX) throw invalid(RangeError, `batch is ${bytes} bytes; the limit is ${BATCH_SIZE_BYTES_MAX}`)
-      return this._writeBatch(kinds, items, o.sync, expiries)
+      return this._emitWrite(this._writeBatch(kinds, items, o.sync, expiries), () => ops.map(publicOp))
     } catch (err) {
       return Promise.reject(fromNative(err))
+    }
+  }
+
+  /**
+   * @private Emits 'write' with the ops once `done` resolves (only when someone listens).
+   */
+  _emitWrite (done, opsOf) {
+    if (this.listenerCount('write') === 0) return done
+    const ops = opsOf()
+    return done.then(() => {
+      for (const listener of this.listeners('write')) callListener(listener, this, ops)
+    })
+  }
+
+  /** @private Starts polling the engine's flush/compaction events while anyone listens. */
+  _watchEngineEvents () {
+    if (this._eventTimer !== null || this._closing) return
+    this._eventTimer = setInterval(() => this._drainEngineEvents(), EVENTS_POLL_MS)
+    this._eventTimer.unref()
+  }
+
+  /** @private Delivers recorded engine events; stops polling when nobody listens. */
+  _drainEngineEvents () {
+    if (this.listenerCount('flush') + this.listenerCount('compaction') === 0 || this._closing) {
+      clearInterval(this._eventTimer)
+      this._eventTimer = null
+      if (this._closing) this._deliverEngineEvents()
+      return
+    }
+    this._deliverEngineEvents()
+  }
+
+  /** @private */
+  _deliverEngineEvents () {
+    let events
+    try {
+      events = JSON.parse(this._native.drainEvents())
+    } catch {
+      return
+    }
+    for (const event of events) {
+      const { type, ...info } = event
+      for (const listener of this.listeners(type)) callListener(listener, this, info)
     }
   }
 
@@ -624,6 +725,103 @@ class BrowserDB {
     }
   }
 
+  // -- maintenance ---------------------------------------------------------------------------
+
+  /**
+   * Reads every byte of every table, the MANIFEST and the WALs; checks checksums, SHA-256
+   * footers, key order and that the MANIFEST and the files agree. Reads and writes go on.
+   * @returns {Promise<{ ok, tables, entries, bytes, walRecords, problems: Array<{ file, offset, kind, message }> }>}
+   */
+  verify (options) {
+    if (this._switching !== null) return this._afterSwitch(this.verify, arguments)
+    try {
+      this._checkOpen()
+      const o = checkProgress(options, VERIFY_OPTIONS, 'verify')
+      return this._track(withProgress((p) => this._native.verify(p), o.onProgress))
+    } catch (err) {
+      return Promise.reject(fromNative(err))
+    }
+  }
+
+  /**
+   * Online, consistent, incremental backup into `dir`: copies only tables `dir` lacks, then
+   * writes a checksummed BACKUP description. Reads and writes go on.
+   */
+  backup (dir, options) {
+    if (this._switching !== null) return this._afterSwitch(this.backup, arguments)
+    try {
+      this._checkOpen()
+      const target = checkPath(dir, 'dir')
+      const o = checkProgress(options, VERIFY_OPTIONS, 'backup')
+      return this._track(withProgress((p) => this._native.backup(target, p), o.onProgress))
+    } catch (err) {
+      return Promise.reject(fromNative(err))
+    }
+  }
+
+  /** Writes a snapshot of every live entry to `file` ('ndjson' by default, or 'bdb'). */
+  export (file, options) {
+    if (this._switching !== null) return this._afterSwitch(this.export, arguments)
+    try {
+      this._checkOpen()
+      const target = checkPath(file, 'file')
+      const o = checkProgress(options, EXPORT_OPTIONS, 'export')
+      const format = checkFormat(o.format, 'ndjson')
+      this._commitTick()
+      return this._track(withProgress((p) => this._native.exportTo(target, format, p), o.onProgress))
+    } catch (err) {
+      return Promise.reject(fromNative(err))
+    }
+  }
+
+  /**
+   * Adds every entry of an export file (format detected unless given): the whole file is
+   * checked first (BROWSERDB_CORRUPTION if anything is wrong, and nothing is written), then
+   * all entries are added in one atomic step.
+   */
+  import (file, options) {
+    if (this._switching !== null) return this._afterSwitch(this.import, arguments)
+    try {
+      this._checkOpen()
+      const source = checkPath(file, 'file')
+      const o = checkProgress(options, IMPORT_OPTIONS, 'import')
+      const format = checkFormat(o.format, undefined)
+      this._commitTick()
+      return this._track(withProgress((p) => this._native.importFrom(source, format, p), o.onProgress))
+    } catch (err) {
+      return Promise.reject(fromNative(err))
+    }
+  }
+
+  /**
+   * Rebuilds a usable database at `location` (which must not be open) from what is intact;
+   * damaged files are moved into `location/lost/`.
+   * @returns {Promise<{ tablesIntact, tablesSalvaged, walRecords, tables, entries, lost: string[], problems }>}
+   */
+  static repair (location) {
+    try {
+      const target = checkPath(location, 'location')
+      return withProgress(() => native.repairDb(target), undefined)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /**
+   * Restores the backup in `dir` into `location` (absent or empty) after validating all of
+   * it; a damaged backup is refused with BROWSERDB_CORRUPTION.
+   */
+  static restore (dir, location, options) {
+    try {
+      const source = checkPath(dir, 'dir')
+      const target = checkPath(location, 'location')
+      const o = checkProgress(options, VERIFY_OPTIONS, 'restore')
+      return withProgress((p) => native.restoreBackup(source, target, p), o.onProgress)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
   // -- lifecycle -----------------------------------------------------------------------------
 
   /**
@@ -684,6 +882,7 @@ class BrowserDB {
       await this._idle()
       try {
         await this._native.close()
+        if (this._eventTimer !== null) this._drainEngineEvents()
         if (this._retired !== null) await this._retired.native.close()
       } catch (err) {
         throw fromNative(err)
@@ -758,6 +957,11 @@ class BrowserDB {
   }
 }
 
+/** An op as a 'write' listener sees it: type, key, and value for puts. */
+function publicOp (op) {
+  return op.type === 'put' ? { type: 'put', key: op.key, value: op.value } : { type: 'del', key: op.key }
+}
+
 /** Encodes one batch operation into `items`; returns its kind letter and byte size. */
 function addOp (op, defaults, items, expiries) {
   if (op === null || typeof op !== 'object') throw invalid(TypeError, 'each batch operation must be an object')
@@ -791,6 +995,7 @@ class ChainedBatch {
     this._kinds = ''
     this._items = []
     this._expiries = []
+    this._ops = []
     this._bytes = 0
     this._done = false
   }
@@ -802,6 +1007,7 @@ class ChainedBatch {
     const op = o.ttl === undefined ? { type: 'put', key, value } : { type: 'put', key, value, ttl: o.ttl }
     const kind = addOp(op, o, this._items, this._expiries)
     this._push(kind)
+    this._ops.push(op)
     return this
   }
 
@@ -811,6 +1017,7 @@ class ChainedBatch {
     const o = this._db._writeOptions(options)
     const kind = addOp({ type: 'del', key }, o, this._items, this._expiries)
     this._push(kind)
+    this._ops.push({ type: 'del', key })
     return this
   }
 
@@ -830,6 +1037,7 @@ class ChainedBatch {
     this._kinds = ''
     this._items = []
     this._expiries = []
+    this._ops = []
     this._bytes = 0
     return this
   }
@@ -840,7 +1048,8 @@ class ChainedBatch {
       this._checkUsable()
       const o = this._db._writeOptions(options, BATCH_OPTIONS)
       this._done = true
-      return this._db._writeBatch(this._kinds, this._items, o.sync, this._expiries)
+      const ops = this._ops
+      return this._db._emitWrite(this._db._writeBatch(this._kinds, this._items, o.sync, this._expiries), () => ops.map(publicOp))
     } catch (err) {
       return Promise.reject(fromNative(err))
     }

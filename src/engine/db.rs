@@ -20,7 +20,7 @@ use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind};
 use super::heatmap::{HeatMap, HeatStats};
 use super::iter::{DbIterator, IterOptions, PageEnd};
-use super::key::{Keyspace, Lookup, KEY_SIZE_BYTES_MAX};
+use super::key::{Keyspace, Kind, Lookup, KEY_SIZE_BYTES_MAX};
 use super::manifest::{self, Manifest};
 use super::memtable::Memtable;
 use super::options::Options;
@@ -54,6 +54,37 @@ struct State {
     active: MemWithWal,
     immutable: Vec<MemWithWal>,
     levels: Arc<Levels>,
+}
+
+/// Events kept for listeners at most; older ones are dropped (a listener that never drains
+/// costs bounded memory).
+const EVENTS_KEPT_MAX: usize = 1024;
+
+/// Something the background work did, for `on('flush')` / `on('compaction')` listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A memtable became a level-0 table.
+    Flush {
+        /// The new table's number.
+        table: u64,
+        /// Its size in bytes.
+        bytes: u64,
+        /// Entries in it.
+        entries: u64,
+    },
+    /// Tables were merged into a level.
+    Compaction {
+        /// Input tables.
+        input_tables: u64,
+        /// Bytes of the inputs.
+        input_bytes: u64,
+        /// Output tables.
+        output_tables: u64,
+        /// Bytes written.
+        output_bytes: u64,
+        /// Level of the outputs.
+        output_level: u8,
+    },
 }
 
 /// One writer waiting in the group-commit queue.
@@ -161,6 +192,8 @@ struct Inner {
     flushes: AtomicU64,
     wal_writes: AtomicU64,
     wal_syncs: AtomicU64,
+    /// Recent flushes and compactions for listeners (`drain_events`); oldest dropped first.
+    events: Mutex<VecDeque<Event>>,
 }
 
 /// An open database. Cheap to clone; all clones share one engine.
@@ -533,7 +566,15 @@ impl Db {
         if !metas.is_empty() {
             inner.storage.sync_dir(&inner.dir).ctx(|| "syncing the database directory".into())?;
         }
-        inner.compaction_bytes.fetch_add(metas.iter().map(|m| m.file_size).sum(), Ordering::Relaxed);
+        let output_bytes: u64 = metas.iter().map(|m| m.file_size).sum();
+        let event = Event::Compaction {
+            input_tables: plan.inputs().count() as u64,
+            input_bytes: plan.inputs().map(|t| t.meta.file_size).sum(),
+            output_tables: metas.len() as u64,
+            output_bytes,
+            output_level: plan.output_level,
+        };
+        inner.compaction_bytes.fetch_add(output_bytes, Ordering::Relaxed);
         let added = metas.into_iter().map(|m| self.open_live_table(m)).collect::<Result<Vec<_>>>()?;
         let removed: Vec<u64> = plan.inputs().map(|t| t.meta.number).collect();
         let levels = inner.state.read().levels.with_compaction(&removed, added);
@@ -543,6 +584,7 @@ impl Db {
             t.retire();
         }
         inner.compactions.fetch_add(1, Ordering::Relaxed);
+        self.record_event(event);
         inner.flush_cv.notify_all();
         Ok(())
     }
@@ -615,6 +657,13 @@ impl Db {
             st.levels = Arc::new(levels);
         }
         inner.flushes.fetch_add(1, Ordering::Relaxed);
+        if let Some(t) = &table {
+            self.record_event(Event::Flush {
+                table: t.meta.number,
+                bytes: t.meta.file_size,
+                entries: t.meta.entry_count,
+            });
+        }
         inner.flush_cv.notify_all();
         files::remove_obsolete_wals(inner.storage.as_ref(), &inner.dir, log_number);
         Ok(true)
@@ -1088,6 +1137,115 @@ impl Db {
     }
 }
 
+/// A consistent view of a database's files for maintenance (`verify`, `backup`): taken under
+/// the version lock, so the MANIFEST and the tables agree; the tables stay on disk while the
+/// view lives (they are pinned by `levels`).
+pub(crate) struct FileView {
+    /// The live tables.
+    pub levels: Arc<Levels>,
+    /// The MANIFEST as last stored.
+    pub manifest: Manifest,
+    /// The MANIFEST file's bytes as read now (`Err` if it could not be read).
+    pub manifest_bytes: std::io::Result<Vec<u8>>,
+}
+
+impl Db {
+    fn record_event(&self, event: Event) {
+        let mut events = self.inner.events.lock();
+        if events.len() == EVENTS_KEPT_MAX {
+            events.pop_front();
+        }
+        events.push_back(event);
+    }
+
+    /// Takes the flush and compaction events recorded since the last call (at most the
+    /// newest `EVENTS_KEPT_MAX`), oldest first. Memory only.
+    pub fn drain_events(&self) -> Vec<Event> {
+        self.inner.events.lock().drain(..).collect()
+    }
+
+    /// The storage the database lives on.
+    pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
+        &self.inner.storage
+    }
+
+    /// The options it was opened with.
+    pub(crate) fn options(&self) -> &Options {
+        &self.inner.options
+    }
+
+    /// Pins the current tables and reads the MANIFEST beside them.
+    pub(crate) fn file_view(&self) -> Result<FileView> {
+        let _guard = self.begin()?;
+        let inner = &self.inner;
+        let _version = inner.version_lock.lock();
+        let levels = Arc::clone(&inner.state.read().levels);
+        let manifest = inner.manifest.lock().clone();
+        let manifest_bytes = inner.storage.read_all(&inner.dir.join(manifest::FILE_NAME));
+        Ok(FileView { levels, manifest, manifest_bytes })
+    }
+
+    /// Adds a table of new entries atomically (`import`): as the only writer, flushes the
+    /// memtables, then writes the entries `fill` yields (stored keys in strictly ascending
+    /// order) into one level-0 table with fresh sequence numbers and installs it with one
+    /// MANIFEST swap. A crash before the swap leaves an unnamed table that the next open
+    /// removes. Writers wait while it runs. Returns the entries added.
+    pub(crate) fn ingest(
+        &self,
+        fill: impl FnOnce(&mut dyn FnMut(&[u8], Kind, u64, &[u8]) -> Result<()>) -> Result<()>,
+    ) -> Result<u64> {
+        let _guard = self.begin()?;
+        self.check_poison()?;
+        let added = self.as_sole_writer(|| {
+            if !self.inner.state.read().active.mem.is_empty() {
+                self.rotate_wal()?;
+            }
+            while self.flush_oldest().map_err(|e| self.poison_with(format!("flush failed: {e}")))? {}
+            self.ingest_as_sole_writer(fill)
+        })?;
+        self.schedule_background();
+        Ok(added)
+    }
+
+    fn ingest_as_sole_writer(
+        &self,
+        fill: impl FnOnce(&mut dyn FnMut(&[u8], Kind, u64, &[u8]) -> Result<()>) -> Result<()>,
+    ) -> Result<u64> {
+        let inner = &self.inner;
+        let _version = inner.version_lock.lock();
+        let number = inner.next_file_number.fetch_add(1, Ordering::SeqCst);
+        let path = files::path(&inner.dir, number, FileKind::Table);
+        let file = inner.storage.create(&path).ctx(|| format!("creating table {number:06}"))?;
+        let mut builder = TableBuilder::new(file, number, inner.options.compression, inner.options.block_size_bytes);
+        let first_seq = inner.last_seq.load(Ordering::SeqCst) + 1;
+        let mut seq = first_seq;
+        let filled = fill(&mut |key, kind, expiry_ms, value| {
+            builder.add(key, seq, kind, expiry_ms, value)?;
+            seq += 1;
+            Ok(())
+        });
+        if filled.is_err() || seq == first_seq {
+            drop(builder);
+            let _ = inner.storage.remove(&path);
+            return filled.map(|()| 0);
+        }
+        let meta = builder.finish()?;
+        inner.storage.sync_dir(&inner.dir).ctx(|| "syncing the database directory".into())?;
+        let table = self.open_live_table(meta)?;
+        let levels = inner.state.read().levels.with_flushed(Arc::clone(&table));
+        self.store_manifest(&levels, None, Some(seq - 1))
+            .map_err(|e| self.poison_with(format!("storing the MANIFEST of an import failed: {e}")))?;
+        inner.last_seq.store(seq - 1, Ordering::SeqCst);
+        // HOT may hold older values of imported keys: drop them (and bump the generation).
+        inner.heat.invalidate(|remove| {
+            let mut merge = super::iter::TableMerge::new(&[table], Vec::new());
+            while let Ok(Some(())) = merge.next_entry(|e| remove(e.key)) {}
+        });
+        inner.state.write().levels = Arc::new(levels);
+        Ok(seq - first_seq)
+    }
+}
+
 /// Looks in the active and frozen memtables (newest first). `Some` when one of them decided.
 fn lookup_memtables<R>(
     st: &State,
@@ -1233,6 +1391,7 @@ impl Db {
             flushes: AtomicU64::new(0),
             wal_writes: AtomicU64::new(0),
             wal_syncs: AtomicU64::new(0),
+            events: Mutex::new(VecDeque::new()),
         };
         Self { inner: Arc::new(inner) }
     }

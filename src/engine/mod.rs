@@ -14,6 +14,7 @@ pub mod files;
 pub mod heatmap;
 pub mod iter;
 pub mod key;
+pub mod maintenance;
 pub mod manifest;
 pub mod memtable;
 pub mod options;
@@ -24,7 +25,7 @@ pub mod version;
 pub mod wal;
 
 pub use batch::WriteBatch;
-pub use db::{Db, LevelStats, Snapshot, Stats};
+pub use db::{Db, Event, LevelStats, Snapshot, Stats};
 pub use error::{Error, Result};
 pub use iter::{DbIterator, IterOptions, PageEnd};
 pub use options::{CompactionStyle, Compression, Options};

@@ -155,7 +155,10 @@ fn remove_obsolete(storage: &dyn Storage, dir: &Path, names: &[String], manifest
         let obsolete = match files::parse(name) {
             Some((number, FileKind::Wal)) => number < manifest.log_number,
             Some((number, FileKind::Table)) => !manifest.tables.iter().any(|t| t.number == number),
-            None => name == MANIFEST_FILES[1],
+            None => {
+                name == MANIFEST_FILES[1]
+                    || (name.starts_with(super::maintenance::exchange::IMPORT_RUN_PREFIX) && name.ends_with(".tmp"))
+            }
         };
         if obsolete {
             let _ = storage.remove(&dir.join(name));

@@ -124,47 +124,96 @@ fn valid_record_after(bytes: &[u8], offset: usize, log_number: u64) -> bool {
         .any(|p| matches!(frame_at(bytes, p), Framed::Record { .. }))
 }
 
-/// Replays a WAL, calling `apply(first_seq, ops)` for every valid record in order.
-/// `min_seq` is the first sequence number the record may use (sequence numbers only grow).
-pub fn replay(
-    storage: &dyn Storage,
-    path: &Path,
+/// Where and why a walk over a WAL stopped before its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalStop {
+    /// Offset of the first byte not accepted.
+    pub offset: u64,
+    /// Whether it is a torn tail (newest WAL, nothing valid follows) rather than damage.
+    pub torn: bool,
+    /// What is wrong there.
+    pub what: &'static str,
+}
+
+/// What a walk over a WAL's bytes found: the valid prefix, and where it stopped.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WalScan {
+    /// Valid records in the prefix.
+    pub records: u64,
+    /// Highest sequence number in the prefix (0 if none).
+    pub last_seq: u64,
+    /// Bytes of the valid prefix.
+    pub valid_bytes: u64,
+    /// `None` when every byte belongs to a valid record.
+    pub stop: Option<WalStop>,
+}
+
+/// Walks a WAL's bytes, calling `apply(first_seq, ops)` for each record of the valid prefix.
+/// Pure: recovery, `verify` and `repair` decide what a stop means. `min_seq` is the first
+/// sequence number the first record may use (sequence numbers only grow).
+pub fn scan(
+    bytes: &[u8],
     log_number: u64,
     is_newest: bool,
     min_seq: u64,
     mut apply: impl FnMut(u64, &[Op<'_>]),
-) -> Result<ReplaySummary> {
-    let name = path.display().to_string();
-    let bytes = storage.read_all(path).ctx(|| format!("reading WAL {name}"))?;
-    let mut summary = ReplaySummary::default();
+) -> WalScan {
+    let mut summary = WalScan::default();
     let mut next_seq = min_seq;
     let mut offset = 0usize;
     while offset < bytes.len() {
-        let Framed::Record { start, end, first_seq } = frame_at(&bytes, offset) else {
-            if is_newest && !valid_record_after(&bytes, offset, log_number) {
-                summary.truncated_bytes = (bytes.len() - offset) as u64;
-                storage.truncate(path, offset as u64).ctx(|| format!("truncating torn tail of {name}"))?;
-                return Ok(summary);
-            }
-            return Err(Error::corruption(name, offset as u64, "invalid WAL record"));
+        let stop = |torn: bool, what: &'static str| Some(WalStop { offset: offset as u64, torn, what });
+        let Framed::Record { start, end, first_seq } = frame_at(bytes, offset) else {
+            let torn = is_newest && !valid_record_after(bytes, offset, log_number);
+            summary.stop = stop(torn, "invalid WAL record");
+            return summary;
         };
         // The CRC holds, so these bytes were written whole: anything wrong in them is damage
         // or a bug, never a torn write.
-        let damaged = |what: &str| Error::corruption(&name, offset as u64, what);
-        if u64_at(&bytes, offset + 8) != Some(log_number) {
-            return Err(damaged("WAL record belongs to another log"));
+        if u64_at(bytes, offset + 8) != Some(log_number) {
+            summary.stop = stop(false, "WAL record belongs to another log");
+            return summary;
         }
-        let ops =
-            bytes.get(start..end).and_then(decode_payload).ok_or_else(|| damaged("malformed WAL batch payload"))?;
+        let Some(ops) = bytes.get(start..end).and_then(decode_payload) else {
+            summary.stop = stop(false, "malformed WAL batch payload");
+            return summary;
+        };
         let count = ops.len() as u64;
         if first_seq < next_seq || count == 0 || first_seq + count - 1 > SEQUENCE_MAX {
-            return Err(damaged("WAL record sequence numbers out of order"));
+            summary.stop = stop(false, "WAL record sequence numbers out of order");
+            return summary;
         }
         apply(first_seq, &ops);
         next_seq = first_seq + count;
         summary.last_seq = next_seq - 1;
         summary.records += 1;
         offset = end;
+        summary.valid_bytes = end as u64;
+    }
+    summary
+}
+
+/// Replays a WAL, calling `apply(first_seq, ops)` for every valid record in order; a torn
+/// tail of the newest WAL is truncated, anything else invalid is corruption.
+pub fn replay(
+    storage: &dyn Storage,
+    path: &Path,
+    log_number: u64,
+    is_newest: bool,
+    min_seq: u64,
+    apply: impl FnMut(u64, &[Op<'_>]),
+) -> Result<ReplaySummary> {
+    let name = path.display().to_string();
+    let bytes = storage.read_all(path).ctx(|| format!("reading WAL {name}"))?;
+    let scanned = scan(&bytes, log_number, is_newest, min_seq, apply);
+    let mut summary = ReplaySummary { records: scanned.records, last_seq: scanned.last_seq, truncated_bytes: 0 };
+    match scanned.stop {
+        None => {}
+        Some(stop) if stop.torn => {
+            summary.truncated_bytes = bytes.len() as u64 - stop.offset;
+            storage.truncate(path, stop.offset).ctx(|| format!("truncating torn tail of {name}"))?;
+        }
+        Some(stop) => return Err(Error::corruption(name, stop.offset, stop.what)),
     }
     Ok(summary)
 }

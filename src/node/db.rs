@@ -208,7 +208,7 @@ pub fn open_db(location: String, options: NativeOpenOptions) -> AsyncTask<Job> {
 /// The binding of one open database.
 #[napi]
 pub struct NativeDb {
-    db: Db,
+    pub(super) db: Db,
     /// Writes queued in the current JS tick, committed together by `commit`. A lock rather
     /// than `&mut self` methods: napi-rs refuses a mutable borrow of an object while one of
     /// its async tasks holds a borrow. Only the JS thread takes it, so it is never contended.

@@ -5,5 +5,6 @@ mod convert;
 mod db;
 mod error;
 mod iter;
+mod maintenance;
 mod snapshot;
 mod tasks;

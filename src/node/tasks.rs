@@ -22,6 +22,8 @@ pub enum Output {
     Page(super::iter::Page),
     /// A count (keys cleared).
     Count(u64),
+    /// A report as JSON text (maintenance).
+    Json(String),
 }
 
 type Work = Box<dyn FnOnce() -> engine::Result<Output> + Send>;
@@ -90,6 +92,7 @@ impl Task for Job {
                 }
                 Ok(RawValue(out))
             }
+            Output::Json(text) => bytes_to_js(raw, text.as_bytes(), true),
             Output::Opened(db) => {
                 // SAFETY: JS thread; the class value is created in this env.
                 let value = unsafe { super::db::NativeDb::to_napi_value(raw, super::db::NativeDb::new(db))? };

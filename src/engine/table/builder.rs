@@ -56,6 +56,22 @@ impl TableBuilder {
         Self::new_at(file, number, compression, block_size_bytes, crate::engine::key::now_ms())
     }
 
+    /// Starts a single-file export (`export(file, { format: 'bdb' })`): the table format with
+    /// `file_kind` = export and table number 0.
+    pub fn new_export(file: Box<dyn WritableFile>, compression: Compression, block_size_bytes: usize) -> Self {
+        let mut b = Self::new(file, 0, compression, block_size_bytes);
+        b.out.clear();
+        let header = Header {
+            file_kind: super::format::FILE_KIND_EXPORT,
+            compression,
+            flags: FLAG_HAS_FILTER,
+            created_ms: crate::engine::key::now_ms(),
+            table_number: 0,
+        };
+        b.emit(&header.encode());
+        b
+    }
+
     /// Starts a table whose header records `created_ms` (fixed in format tests).
     pub fn new_at(
         file: Box<dyn WritableFile>,
@@ -145,6 +161,12 @@ impl TableBuilder {
     #[must_use]
     pub const fn entry_count(&self) -> u64 {
         self.entry_count
+    }
+
+    /// The table's file number.
+    #[must_use]
+    pub const fn number(&self) -> u64 {
+        self.number
     }
 
     /// Bytes written or buffered so far.
