@@ -1,6 +1,7 @@
 // Type definitions for browserdb: an embedded, ordered key-value database for Node.js.
 // This file is the typed form of the JS API contract (docs: DESIGN "The JS API").
 /// <reference types="node" />
+import { EventEmitter } from 'node:events'
 
 /** How keys or values are turned into bytes and back. */
 export type Encoding = 'utf8' | 'buffer' | 'view' | 'json'
@@ -457,12 +458,173 @@ export interface Stats {
   writeStops: number
 }
 
+/** Progress of a long maintenance call, polled about every 100 ms. */
+export interface Progress {
+  /** Work done so far: bytes (verify, backup, restore) or entries (export, import). */
+  done: number
+  /** Work in all; 0 while unknown (always 0 for export and import). */
+  total: number
+}
+
+/** Options of `verify`, `backup` and `BrowserDB.restore`. Unknown option names are rejected. */
+export interface ProgressOptions {
+  /** Called with the progress as it goes and once at the end; a listener that throws only causes a process warning. */
+  onProgress?: (progress: Progress) => void
+}
+
+/** What sort of damage a problem is. */
+export type ProblemKind = 'checksum' | 'format' | 'order' | 'mismatch' | 'missing' | 'io'
+
+/** One thing `verify` or `repair` found wrong. */
+export interface Problem {
+  /** The file's name within the database directory (e.g. '000012.sst', 'MANIFEST'). */
+  file: string
+  /** Byte offset of the damage (0 when it concerns the whole file). */
+  offset: number
+  /** What sort of problem. */
+  kind: ProblemKind
+  /** A sentence for people. */
+  message: string
+}
+
+/** What `verify()` found. */
+export interface VerifyReport {
+  /** Whether nothing is wrong (`problems` is empty). */
+  ok: boolean
+  /** Tables checked. */
+  tables: number
+  /** Entries in the tables (every version and tombstone). */
+  entries: number
+  /** Bytes read: tables, MANIFEST and WALs. */
+  bytes: number
+  /** WAL records checked. */
+  walRecords: number
+  /** Everything wrong; empty when the database is sound. */
+  problems: Problem[]
+}
+
+/** What `BrowserDB.repair()` did. */
+export interface RepairReport {
+  /** Tables read whole (no damage). */
+  tablesIntact: number
+  /** Damaged tables whose intact blocks were salvaged. */
+  tablesSalvaged: number
+  /** WAL records replayed. */
+  walRecords: number
+  /** Tables the rebuilt database consists of (everything is merged into fresh tables). */
+  tables: number
+  /** Live keys in the rebuilt tables. */
+  entries: number
+  /** Damaged files moved aside, relative to the location (e.g. 'lost/000012.sst'). */
+  lost: string[]
+  /** What was found wrong. */
+  problems: Problem[]
+}
+
+/** What `backup()` did. */
+export interface BackupReport {
+  /** Tables in the backup. */
+  tables: number
+  /** Tables copied by this run. */
+  tablesCopied: number
+  /** Tables already in the backup directory and reused. */
+  tablesReused: number
+  /** Bytes copied by this run. */
+  bytesCopied: number
+  /** Bytes of all tables in the backup. */
+  bytesTotal: number
+}
+
+/** What `BrowserDB.restore()` did. */
+export interface RestoreReport {
+  /** Tables restored. */
+  tables: number
+}
+
+/** File formats of `export` and `import`: newline-delimited JSON, or one table file. */
+export type ExchangeFormat = 'ndjson' | 'bdb'
+
+/** Options of `export`. */
+export interface ExportOptions {
+  /** File format (default 'ndjson'). */
+  format?: ExchangeFormat
+  /** Called with `{ done: entries, total: 0 }` as it goes; see `ProgressOptions`. */
+  onProgress?: (progress: Progress) => void
+}
+
+/** Options of `import`. */
+export interface ImportOptions {
+  /** File format (default: detected from the file). */
+  format?: ExchangeFormat
+  /** Called with `{ done: entries, total: 0 }` as it goes; see `ProgressOptions`. */
+  onProgress?: (progress: Progress) => void
+}
+
+/** What `export` wrote or `import` added. */
+export interface ExchangeReport {
+  /** Entries written (export) or added (import). */
+  entries: number
+  /** Bytes of the file. */
+  bytes: number
+}
+
+/**
+ * One operation of a `'write'` event: the key and value as passed to the call (so of another
+ * type where the call overrode `keyEncoding` / `valueEncoding`).
+ */
+export type WriteEventOperation<K = string, V = string> =
+  | { type: 'put'; key: K; value: V }
+  | { type: 'del'; key: K }
+
+/** The events of `BrowserDB` with their payload (other names work as on any EventEmitter). */
+export interface BrowserDBEvents<K = string, V = string> {
+  write: WriteEventOperation<K, V>[]
+  flush: FlushEvent
+  compaction: CompactionEvent
+}
+
+/** A `'flush'` event: a memtable was written to a table. */
+export interface FlushEvent {
+  /** The new table's number (its file is `<number>.sst`, zero-padded to 6 digits). */
+  table: number
+  /** Bytes of the table. */
+  bytes: number
+  /** Entries in the table. */
+  entries: number
+}
+
+/** A `'compaction'` event: tables were merged. */
+export interface CompactionEvent {
+  /** Tables merged. */
+  inputTables: number
+  /** Bytes of those tables. */
+  inputBytes: number
+  /** Tables written. */
+  outputTables: number
+  /** Bytes written. */
+  outputBytes: number
+  /** Level the output went to. */
+  outputLevel: number
+}
+
 /** An open database. Obtain one with `BrowserDB.open`. */
-export class BrowserDB<K = string, V = string> {
+export class BrowserDB<K = string, V = string> extends EventEmitter {
   private constructor()
 
   /** Open (and by default create) the database in directory `location`. */
   static open<K = string, V = string>(location: string, options?: OpenOptions<K, V>): Promise<BrowserDB<K, V>>
+  /**
+   * Rebuilds a usable database at `location` (which must not be open: `BROWSERDB_LOCKED`)
+   * from what is intact; damaged files are moved into `location/lost/`. A missing database
+   * rejects with `BROWSERDB_NOT_FOUND`.
+   */
+  static repair(location: string): Promise<RepairReport>
+  /**
+   * Restores the backup in `dir` into `location` (absent or empty, else `BROWSERDB_EXISTS`)
+   * after checking all of it: a damaged backup rejects with `BROWSERDB_CORRUPTION` and
+   * nothing is written.
+   */
+  static restore(dir: string, location: string, options?: ProgressOptions): Promise<RestoreReport>
 
   /** The directory the database lives in. */
   readonly location: string
@@ -530,6 +692,40 @@ export class BrowserDB<K = string, V = string> {
   heatmap(options?: { limit?: number; keyEncoding?: Encoding }): Array<HotKey<K>>
   /** Engine counters; throws `BROWSERDB_CLOSED` after `close()`. */
   stats(): Stats
+
+  /**
+   * Reads every byte of every table, the MANIFEST and the WALs and checks checksums, key order
+   * and that the MANIFEST agrees with the files. Reads and writes go on meanwhile.
+   */
+  verify(options?: ProgressOptions): Promise<VerifyReport>
+  /**
+   * Online, consistent, incremental backup into `dir` (created if missing): copies only the
+   * tables `dir` lacks, then writes a checksummed `BACKUP` description.
+   */
+  backup(dir: string, options?: ProgressOptions): Promise<BackupReport>
+  /** Writes a snapshot of every live entry to `file` (replaced atomically). */
+  export(file: string, options?: ExportOptions): Promise<ExchangeReport>
+  /**
+   * Adds every entry of an export file in one atomic step. The whole file is checked first:
+   * anything wrong rejects with `BROWSERDB_CORRUPTION` and nothing is written.
+   */
+  import(file: string, options?: ImportOptions): Promise<ExchangeReport>
+
+  /** After a put, del or batch resolves: its operations (a listener that throws only causes a process warning). */
+  on(event: 'write', listener: (ops: WriteEventOperation<K, V>[]) => void): this
+  /** After a memtable was written to a table (polled about every 100 ms while anyone listens). */
+  on(event: 'flush', listener: (info: FlushEvent) => void): this
+  /** After tables were merged (polled about every 100 ms while anyone listens). */
+  on(event: 'compaction', listener: (info: CompactionEvent) => void): this
+  on<E extends string | symbol>(event: Exclude<E, keyof BrowserDBEvents>, listener: (...args: any[]) => void): this
+  once(event: 'write', listener: (ops: WriteEventOperation<K, V>[]) => void): this
+  once(event: 'flush', listener: (info: FlushEvent) => void): this
+  once(event: 'compaction', listener: (info: CompactionEvent) => void): this
+  once<E extends string | symbol>(event: Exclude<E, keyof BrowserDBEvents>, listener: (...args: any[]) => void): this
+  off(event: 'write', listener: (ops: WriteEventOperation<K, V>[]) => void): this
+  off(event: 'flush', listener: (info: FlushEvent) => void): this
+  off(event: 'compaction', listener: (info: CompactionEvent) => void): this
+  off<E extends string | symbol>(event: Exclude<E, keyof BrowserDBEvents>, listener: (...args: any[]) => void): this
   /** Close the database: new calls reject with `BROWSERDB_CLOSED`; waits for in-flight calls; idempotent. */
   close(): Promise<void>
   /** Same as `close()`, for `await using`. */

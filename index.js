@@ -566,7 +566,7 @@ class BrowserDB extends EventEmitter {
     if (this.listenerCount('write') === 0) return done
     const ops = opsOf()
     return done.then(() => {
-      for (const listener of this.listeners('write')) callListener(listener, this, ops)
+      for (const listener of this.rawListeners('write')) callListener(listener, this, ops)
     })
   }
 
@@ -598,7 +598,7 @@ class BrowserDB extends EventEmitter {
     }
     for (const event of events) {
       const { type, ...info } = event
-      for (const listener of this.listeners(type)) callListener(listener, this, info)
+      for (const listener of this.rawListeners(type)) callListener(listener, this, info)
     }
   }
 

@@ -20,6 +20,19 @@ import {
   Compression,
   CompactionStyle,
   CompactOptions,
+  Progress,
+  Problem,
+  ProblemKind,
+  VerifyReport,
+  RepairReport,
+  BackupReport,
+  RestoreReport,
+  ExchangeFormat,
+  ExchangeReport,
+  WriteEventOperation,
+  FlushEvent,
+  CompactionEvent,
+  BrowserDBEvents,
 } from '../../index'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
@@ -477,3 +490,73 @@ async function setModeIsTyped(db: BrowserDB): Promise<void> {
   await db.setMode('ultra', { location: '/tmp/x' })
 }
 void setModeIsTyped
+
+// Maintenance: verify, repair, backup/restore, export/import, and the events.
+async function maintenanceIsTyped(db: BrowserDB, bin: BrowserDB<Buffer, Buffer>): Promise<void> {
+  const verified: VerifyReport = await db.verify({ onProgress: (p: Progress) => void (p.done / p.total) })
+  const ok: boolean = verified.ok
+  const problem: Problem | undefined = verified.problems[0]
+  if (problem !== undefined) {
+    const kind: ProblemKind = problem.kind
+    const where: string = `${problem.file}@${problem.offset}: ${problem.message}`
+    void kind
+    void where
+  }
+  void ok
+  const repaired: RepairReport = await BrowserDB.repair('/tmp/profile.bdb')
+  const lost: string[] = repaired.lost
+  void lost
+  const backedUp: BackupReport = await db.backup('/tmp/backup', { onProgress: () => {} })
+  const reused: number = backedUp.tablesReused + backedUp.bytesCopied
+  void reused
+  const restored: RestoreReport = await BrowserDB.restore('/tmp/backup', '/tmp/restored', { onProgress: ({ done }) => void done })
+  expectType<number>(restored.tables)
+  const exported: ExchangeReport = await db.export('/tmp/out.ndjson')
+  await db.export('/tmp/out.bdb', { format: 'bdb', onProgress: (p) => void p.done })
+  const imported: ExchangeReport = await bin.import('/tmp/out.bdb', { format: 'bdb' })
+  await db.import('/tmp/out.ndjson')
+  expectType<number>(exported.entries + imported.bytes)
+  const format: ExchangeFormat = 'ndjson'
+  void format
+
+  db.on('write', (ops) => {
+    for (const op of ops) {
+      expectType<'put' | 'del'>(op.type)
+      expectType<string>(op.key)
+      if (op.type === 'put') expectType<string>(op.value)
+    }
+  })
+  bin.on('write', (ops: WriteEventOperation<Buffer, Buffer>[]) => void ops)
+  db.on('flush', (info: FlushEvent) => void (info.table + info.bytes + info.entries))
+  db.once('compaction', (info) => {
+    const total: number = info.inputTables + info.inputBytes + info.outputTables + info.outputBytes + info.outputLevel
+    void total
+  })
+  const listener = (info: CompactionEvent): void => void info
+  db.on('compaction', listener).off('compaction', listener)
+  db.on('some-other-event', (a: number, b: string) => void [a, b])
+  assertEqual<BrowserDBEvents['flush'], FlushEvent>(true)
+  const emitter: import('node:events').EventEmitter = db
+  void emitter
+
+  // @ts-expect-error: no such export format
+  await db.export('/tmp/out.csv', { format: 'csv' })
+  // @ts-expect-error: no such import format
+  await db.import('/tmp/in.csv', { format: 'json' })
+  // @ts-expect-error: onProgress is a function
+  await db.verify({ onProgress: true })
+  // @ts-expect-error: verify takes no format
+  await db.verify({ format: 'ndjson' })
+  // @ts-expect-error: repair is static
+  await db.repair('/tmp/profile.bdb')
+  // @ts-expect-error: restore needs a location
+  await BrowserDB.restore('/tmp/backup')
+  // @ts-expect-error: a flush event carries numbers
+  db.on('flush', (info: { table: string }) => void info)
+  // @ts-expect-error: write listeners get an array of operations
+  db.on('write', (op: WriteEventOperation) => void op)
+  // @ts-expect-error: ok is a boolean
+  const notOk: string = verified.ok
+  void notOk
+}
+void maintenanceIsTyped

@@ -1219,10 +1219,18 @@ impl Db {
         let mut builder = TableBuilder::new(file, number, inner.options.compression, inner.options.block_size_bytes);
         let first_seq = inner.last_seq.load(Ordering::SeqCst) + 1;
         let mut seq = first_seq;
+        // An in-memory database's `memory_bytes_max` holds for an import as for any write.
+        let used_bytes = if inner.options.memory_bytes_max.is_some() { self.memory_bytes() } else { 0 };
+        let within_limit = |wanted_bytes: u64| match inner.options.memory_bytes_max {
+            Some(limit_bytes) if used_bytes + wanted_bytes > limit_bytes => {
+                Err(Error::Full { limit_bytes, used_bytes, wanted_bytes })
+            }
+            _ => Ok(()),
+        };
         let filled = fill(&mut |key, kind, expiry_ms, value| {
             builder.add(key, seq, kind, expiry_ms, value)?;
             seq += 1;
-            Ok(())
+            within_limit(builder.bytes_so_far())
         });
         if filled.is_err() || seq == first_seq {
             drop(builder);
@@ -1230,18 +1238,32 @@ impl Db {
             return filled.map(|()| 0);
         }
         let meta = builder.finish()?;
+        if let Err(e) = within_limit(meta.file_size) {
+            let _ = inner.storage.remove(&path);
+            return Err(e);
+        }
         inner.storage.sync_dir(&inner.dir).ctx(|| "syncing the database directory".into())?;
         let table = self.open_live_table(meta)?;
         let levels = inner.state.read().levels.with_flushed(Arc::clone(&table));
         self.store_manifest(&levels, None, Some(seq - 1))
             .map_err(|e| self.poison_with(format!("storing the MANIFEST of an import failed: {e}")))?;
-        inner.last_seq.store(seq - 1, Ordering::SeqCst);
-        // HOT may hold older values of imported keys: drop them (and bump the generation).
-        inner.heat.invalidate(|remove| {
-            let mut merge = super::iter::TableMerge::new(&[table], Vec::new());
-            while let Ok(Some(())) = merge.next_entry(|e| remove(e.key)) {}
-        });
+        // HOT may hold older values of imported keys: drop them (and bump the generation)
+        // before the table is published, so latest reads switch to it at once ...
+        let invalidate = || {
+            inner.heat.invalidate(|remove| {
+                let mut merge = super::iter::TableMerge::new(&[Arc::clone(&table)], Vec::new());
+                while let Ok(Some(())) = merge.next_entry(|e| remove(e.key)) {}
+            });
+        };
+        invalidate();
         inner.state.write().levels = Arc::new(levels);
+        // ... and again after: a read that missed HOT meanwhile still saw the old tables and
+        // may have offered an old value under the then-current generation; the new generation
+        // refuses such offers from now on. (No memtable masks HOT here, unlike a flush.)
+        invalidate();
+        // Only now may new snapshots include the import: one taken earlier reads the new
+        // table through its older sequence number and skips it.
+        inner.last_seq.store(seq - 1, Ordering::SeqCst);
         Ok(seq - first_seq)
     }
 }

@@ -3,7 +3,8 @@
 //! `backup` flushes the memtables, pins the live tables (a consistent state: every table
 //! set the database ever publishes is a prefix of its history) and copies into the backup
 //! directory each table it does not hold yet; tables are immutable and numbered once, so a
-//! file with the same number, size and footer SHA-256 is the same table and is reused. Then
+//! file with the same number, size and footer SHA-256 is the same table and is reused (after
+//! reading it back whole: a copy damaged in the backup is copied again). Then
 //! it writes the `BACKUP` file atomically and removes tables no longer named. Reads and
 //! writes go on throughout.
 //!
@@ -141,6 +142,13 @@ fn footer_sha256(storage: &dyn Storage, path: &Path) -> Option<(u64, [u8; 32])> 
     Footer::decode(&foot).ok().map(|f| (len, f.sha256))
 }
 
+/// Whether a table copy already in the backup still reads back perfectly (a copy damaged
+/// since the last backup is copied again rather than reused forever).
+fn is_intact(storage: &dyn Storage, path: &Path) -> Result<bool> {
+    let name = path.display().to_string();
+    Ok(check_table(storage, path, &name, &mut |_| Ok(()), &mut |_| {})?.problems.is_empty())
+}
+
 /// Copies `from` (on `source`) to `to` (on `dest`) through a temporary name, synced.
 fn copy_file(
     source: &dyn Storage,
@@ -182,10 +190,22 @@ fn write_atomically(storage: &dyn Storage, dir: &Path, name: &str, temp_name: &s
 
 /// Backs `db` up into `dir` on `dest` (created if missing). `progress(done, total)` in bytes.
 pub fn backup(db: &Db, dest: &dyn Storage, dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<BackupReport> {
+    let previous = match dest.list_dir(dir) {
+        Ok(names) => names,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+    };
+    // Stale tables in `dir` are deleted below: only ever in an empty directory or an earlier
+    // backup, never in a database (ours or another) or a directory of other files.
+    if !previous.is_empty() && !previous.iter().any(|n| n == BACKUP_FILE_NAME) {
+        return Err(Error::InvalidArgument(format!(
+            "{} is neither empty nor a browserdb backup; give a backup its own directory",
+            dir.display()
+        )));
+    }
     db.flush()?;
     let view = db.file_view()?;
     dest.create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
-    let previous = dest.list_dir(dir).ctx(|| format!("listing {}", dir.display()))?;
     let total: u64 = view.manifest.tables.iter().map(|t| t.file_size).sum();
     let mut report =
         BackupReport { tables: view.manifest.tables.len() as u64, bytes_total: total, ..BackupReport::default() };
@@ -196,7 +216,7 @@ pub fn backup(db: &Db, dest: &dyn Storage, dir: &Path, progress: &mut dyn FnMut(
         let to = files::path(dir, meta.number, FileKind::Table);
         let (size, sha) = footer_sha256(db.storage().as_ref(), &from)
             .ok_or_else(|| Error::corruption(from.display().to_string(), 0, "table footer unreadable"))?;
-        if footer_sha256(dest, &to) == Some((size, sha)) {
+        if footer_sha256(dest, &to) == Some((size, sha)) && is_intact(dest, &to)? {
             report.tables_reused += 1;
             done += size;
         } else {

@@ -123,6 +123,10 @@ pub fn check_table(
     let mut check = TableCheck::default();
     let file = match storage.open_read(path) {
         Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            check.problem(name, 0, ProblemKind::Missing, "the file is missing");
+            return Ok(check);
+        }
         Err(e) => {
             check.problem(name, 0, ProblemKind::Io, format!("cannot open: {e}"));
             return Ok(check);

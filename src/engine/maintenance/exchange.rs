@@ -269,6 +269,7 @@ fn import_bdb(db: &Db, source: &dyn Storage, path: &Path, progress: &mut dyn FnM
             },
             &mut |_| {},
         )?;
+        progress(entries);
         // The file changed between the check and the copy: refuse (the ingest is undone).
         match second.problems.first() {
             Some(p) => Err(Error::corruption(&p.file, p.offset, p.message.clone())),
@@ -421,7 +422,10 @@ fn import_ndjson(db: &Db, file: &dyn ReadableFile, path: &Path, progress: &mut d
             })?;
             match step {
                 Some(result) => result?,
-                None => return Ok(()),
+                None => {
+                    progress(added);
+                    return Ok(());
+                }
             }
         }
     })

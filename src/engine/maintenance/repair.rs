@@ -4,6 +4,12 @@
 //! 1. Every table is checked byte by byte. A perfect table is used as it is; from a damaged
 //!    one, every data block whose CRC and key order hold is salvaged into a new table.
 //! 2. Every WAL is replayed up to its first invalid record (the valid prefix).
+//!
+//!    When the MANIFEST is intact, tables it does not name and WALs below its log number are
+//!    leftovers (inputs of a finished compaction whose removal failed, outputs of an unfinished
+//!    one, the table of an import that never committed, flushed WALs) and are removed, not
+//!    merged, exactly as an open would: a leftover may hold a value whose tombstone a later
+//!    compaction dropped, and merging it would bring a deleted key back.
 //! 3. Everything is merged by sequence number into fresh level-1 tables (newest version of
 //!    each key wins, tombstones and shadowed versions go), and a new MANIFEST names them.
 //! 4. Only then are damaged files moved into `lost/` (never deleted) and superseded ones
@@ -67,6 +73,8 @@ struct Repair<'a> {
     damaged: Vec<String>,
     /// Files to delete once the new MANIFEST is durable.
     superseded: Vec<String>,
+    /// The intact MANIFEST's live tables and log number (`None` when missing or damaged).
+    live: Option<(Vec<u64>, u64)>,
     report: RepairReport,
 }
 
@@ -79,6 +87,9 @@ pub fn repair(dir: &Path, options: &Options, storage: Arc<dyn Storage>) -> Resul
     };
     names.sort();
     let ours = |n: &String| n == manifest::FILE_NAME || files::parse(n).is_some();
+    if names.is_empty() {
+        return Err(Error::NotFound(dir.to_path_buf()));
+    }
     if !names.iter().any(ours) {
         return Err(Error::NotADatabase(dir.to_path_buf()));
     }
@@ -97,16 +108,27 @@ pub fn repair(dir: &Path, options: &Options, storage: Arc<dyn Storage>) -> Resul
         sources: Vec::new(),
         damaged: Vec::new(),
         superseded: Vec::new(),
+        live: None,
         report: RepairReport::default(),
     };
     r.read_manifest();
     let tables: Vec<u64> =
         names.iter().filter_map(|n| files::parse(n)).filter(|p| p.1 == FileKind::Table).map(|p| p.0).collect();
     for number in tables {
-        r.take_table(number)?;
+        if r.is_leftover(number, FileKind::Table) {
+            r.superseded.push(format!("{number:06}.sst"));
+        } else {
+            r.take_table(number)?;
+        }
     }
-    let wals: Vec<u64> =
-        names.iter().filter_map(|n| files::parse(n)).filter(|p| p.1 == FileKind::Wal).map(|p| p.0).collect();
+    let mut wals = Vec::new();
+    for number in names.iter().filter_map(|n| files::parse(n)).filter(|p| p.1 == FileKind::Wal).map(|p| p.0) {
+        if r.is_leftover(number, FileKind::Wal) {
+            r.superseded.push(format!("{number:06}.wal"));
+        } else {
+            wals.push(number);
+        }
+    }
     r.take_wals(&wals)?;
     let outputs = r.merge()?;
     r.set_aside_manifest()?;
@@ -128,6 +150,7 @@ impl Repair<'_> {
             Ok(m) => {
                 self.max_seq = self.max_seq.max(m.last_sequence);
                 self.next_number.fetch_max(m.next_file_number, Ordering::SeqCst);
+                self.live = Some((m.tables.iter().map(|t| t.number).collect(), m.log_number));
             }
             Err((offset, what)) => {
                 self.report.problems.push(Problem::new(manifest::FILE_NAME, offset, ProblemKind::Checksum, what));
@@ -136,35 +159,50 @@ impl Repair<'_> {
         }
     }
 
+    /// Whether an intact MANIFEST says the file is obsolete (what an open would remove).
+    fn is_leftover(&self, number: u64, kind: FileKind) -> bool {
+        self.live.as_ref().is_some_and(|(tables, log_number)| match kind {
+            FileKind::Table => !tables.contains(&number),
+            FileKind::Wal => number < *log_number,
+        })
+    }
+
     /// Uses a perfect table as a merge input; salvages the intact blocks of a damaged one.
     fn take_table(&mut self, number: u64) -> Result<()> {
         let name = format!("{number:06}.sst");
         let path = files::path(self.dir, number, FileKind::Table);
         let checked = check_table(self.storage.as_ref(), &path, &name, &mut |_| Ok(()), &mut |_| {})?;
         self.max_seq = self.max_seq.max(checked.max_seq);
-        if checked.problems.is_empty() && checked.entries > 0 {
-            let table = Table::open(self.storage.as_ref(), &path, number, Arc::clone(&self.cache))?;
-            let meta = TableMeta {
-                number,
-                level: 0,
-                file_size: checked.bytes,
-                entry_count: checked.entries,
-                smallest: checked.smallest,
-                largest: checked.largest,
-                max_seq: checked.max_seq,
-            };
-            self.sources.push(Arc::new(LiveTable::new(
-                table,
-                meta,
-                Arc::clone(self.storage),
-                path,
-                Arc::clone(&self.cache),
-            )));
-            self.report.tables_intact += 1;
+        let mut problems = checked.problems;
+        if problems.is_empty() && checked.entries > 0 {
+            // A table whose bytes hold but that is not this file's table (a renamed file, an
+            // export) is salvaged like a damaged one.
+            match Table::open(self.storage.as_ref(), &path, number, Arc::clone(&self.cache)) {
+                Ok(table) => {
+                    let meta = TableMeta {
+                        number,
+                        level: 0,
+                        file_size: checked.bytes,
+                        entry_count: checked.entries,
+                        smallest: checked.smallest,
+                        largest: checked.largest,
+                        max_seq: checked.max_seq,
+                    };
+                    let live = LiveTable::new(table, meta, Arc::clone(self.storage), path, Arc::clone(&self.cache));
+                    self.sources.push(Arc::new(live));
+                    self.report.tables_intact += 1;
+                    self.superseded.push(name);
+                    return Ok(());
+                }
+                Err(e) => problems.push(Problem::new(&name, 0, ProblemKind::Format, e.to_string())),
+            }
+        }
+        if problems.is_empty() {
+            // An empty table: nothing to keep.
             self.superseded.push(name);
             return Ok(());
         }
-        self.report.problems.extend(checked.problems);
+        self.report.problems.extend(problems);
         self.damaged.push(name.clone());
         let salvage_number = self.allocate();
         let salvage_path = files::path(self.dir, salvage_number, FileKind::Table);
