@@ -128,7 +128,7 @@ fn table_example_matches_the_doc() {
     let (built, meta) = build_example_table();
     assert_same_bytes("table-example", &built, &hex_block(&doc, "table-example"));
     assert_same_bytes("table-example-dump", &built, &hex_block(&doc, "table-example-dump"));
-    assert_eq!(meta.file_size, 245);
+    assert_eq!(meta.file_size, 301);
     assert_eq!(meta.file_size, built.len() as u64);
     assert_eq!(meta.entry_count, 3);
     assert_eq!(meta.max_seq, 3);
@@ -215,7 +215,8 @@ fn documented_constants() {
     assert_eq!((format::HEADER_BYTES, format::FOOTER_BYTES, format::BLOCK_TRAILER_BYTES), (40, 96, 5));
     assert_eq!((format::FLAG_HAS_FILTER, format::FLAGS_KNOWN), (1, 1));
     assert_eq!(format::BlockHandle::ENCODED_BYTES, 12);
-    assert_eq!(browserdb::engine::table::block::RESTART_INTERVAL, 16);
+    assert_eq!(browserdb::engine::table::block::RESTART_INTERVAL, 4);
+    assert_eq!(filter::LINE_BYTES, 64);
     assert_eq!((filter::BITS_PER_KEY, filter::PROBES), (10, 7));
     assert_eq!(browserdb::engine::manifest::MAGIC, b"BDBMANIF");
     assert_eq!(browserdb::engine::manifest::VERSION, 1);

@@ -29,6 +29,24 @@ struct IndexEntry {
 struct Index {
     keys: Vec<u8>,
     entries: Vec<IndexEntry>,
+    /// Length of the prefix every index key shares (`\x01history:` in a history table).
+    prefix_len: usize,
+    /// Per entry, the 8 key bytes after the shared prefix as a big-endian number (zero
+    /// padded): a binary search compares these integers in one contiguous array and touches
+    /// the keys only among entries whose 8 bytes tie with the sought key's.
+    probes: Vec<u64>,
+}
+
+/// The 8 bytes of `key` after `skip`, big-endian, zero padded: ordered like the keys.
+/// Big-endian on purpose: an in-memory sort key (never stored), whose integer order must be
+/// the byte order.
+#[allow(clippy::big_endian_bytes)]
+fn probe_of(key: &[u8], skip: usize) -> u64 {
+    let mut window = [0u8; 8];
+    let rest = key.get(skip..).unwrap_or_default();
+    let n = rest.len().min(8);
+    window[..n].copy_from_slice(&rest[..n]);
+    u64::from_be_bytes(window)
 }
 
 impl Index {
@@ -44,9 +62,60 @@ impl Index {
         self.entries.get(i)
     }
 
-    fn partition_point(&self, mut below: impl FnMut(&[u8], &IndexEntry) -> bool) -> usize {
-        self.entries.partition_point(|e| below(self.key(e), e))
+    /// Computes the shared prefix and the probes once all entries are in.
+    fn seal(&mut self) {
+        let (Some(first), Some(last)) = (self.entries.first(), self.entries.last()) else { return };
+        let (a, b) = (self.key(first), self.key(last));
+        // Keys are sorted, so what the first and last share, all share.
+        self.prefix_len = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        self.probes = self.entries.iter().map(|e| probe_of(self.key(e), self.prefix_len)).collect();
     }
+
+    /// `partition_point` for a predicate `below(entry_key, entry)` that is true for every
+    /// entry whose key is less than `key`, false for every greater one, and monotone among
+    /// equal ones. Integer probes narrow the search before any key is compared.
+    fn partition_point(&self, key: &[u8], mut below: impl FnMut(&[u8], &IndexEntry) -> bool) -> usize {
+        let prefix = self.entries.first().map(|e| self.key(e)).unwrap_or_default();
+        let shared = prefix.get(..self.prefix_len).unwrap_or_default();
+        let (lo, hi) = match key.get(..self.prefix_len) {
+            Some(head) if head == shared => {
+                let wanted = probe_of(key, self.prefix_len);
+                (self.probes.partition_point(|&p| p < wanted), self.probes.partition_point(|&p| p <= wanted))
+            }
+            // The key sorts before or after every entry: no tie to resolve.
+            _ if key < shared => (0, 0),
+            _ => (self.len(), self.len()),
+        };
+        let ties = self.entries.get(lo..hi).unwrap_or_default();
+        lo + ties.partition_point(|e| below(self.key(e), e))
+    }
+}
+
+/// Stored blocks up to this size are read into a per-thread buffer that is kept between
+/// reads (no allocation, no zeroing per read: the decoded block is the only new memory).
+/// Larger ones (a block holding one big value) get a buffer of their own, so no thread keeps
+/// more than this much.
+const READ_BUFFER_KEPT_BYTES_MAX: usize = 256 * 1024;
+
+thread_local! {
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a `len`-byte buffer to read a stored block into.
+fn with_read_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    if len > READ_BUFFER_KEPT_BYTES_MAX {
+        return f(&mut vec![0u8; len]);
+    }
+    READ_BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0);
+            }
+            f(buf.get_mut(..len).unwrap_or_default())
+        }
+        // Re-entered on this thread (never expected): fall back to a buffer of its own.
+        Err(_) => f(&mut vec![0u8; len]),
+    })
 }
 
 /// An open table.
@@ -111,6 +180,7 @@ impl Table {
         if it.is_corrupt() {
             return Err(Error::corruption(&self.name, self.footer.index.offset, "malformed index block"));
         }
+        index.seal();
         Ok(index)
     }
 
@@ -125,16 +195,17 @@ impl Table {
         if handle.offset.saturating_add(len as u64) > self.file.len_bytes() {
             return Err(Error::corruption(&self.name, handle.offset, "block extends past the end of the file"));
         }
-        let mut buf = vec![0u8; len];
-        let context = || format!("reading {} at {}", self.name, handle.offset);
-        if nowait {
-            if !self.file.read_exact_at_nowait(&mut buf, handle.offset).ctx(context)? {
-                return Ok(None);
+        with_read_buffer(len, |buf| {
+            let context = || format!("reading {} at {}", self.name, handle.offset);
+            if nowait {
+                if !self.file.read_exact_at_nowait(buf, handle.offset).ctx(context)? {
+                    return Ok(None);
+                }
+            } else {
+                self.file.read_exact_at(buf, handle.offset).ctx(context)?;
             }
-        } else {
-            self.file.read_exact_at(&mut buf, handle.offset).ctx(context)?;
-        }
-        decode_stored(&buf).map(Some).map_err(|what| Error::corruption(&self.name, handle.offset, what))
+            decode_stored(buf).map(Some).map_err(|what| Error::corruption(&self.name, handle.offset, what))
+        })
     }
 
     fn read_block(&self, handle: BlockHandle) -> Result<Block> {
@@ -150,7 +221,7 @@ impl Table {
         if !filter::may_contain(&self.filter, key_hash) {
             return None;
         }
-        let at = self.index.partition_point(|k, e| compare_internal(k, e.last_seq, key, seq) == Ordering::Less);
+        let at = self.index.partition_point(key, |k, e| compare_internal(k, e.last_seq, key, seq) == Ordering::Less);
         self.index.get(at).map(|e| e.handle)
     }
 
@@ -227,9 +298,9 @@ impl Table {
     #[must_use]
     pub fn first_block_reaching(&self, key: &[u8], inclusive: bool) -> usize {
         if inclusive {
-            self.index.partition_point(|k, _| k < key)
+            self.index.partition_point(key, |k, _| k < key)
         } else {
-            self.index.partition_point(|k, _| k <= key)
+            self.index.partition_point(key, |k, _| k <= key)
         }
     }
 
