@@ -185,7 +185,7 @@ struct Inner {
     /// a group, so a snapshot is taken either wholly before or wholly after a group.
     snapshots: Mutex<std::collections::BTreeMap<u64, u32>>,
     live_iterators: AtomicU64,
-    poison: RwLock<Option<String>>,
+    poison: RwLock<Option<(String, bool)>>,
     poisoned: AtomicBool,
     closed: AtomicBool,
     in_flight: AtomicUsize,
@@ -239,7 +239,7 @@ fn share_error(e: &Error) -> Error {
         Error::Io { context, source } => {
             Error::Io { context: context.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
         }
-        Error::Poisoned { cause } => Error::Poisoned { cause: cause.clone() },
+        Error::Poisoned { cause, disk_full } => Error::Poisoned { cause: cause.clone(), disk_full: *disk_full },
         Error::Corruption { file, offset, what } => {
             Error::Corruption { file: file.clone(), offset: *offset, what: what.clone() }
         }
@@ -380,13 +380,13 @@ impl Db {
         if inner.options.wal_disabled {
             records.clear();
         } else if let Err(e) = wal.append(&records) {
-            return Err(self.poison_with(e.to_string()));
+            return Err(self.poison_by(&e, e.to_string()));
         }
         inner.wal_writes.fetch_add(1, Ordering::Relaxed);
         inner.user_bytes.fetch_add(group.iter().map(|w| w.batch.data_bytes() as u64).sum(), Ordering::Relaxed);
         if !inner.options.wal_disabled && group.iter().any(|w| w.sync) {
             if let Err(e) = wal.sync() {
-                return Err(self.poison_with(e.to_string()));
+                return Err(self.poison_by(&e, e.to_string()));
             }
             inner.wal_syncs.fetch_add(1, Ordering::Relaxed);
         }
@@ -483,7 +483,7 @@ impl Db {
             inner.storage.sync_dir(&inner.dir).ctx(|| "syncing the database directory".into())?;
             Ok(WalWriter::new(file, number))
         })();
-        let new_wal = result.map_err(|e: Error| self.poison_with(e.to_string()))?;
+        let new_wal = result.map_err(|e: Error| self.poison_by(&e, e.to_string()))?;
         *wal = Some(new_wal);
         let mut st = inner.state.write();
         let frozen =
@@ -529,7 +529,7 @@ impl Db {
         match outcome {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                self.poison_with(format!("background flush or compaction failed: {e}"));
+                self.poison_by(&e, format!("background flush or compaction failed: {e}"));
             }
             Err(_) => {
                 self.poison_with("a panic in the background flush or compaction".into());
@@ -611,7 +611,7 @@ impl Db {
             Some(plan) => self.run_compaction(&plan),
             None => Ok(()),
         };
-        result.map_err(|e| self.poison_with(format!("compaction failed: {e}")))
+        result.map_err(|e| self.poison_by(&e, format!("compaction failed: {e}")))
     }
 
     /// Flushes the oldest frozen memtable into a table and records it in the MANIFEST.
@@ -707,7 +707,7 @@ impl Db {
             }
             self.rotate_wal()
         })?;
-        while self.flush_oldest().map_err(|e| self.poison_with(format!("flush failed: {e}")))? {}
+        while self.flush_oldest().map_err(|e| self.poison_by(&e, format!("flush failed: {e}")))? {}
         Ok(())
     }
 
@@ -904,7 +904,7 @@ impl Db {
         self.as_sole_writer(|| {
             let mut wal = self.inner.wal.lock();
             let wal = wal.as_mut().ok_or(Error::Closed)?;
-            wal.sync().map_err(|e| self.poison_with(e.to_string()))
+            wal.sync().map_err(|e| self.poison_by(&e, e.to_string()))
         })
     }
 
@@ -1107,7 +1107,7 @@ impl Db {
             while self.flush_oldest()? {}
             Ok(())
         })();
-        flushed.map_err(|e: Error| self.poison_with(format!("flush at close failed: {e}")))
+        flushed.map_err(|e: Error| self.poison_by(&e, format!("flush at close failed: {e}")))
     }
 
     fn begin(&self) -> Result<OpGuard<'_>> {
@@ -1124,16 +1124,25 @@ impl Db {
         if !self.inner.poisoned.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let cause = self.inner.poison.read().clone().unwrap_or_default();
-        Err(Error::Poisoned { cause })
+        let (cause, disk_full) = self.inner.poison.read().clone().unwrap_or_default();
+        Err(Error::Poisoned { cause, disk_full })
     }
 
     /// Records the first failure and returns the error every writer gets.
     fn poison_with(&self, cause: String) -> Error {
+        self.record_poison(cause, false)
+    }
+
+    /// `poison_with` for a failure caused by `e` (remembering whether the disk was full).
+    fn poison_by(&self, e: &Error, cause: String) -> Error {
+        self.record_poison(cause, e.is_disk_full())
+    }
+
+    fn record_poison(&self, cause: String, disk_full: bool) -> Error {
         let mut poison = self.inner.poison.write();
-        let first = poison.get_or_insert(cause).clone();
+        let (first, full) = poison.get_or_insert((cause, disk_full)).clone();
         self.inner.poisoned.store(true, Ordering::SeqCst);
-        Error::Poisoned { cause: first }
+        Error::Poisoned { cause: first, disk_full: full }
     }
 }
 
@@ -1200,7 +1209,7 @@ impl Db {
             if !self.inner.state.read().active.mem.is_empty() {
                 self.rotate_wal()?;
             }
-            while self.flush_oldest().map_err(|e| self.poison_with(format!("flush failed: {e}")))? {}
+            while self.flush_oldest().map_err(|e| self.poison_by(&e, format!("flush failed: {e}")))? {}
             self.ingest_as_sole_writer(fill)
         })?;
         self.schedule_background();
@@ -1246,7 +1255,7 @@ impl Db {
         let table = self.open_live_table(meta)?;
         let levels = inner.state.read().levels.with_flushed(Arc::clone(&table));
         self.store_manifest(&levels, None, Some(seq - 1))
-            .map_err(|e| self.poison_with(format!("storing the MANIFEST of an import failed: {e}")))?;
+            .map_err(|e| self.poison_by(&e, format!("storing the MANIFEST of an import failed: {e}")))?;
         // HOT may hold older values of imported keys: drop them (and bump the generation)
         // before the table is published, so latest reads switch to it at once ...
         let invalidate = || {

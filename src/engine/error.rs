@@ -36,6 +36,9 @@ pub enum Error {
     Poisoned {
         /// The first failure.
         cause: String,
+        /// Whether that failure was a full disk (ENOSPC, or a quota): JS sees
+        /// `BROWSERDB_FULL`, which the user can act on by freeing space.
+        disk_full: bool,
     },
     /// Another owner (this process or another) holds the database's `LOCK`.
     #[error("database at {} is locked by another owner", path.display())]
@@ -79,7 +82,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// The stable code JS sees as `err.code`.
     #[must_use]
-    pub const fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
+        if self.is_disk_full() {
+            return "BROWSERDB_FULL";
+        }
         match self {
             Self::Corruption { .. } => "BROWSERDB_CORRUPTION",
             Self::Io { .. } | Self::Poisoned { .. } => "BROWSERDB_IO",
@@ -91,6 +97,21 @@ impl Error {
             Self::NotADatabase(_) => "BROWSERDB_NOT_A_DATABASE",
             Self::Full { .. } => "BROWSERDB_FULL",
             Self::Internal(_) => "BROWSERDB_INTERNAL",
+        }
+    }
+
+    /// Whether the failure is (or was caused by) a full disk or an exhausted quota.
+    #[must_use]
+    pub fn is_disk_full(&self) -> bool {
+        /// `ENOSPC` and `EDQUOT` on Linux.
+        const DISK_FULL_OS_ERRORS: [i32; 2] = [28, 122];
+        match self {
+            Self::Io { source, .. } => {
+                matches!(source.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+                    || source.raw_os_error().is_some_and(|code| DISK_FULL_OS_ERRORS.contains(&code))
+            }
+            Self::Poisoned { disk_full, .. } => *disk_full,
+            _ => false,
         }
     }
 

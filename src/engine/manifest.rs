@@ -19,6 +19,7 @@ use std::path::Path;
 
 use super::coding::{len_u32, Reader};
 use super::error::{Error, IoContext, Result};
+use super::key::SEQUENCE_MAX;
 use super::storage::Storage;
 use super::table::TableMeta;
 
@@ -30,6 +31,9 @@ pub const VERSION: u32 = 1;
 pub const FILE_NAME: &str = "MANIFEST";
 /// The temporary name used while replacing it.
 pub const TEMP_FILE_NAME: &str = "MANIFEST.tmp";
+/// Largest `next_file_number` or `log_number` a reader accepts (like sequence numbers,
+/// 56 bits: one new file per nanosecond would take two years to get there).
+pub const FILE_NUMBER_MAX: u64 = SEQUENCE_MAX;
 
 /// The decoded MANIFEST.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,6 +96,14 @@ impl Manifest {
             log_number: r.u64().ok_or_else(|| truncated(&r))?,
             tables: Vec::new(),
         };
+        // Counters no writer can reach would wrap in recovery's arithmetic (and a wrapped
+        // sequence number would make new writes read as older than old ones).
+        if m.last_sequence > SEQUENCE_MAX {
+            return Err((20, "MANIFEST last_sequence out of range"));
+        }
+        if m.next_file_number > FILE_NUMBER_MAX || m.log_number > FILE_NUMBER_MAX {
+            return Err((12, "MANIFEST file number out of range"));
+        }
         let count = r.u32().ok_or_else(|| truncated(&r))?;
         for _ in 0..count {
             m.tables.push(decode_table(&mut r).ok_or_else(|| truncated(&r))?);

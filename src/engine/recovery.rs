@@ -9,7 +9,7 @@ use super::db::{Db, Recovered, MANIFEST_FILES};
 use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind, LOCK_FILE_NAME};
 use super::heatmap::HeatMap;
-use super::manifest::Manifest;
+use super::manifest::{Manifest, FILE_NUMBER_MAX};
 use super::memtable::Memtable;
 use super::options::Options;
 use super::storage::Storage;
@@ -82,6 +82,12 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
         .collect();
     wals.sort_unstable();
     let max_number = names.iter().filter_map(|n| files::parse(n)).map(|(n, _)| n).max().unwrap_or(0);
+    // No writer gets there; such a name would make file numbers wrap and be reused.
+    if max_number > FILE_NUMBER_MAX {
+        let name = names.iter().find(|n| files::parse(n).is_some_and(|(n, _)| n == max_number)).cloned();
+        let path = dir.join(name.unwrap_or_default());
+        return Err(Error::corruption(path.display().to_string(), 0, "file number out of range"));
+    }
     let mut next_file_number = manifest.next_file_number.max(max_number + 1);
 
     let mem = Memtable::new();

@@ -266,6 +266,10 @@ struct Faults {
     sync_delay_ms: AtomicU64,
     /// Whether `read_exact_at_nowait` succeeds (as if every file were in the page cache).
     page_cache_hits: AtomicBool,
+    /// Whether appends draw on `free_bytes` (a disk that can fill up).
+    space_limited: AtomicBool,
+    /// Bytes appends may still add while `space_limited`.
+    free_bytes: AtomicU64,
 }
 
 impl Faults {
@@ -277,6 +281,20 @@ impl Faults {
             return Err(io::Error::other(format!("injected failure of {what} (call {n})")));
         }
         Ok(())
+    }
+    /// Takes room for an append of `wanted` bytes: how many fit (all of them unless the disk
+    /// is full). A short count is what a full disk does: `write` stores a prefix, then ENOSPC.
+    fn take_space(&self, wanted: usize) -> usize {
+        if !self.space_limited.load(Ordering::SeqCst) {
+            return wanted;
+        }
+        let wanted = wanted as u64;
+        let mut granted = 0;
+        let _ = self.free_bytes.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |free| {
+            granted = free.min(wanted);
+            Some(free - granted)
+        });
+        usize::try_from(granted).unwrap_or(usize::MAX)
     }
     fn check_sync(&self, what: &str) -> io::Result<()> {
         self.check(what)?;
@@ -360,6 +378,22 @@ impl MemStorage {
         self.faults.fail_syncs.store(fail, Ordering::SeqCst);
     }
 
+    /// Limits the bytes all later appends may add, across all files, to `free_bytes` (`None`:
+    /// unlimited). An append that does not fit stores the part that fits and fails with
+    /// `ErrorKind::StorageFull` (ENOSPC), as a full disk does. Removing or truncating files
+    /// gives no room back; `clear_faults` and the copies made by `power_loss` and
+    /// `process_crash` have unlimited space.
+    pub fn set_free_space_bytes(&self, free_bytes: Option<u64>) {
+        self.faults.free_bytes.store(free_bytes.unwrap_or(0), Ordering::SeqCst);
+        self.faults.space_limited.store(free_bytes.is_some(), Ordering::SeqCst);
+    }
+
+    /// Bytes appends may still add, or `None` when space is unlimited.
+    #[must_use]
+    pub fn free_space_bytes(&self) -> Option<u64> {
+        self.faults.space_limited.load(Ordering::SeqCst).then(|| self.faults.free_bytes.load(Ordering::SeqCst))
+    }
+
     /// Makes every later `sync_data` take this long (a slow disk).
     pub fn set_sync_delay_ms(&self, delay_ms: u64) {
         self.faults.sync_delay_ms.store(delay_ms, Ordering::SeqCst);
@@ -382,6 +416,7 @@ impl MemStorage {
         self.faults.fail_from_call_number.store(0, Ordering::SeqCst);
         self.faults.fail_syncs.store(false, Ordering::SeqCst);
         self.faults.fail_reads.store(false, Ordering::SeqCst);
+        self.faults.space_limited.store(false, Ordering::SeqCst);
     }
 
     /// Number of mutating calls so far.
@@ -421,7 +456,11 @@ struct MemWritable {
 impl WritableFile for MemWritable {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         self.faults.check("append")?;
-        self.inode.lock().data.extend_from_slice(data);
+        let fits = self.faults.take_space(data.len());
+        self.inode.lock().data.extend_from_slice(data.get(..fits).unwrap_or(data));
+        if fits < data.len() {
+            return Err(io::Error::new(io::ErrorKind::StorageFull, "No space left on device (injected)"));
+        }
         Ok(())
     }
     fn sync_data(&mut self) -> io::Result<()> {

@@ -179,7 +179,9 @@ pub fn scan(
             return summary;
         };
         let count = ops.len() as u64;
-        if first_seq < next_seq || count == 0 || first_seq + count - 1 > SEQUENCE_MAX {
+        // Checked: a crafted record's `first_seq` near `u64::MAX` must not wrap past the limit.
+        let last_seq = first_seq.checked_add(count.saturating_sub(1));
+        if first_seq < next_seq || count == 0 || last_seq.is_none_or(|last| last > SEQUENCE_MAX) {
             summary.stop = stop(false, "WAL record sequence numbers out of order");
             return summary;
         }

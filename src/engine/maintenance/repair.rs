@@ -97,7 +97,15 @@ pub fn repair(dir: &Path, options: &Options, storage: Arc<dyn Storage>) -> Resul
         .lock(&dir.join(LOCK_FILE_NAME))
         .ctx(|| format!("locking {}", dir.display()))?
         .ok_or_else(|| Error::Locked { path: dir.to_path_buf() })?;
-    let highest = names.iter().filter_map(|n| files::parse(n)).map(|(n, _)| n).max().unwrap_or(0);
+    // New files are numbered after every file here that a writer could have made; a name
+    // beyond that (no writer gets there) is set aside as damaged below, not counted.
+    let highest = names
+        .iter()
+        .filter_map(|n| files::parse(n))
+        .map(|(n, _)| n)
+        .filter(|&n| n <= manifest::FILE_NUMBER_MAX)
+        .max()
+        .unwrap_or(0);
     let mut r = Repair {
         storage: &storage,
         dir,
