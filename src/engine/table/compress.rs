@@ -43,6 +43,11 @@ pub fn compress(raw: &[u8], compression: Compression) -> Option<Vec<u8>> {
     (packed.len() < raw.len() - raw.len() / 8).then_some(packed)
 }
 
+/// Largest output per input byte of an LZ4 block (a 1-byte match token can add 255 bytes).
+const LZ4_EXPANSION_MAX: usize = 255;
+/// Largest output per input byte of a deflate stream (RFC 1951's 258-byte matches: ~1032:1).
+const DEFLATE_EXPANSION_MAX: usize = 1032;
+
 /// Undoes `compress`; `Err` names what is wrong (the caller reports corruption).
 pub fn decompress(stored: &[u8], compression: Compression) -> Result<Vec<u8>, &'static str> {
     if compression == Compression::None {
@@ -53,6 +58,19 @@ pub fn decompress(stored: &[u8], compression: Compression) -> Result<Vec<u8>, &'
         return Err("compressed block claims an impossible size");
     }
     let body = stored.get(4..).unwrap_or_default();
+    // A damaged or crafted length must not make us reserve memory the body cannot fill: each
+    // codec has a largest possible expansion (or records the true size), checked first.
+    let possible = match compression {
+        Compression::None => true,
+        Compression::Lz4 => raw_len <= body.len().saturating_mul(LZ4_EXPANSION_MAX).saturating_add(16),
+        Compression::Zstd => {
+            matches!(zstd::zstd_safe::get_frame_content_size(body), Ok(Some(size)) if size == raw_len as u64)
+        }
+        Compression::Zlib => raw_len <= body.len().saturating_mul(DEFLATE_EXPANSION_MAX).saturating_add(16),
+    };
+    if !possible {
+        return Err("compressed block claims more than its bytes can hold");
+    }
     let raw = match compression {
         Compression::None => return Ok(stored.to_vec()),
         Compression::Lz4 => lz4_flex::block::decompress(body, raw_len).map_err(|_| "lz4 block does not decompress")?,
@@ -111,5 +129,20 @@ mod tests {
         for c in [Compression::Lz4, Compression::Zstd, Compression::Zlib] {
             assert_eq!(decompress(&stored, c), Err("compressed block claims an impossible size"));
         }
+    }
+
+    #[test]
+    fn a_length_the_body_cannot_fill_is_refused_before_decoding() {
+        // 32 MiB claimed by a 12-byte body: no codec can expand that far.
+        let mut stored = (32u32 * 1024 * 1024).to_le_bytes().to_vec();
+        stored.extend_from_slice(&[0x1f; 12]);
+        for c in [Compression::Lz4, Compression::Zstd, Compression::Zlib] {
+            assert_eq!(decompress(&stored, c), Err("compressed block claims more than its bytes can hold"));
+        }
+        // A true zstd block whose recorded length was altered.
+        let raw = vec![7u8; 4096];
+        let mut packed = compress(&raw, Compression::Zstd).expect("compressible");
+        packed[..4].copy_from_slice(&4000u32.to_le_bytes());
+        assert!(decompress(&packed, Compression::Zstd).is_err());
     }
 }
