@@ -6,15 +6,28 @@ use std::hash::{BuildHasher, Hasher};
 use std::num::NonZeroUsize;
 
 use browserdb::engine::heatmap::policy::WTinyLfu;
+use browserdb::engine::heatmap::{HeatMap as ProductionHeatMap, ENTRY_OVERHEAD_BYTES, HOT_SHARE};
+use browserdb::engine::table::filter::key_hash;
 use foyer_memory::{Cache as FoyerCache, CacheBuilder, EvictionConfig, LfuConfig, S3FifoConfig};
 
-use crate::trace::splitmix64;
+use crate::trace::{browser_entry_bytes, browser_user_key, splitmix64};
+
+/// A cache's size: in entries (unit weights), and in bytes where a policy weighs entries.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    pub entries: usize,
+    pub bytes: usize,
+}
 
 pub trait Policy: Send {
     /// One request: true on a hit.
     fn access(&mut self, key: u64) -> bool;
     /// Entries cached now (tests check the capacity bound).
     fn cached(&self) -> usize;
+    /// Whether the policy keeps to its budget (entries, unless it weighs them in bytes).
+    fn within(&self, budget: Budget) -> bool {
+        self.cached() <= budget.entries
+    }
     /// Anything worth printing under the table (e.g. the HeatMap's final window).
     fn note(&self) -> Option<String> {
         None
@@ -55,20 +68,18 @@ impl BuildHasher for FixedState {
 pub struct HeatMap(WTinyLfu<u64, ()>);
 
 impl HeatMap {
-    /// Sketch budget: 8 bytes per entry of capacity. `FrequencySketch::new` then uses
-    /// `capacity.next_power_of_two()` 64-bit words (16 four-bit counters each), the same as
-    /// Caffeine. (The real HeatMap caps each shard's sketch at 1% of its bytes, which with
-    /// ~300-byte entries is ~3 bytes per entry, rounded up to a power of two of words.)
+    /// Sketch bytes per entry as production gives HOT: one 64-bit word (16 counters) per
+    /// expected entry, Caffeine's width. All the HeatMap's sketches share 1% of its budget;
+    /// WARM's take 0.2% of WARM's bytes, which leaves HOT more than this (see heatmap/mod.rs,
+    /// and the byte-weighted tables, which run the real HeatMap and report its sketch bytes).
     pub const SKETCH_BYTES_PER_ENTRY: usize = 8;
 
     pub fn new(capacity: usize) -> Self {
         Self::with_sketch_bytes(capacity, capacity * Self::SKETCH_BYTES_PER_ENTRY)
     }
 
-    /// With another sketch budget. `capacity * 256 / 100` reproduces the production HOT
-    /// tier's proportions: there a shard of B bytes expects B/256 entries and caps its sketch
-    /// at B/100 bytes, i.e. 2.56 bytes (a third of a word) per expected entry, which becomes
-    /// 0.32..0.64 words per entry after rounding up to a power of two.
+    /// With another sketch budget: `capacity * ENTRY_BYTES_TYPICAL / 100` caps it at 1% of
+    /// HOT's own bytes (2.56 bytes, a third of a word, per entry).
     pub fn with_sketch_bytes(capacity: usize, sketch_bytes_max: usize) -> Self {
         Self(WTinyLfu::new(capacity, 1, sketch_bytes_max))
     }
@@ -93,6 +104,72 @@ impl Policy for HeatMap {
             "HeatMap: window at the end {:.1}% of capacity, sketch {} bytes",
             self.0.window_fraction() * 100.0,
             self.0.sketch_bytes()
+        ))
+    }
+}
+
+/// The production HOT tier, byte-weighted: `browserdb::engine::heatmap::HeatMap` (16 shards,
+/// `HOT_SHARE` of its budget), driven as a latest-state read drives it: `get`, and after a miss
+/// `offer` of the value read from a table (copied in if the key was read before, or if HOT
+/// would keep it a while). Keys and values
+/// have the browser mix's byte sizes (`browser_entry_bytes`); the stored key is a keyspace tag
+/// plus the user key, as in db.rs.
+pub struct HotTier {
+    heat: ProductionHeatMap,
+    value: Vec<u8>,
+}
+
+impl HotTier {
+    /// A HeatMap whose HOT tier gets `hot_bytes` (its `cacheSize` is `hot_bytes / HOT_SHARE`).
+    pub fn new(hot_bytes: usize) -> Self {
+        let heat = ProductionHeatMap::new((hot_bytes as f64 / HOT_SHARE).round() as usize);
+        Self { heat, value: vec![b'v'; 256] }
+    }
+
+    /// Bytes HOT charges for key `id`: stored key + value + bookkeeping.
+    pub fn weight(id: u64) -> usize {
+        let (key, value) = browser_entry_bytes(id);
+        1 + key + value + ENTRY_OVERHEAD_BYTES
+    }
+}
+
+impl Policy for HotTier {
+    fn cached(&self) -> usize {
+        self.heat.stats().hot.entries as usize
+    }
+
+    fn within(&self, budget: Budget) -> bool {
+        self.heat.stats().hot.bytes as usize <= budget.bytes
+    }
+
+    fn access(&mut self, key: u64) -> bool {
+        let mut buf = [0u8; 40];
+        let user = browser_user_key(key, &mut buf);
+        let mut stored = Vec::with_capacity(user.len() + 1);
+        stored.push(1);
+        stored.extend_from_slice(user);
+        let hash = key_hash(&stored);
+        let generation = self.heat.generation();
+        if self.heat.get(&stored, hash).is_some() {
+            return true;
+        }
+        let (_, value_len) = browser_entry_bytes(key);
+        self.heat.offer(&stored, hash, &self.value[..value_len], generation);
+        false
+    }
+
+    fn note(&self) -> Option<String> {
+        let s = self.heat.stats();
+        let warm_sketch = self.heat.blocks().sketch_bytes() as u64;
+        Some(format!(
+            "HeatMap HOT tier at the end: {} entries, {} of {} bytes; sketches: HOT {} bytes + WARM {} bytes = \
+             {:.2}% of `cacheSize`",
+            s.hot.entries,
+            s.hot.bytes,
+            (s.capacity_bytes as f64 * HOT_SHARE) as u64,
+            s.sketch_bytes - warm_sketch,
+            warm_sketch,
+            100.0 * s.sketch_bytes as f64 / s.capacity_bytes.max(1) as f64
         ))
     }
 }
@@ -329,5 +406,19 @@ mod tests {
             assert!(most >= capacity * 9 / 10, "fills up: {most}");
             assert!(hits > 0);
         }
+    }
+
+    #[test]
+    fn the_hot_tier_keeps_to_its_byte_budget() {
+        let mut rng = Rng::new(11);
+        let budget = Budget { entries: 0, bytes: 256 * 1024 };
+        let mut p = HotTier::new(budget.bytes);
+        let mut hits = 0;
+        for _ in 0..100_000 {
+            hits += usize::from(p.access(rng.below(5_000)));
+            assert!(p.within(budget));
+        }
+        assert!(p.heat.stats().hot.bytes as usize > budget.bytes * 9 / 10, "fills up");
+        assert!(hits > 0);
     }
 }

@@ -212,3 +212,20 @@ pub fn browser_mix(p: &BrowserMix, seed: u64) -> Trace {
         distinct: d,
     }
 }
+
+/// Byte sizes for the byte-weighted browser mix: a user key of 20..=40 bytes (`history:` or
+/// `bookmarks:` and an id or URL hash) and a JSON value of 100..=200 bytes (a history visit or
+/// a bookmark); `settings:theme` holds a short value. Drawn once per key id, deterministic.
+pub fn browser_entry_bytes(id: u64) -> (usize, usize) {
+    let key = 20 + (splitmix64(id) % 21) as usize;
+    let value = if id == SETTINGS_THEME { 24 } else { 100 + (splitmix64(id ^ 0x5bd1_e995) % 101) as usize };
+    (key, value)
+}
+
+/// The user key of `id` in the byte-weighted browser mix: the id's bytes, padded to its length.
+pub fn browser_user_key(id: u64, out: &mut [u8; 40]) -> &[u8] {
+    let (len, _) = browser_entry_bytes(id);
+    out.fill(b'.');
+    out[..8].copy_from_slice(&id.to_le_bytes());
+    &out[..len]
+}
