@@ -5,19 +5,12 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { EventEmitter } = require('node:events')
+// Realm-independent: a Uint8Array made in another vm context fails `instanceof Uint8Array`.
+const { isUint8Array } = require('node:util').types
 
-let native
-try {
-  native = require('./browserdb.node')
-} catch (cause) {
-  const err = new Error(
-    'browserdb: the native addon is not built or does not load. Run `npm install` (it builds from source ' +
-      'and needs Rust: https://rustup.rs). Cause: ' + cause.message
-  )
-  err.code = 'BROWSERDB_INTERNAL'
-  err.cause = cause
-  throw err
-}
+// Loaded once per thread: a prebuilt package for this platform, else the from-source build
+// (loader.js says what it tried and how to fix it when neither loads).
+const native = require('./loader.js').loadNative().native
 
 const KEY_SIZE_BYTES_MAX = 64 * 1024
 const VALUE_SIZE_BYTES_MAX = 64 * 1024 * 1024
@@ -85,7 +78,7 @@ function encode (value, encoding, what) {
     }
     case 'buffer':
     case 'view':
-      if (!(value instanceof Uint8Array)) {
+      if (!isUint8Array(value)) {
         throw invalid(TypeError, `${what} must be a Buffer or Uint8Array under the '${encoding}' encoding; got ${describe(value)}`)
       }
       return value
@@ -95,7 +88,7 @@ function encode (value, encoding, what) {
 
 function describe (value) {
   if (value === null) return 'null'
-  if (value instanceof Uint8Array) return 'a ' + value.constructor.name
+  if (isUint8Array(value)) return 'a ' + value.constructor.name
   return typeof value
 }
 

@@ -560,3 +560,73 @@ async function maintenanceIsTyped(db: BrowserDB, bin: BrowserDB<Buffer, Buffer>)
   void notOk
 }
 void maintenanceIsTyped
+
+// ------------------------------------------------------------------------------------------
+// browserdb/level: BrowserLevel is an abstract-level database with BrowserDB's open options.
+import { BrowserLevel, BrowserLevelOpenOptions, BrowserLevelPutOptions } from '../../level'
+import { AbstractSublevel, AbstractIterator } from 'abstract-level'
+
+async function levelIsTyped(): Promise<void> {
+  const db = new BrowserLevel('/tmp/level.bdb')
+  // (abstract-level's `typeof this` typing makes no subclass assignable to AbstractLevel<...>
+  // itself; Level tools such as level-read-stream are generic over the database type instead.)
+  expectType<string>(db.location)
+  expectType<BrowserDB<any, any> | null>(db.browserdb)
+  expectType<'opening' | 'open' | 'closing' | 'closed'>(db.status)
+  await db.open({ createIfMissing: false, writeBufferSize: 1 << 20 })
+  await db.put('a', '1')
+  await db.put('a', '1', { sync: true, ttl: 1000 })
+  await db.del('a', { sync: true })
+  await db.batch([{ type: 'put', key: 'a', value: '1' }, { type: 'del', key: 'b' }], { sync: true })
+  await db.batch().put('a', '1').del('b').write()
+  const value = await db.get('a')
+  assertEqual<typeof value, string | undefined>(true)
+  const synced = db.getSync('a')
+  assertEqual<typeof synced, string | undefined>(true)
+  const many = await db.getMany(['a', 'b'])
+  assertEqual<typeof many, (string | undefined)[]>(true)
+  expectType<boolean>(await db.has('a'))
+  const bytes = await db.get('a', { valueEncoding: 'buffer' })
+  void bytes
+  const it = db.iterator({ gte: 'a', lt: 'b', reverse: true, limit: 10 })
+  expectType<AbstractIterator<typeof db, string, string>>(it)
+  for await (const [k, v] of it) expectType<[string, string]>([k, v])
+  const snapshot = db.snapshot()
+  await db.get('a', { snapshot })
+  await snapshot.close()
+
+  // Generics: JSON values, Buffer keys.
+  const json = new BrowserLevel<string, Bookmark>('/tmp/level-json.bdb', { valueEncoding: 'json', cacheSize: 1 << 24 })
+  await json.put('b:1', { url: 'https://example.com', title: 'Example', tags: [] })
+  const bookmark = await json.get('b:1')
+  assertEqual<typeof bookmark, Bookmark | undefined>(true)
+  const bin = new BrowserLevel<Buffer, Buffer>('/tmp/level-bin.bdb', { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  await bin.put(Buffer.from([1]), Buffer.from([2]))
+
+  // Sublevels.
+  const sub = db.sublevel<string, Bookmark>('bookmarks', { valueEncoding: 'json' })
+  expectType<AbstractSublevel<typeof db, string | Buffer | Uint8Array, string, Bookmark>>(sub)
+  const fromSub = await sub.get('1')
+  assertEqual<typeof fromSub, Bookmark | undefined>(true)
+
+  const ultra: BrowserLevelOpenOptions = { mode: 'ultra', maxMemory: 64 << 20 }
+  void ultra
+  const putOptions: BrowserLevelPutOptions<string, string> = { ttl: 5 }
+  void putOptions
+
+  // @ts-expect-error: the location is required
+  void new BrowserLevel()
+  // @ts-expect-error: no such compression
+  void new BrowserLevel('/tmp/x', { compression: 'brotli' })
+  // @ts-expect-error: no such mode
+  await db.open({ mode: 'fast' })
+  // @ts-expect-error: a JSON database's values are Bookmarks
+  await json.put('b:2', 'not a bookmark')
+  // @ts-expect-error: ttl is a number of milliseconds
+  await db.put('a', '1', { ttl: '1s' })
+  // @ts-expect-error: Buffer keys by default
+  await bin.put('a', Buffer.from([2]))
+  // @ts-expect-error: sync is a boolean
+  await db.del('a', { sync: 'yes' })
+}
+void levelIsTyped
