@@ -80,4 +80,111 @@ function prefixBlock (n) {
   return { prefix, end, from: Math.min(block, n), to: Math.min(2 * block, n) }
 }
 
-module.exports = { prng, key, makeData, shuffledIndexes, rangeStarts, prefixBlock }
+// The seed guide's browser mix (shared DESIGN.md, "The seed guide's browser mix"): history 80%
+// reads / 20% writes (10k ops; reads favour recent entries), bookmarks 50/50 (5k ops),
+// `settings:theme` reads (2k ops), 100-200 byte JSON values, interleaved in a seeded random
+// order; every store gets the same operations. It runs on a database holding the history keys
+// 0..n-1 with makeData(n)'s values plus mixExtraData()'s bookmarks and settings:theme.
+// - a history read picks the entry d places from the newest, d from a continuous truncated
+//   Zipf s=0.9 over the current entries (as benchmark/cache/src/trace.rs: recent pages most,
+//   old ones still sometimes); a history write is a new visit (25%: a new newest key
+//   history:<count>) or an update of an entry picked like a read (75%);
+// - bookmarks `bookmarks:00000`..: reads and writes (updates) of a Zipf s=0.8 popularity over
+//   a seeded permutation of the 5000;
+// - `settings:theme`: reads.
+// Returns parallel arrays: write[j] (1 for a put), key[j], value[j] (the value a put writes, or
+// the value a read must return: the latest written), kind[j] (0 history, 1 bookmarks, 2 theme).
+const MIX = { history: 10000, historyReads: 8000, bookmarks: 5000, bookmarkReads: 2500, theme: 2000, bookmarkKeys: 5000 }
+const MIX_SEED = 0xB20C
+const bookmarkKey = (i) => 'bookmarks:' + String(i).padStart(5, '0')
+const THEME_KEY = 'settings:theme'
+
+// The bookmarks and settings:theme the mix starts with (keys and values, sorted by key).
+function mixExtraData () {
+  const { values } = makeData(MIX.bookmarkKeys + 1, 0xB00C)
+  const keys = []
+  for (let i = 0; i < MIX.bookmarkKeys; i++) keys.push(bookmarkKey(i))
+  keys.push(THEME_KEY)
+  return { keys, values }
+}
+
+function browserMix (historyValues, seed = MIX_SEED) {
+  const rand = prng(seed)
+  const shuffle = (arr) => {
+    for (let i = arr.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1))
+      const t = arr[i]; arr[i] = arr[j]; arr[j] = t
+    }
+    return arr
+  }
+  const extra = mixExtraData()
+  const history = historyValues.slice() // latest value of each history entry
+  const bookmarks = extra.values.slice(0, MIX.bookmarkKeys)
+  const theme = extra.values[MIX.bookmarkKeys]
+  const total = MIX.history + MIX.bookmarks + MIX.theme
+  // Fresh 100-200 byte JSON values for the writes (another seed than the loaded data).
+  const fresh = makeData(total, 0xB10E).values
+  let nextFresh = 0
+
+  // Operation kinds in a random order; within history and bookmarks, reads and writes likewise.
+  const kinds = shuffle([...new Array(MIX.history).fill(0), ...new Array(MIX.bookmarks).fill(1), ...new Array(MIX.theme).fill(2)])
+  const hWrites = shuffle([...new Array(MIX.historyReads).fill(0), ...new Array(MIX.history - MIX.historyReads).fill(1)])
+  const bWrites = shuffle([...new Array(MIX.bookmarkReads).fill(0), ...new Array(MIX.bookmarks - MIX.bookmarkReads).fill(1)])
+  let h = 0
+  let b = 0
+
+  const S = 0.9 // history recency: continuous Zipf, inverse CDF of x^-s on [1, count + 1]
+  const recent = (count) => {
+    const top = Math.pow(count + 1, 1 - S)
+    const x = Math.pow((top - 1) * rand() + 1, 1 / (1 - S))
+    const d = Math.min(Math.max(Math.floor(x) - 1, 0), count - 1)
+    return count - 1 - d
+  }
+  // Bookmarks: discrete Zipf s=0.8 (CDF + binary search) over a seeded permutation.
+  const perm = shuffle(Array.from({ length: MIX.bookmarkKeys }, (_, i) => i))
+  const cdf = new Float64Array(MIX.bookmarkKeys)
+  let acc = 0
+  for (let r = 0; r < MIX.bookmarkKeys; r++) { acc += 1 / Math.pow(r + 1, 0.8); cdf[r] = acc }
+  const zipfBookmark = () => {
+    const u = rand() * acc
+    let lo = 0
+    let hi = MIX.bookmarkKeys - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (cdf[mid] < u) lo = mid + 1; else hi = mid
+    }
+    return perm[lo]
+  }
+
+  const write = new Uint8Array(total)
+  const kind = new Uint8Array(kinds)
+  const keyOut = new Array(total)
+  const value = new Array(total)
+  for (let j = 0; j < total; j++) {
+    if (kinds[j] === 0) {
+      const w = hWrites[h++] === 1
+      let i
+      if (w && rand() < 0.25) {
+        i = history.length
+        history.push(undefined)
+      } else {
+        i = recent(history.length)
+      }
+      keyOut[j] = key(i)
+      if (w) { write[j] = 1; history[i] = fresh[nextFresh++] }
+      value[j] = history[i]
+    } else if (kinds[j] === 1) {
+      const w = bWrites[b++] === 1
+      const i = zipfBookmark()
+      keyOut[j] = bookmarkKey(i)
+      if (w) { write[j] = 1; bookmarks[i] = fresh[nextFresh++] }
+      value[j] = bookmarks[i]
+    } else {
+      keyOut[j] = THEME_KEY
+      value[j] = theme
+    }
+  }
+  return { write, key: keyOut, value, kind, historyEnd: history.length, history, bookmarks, theme }
+}
+
+module.exports = { prng, key, makeData, shuffledIndexes, rangeStarts, prefixBlock, MIX, mixExtraData, browserMix }

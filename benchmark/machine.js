@@ -4,8 +4,11 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 
+// The npm package of each store (where its name differs).
+const PACKAGE = { rocksdb: '@nxtedition/rocksdb' }
+
 function version (store) {
-  const dir = store === 'browserdb' ? path.join(__dirname, '..') : path.join(__dirname, 'node_modules', store)
+  const dir = store === 'browserdb' ? path.join(__dirname, '..') : path.join(__dirname, 'node_modules', PACKAGE[store] || store)
   try { return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version } catch { return '?' }
 }
 
@@ -26,8 +29,8 @@ function machineLines (machine, stores, loaded) {
   return [
     `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB RAM, ${machine.os}`,
     `- node: ${machine.node}`,
-    `- packages: ${stores.map((s) => `${s} ${machine.versions[s]}${loaded.includes(s) ? '' : ' (not loaded)'}`).join(', ')}`
+    `- packages: ${stores.map((s) => `${PACKAGE[s] || s} ${machine.versions[s]}${machine.engines?.[s] ? ` (${machine.engines[s]})` : ''}${loaded.includes(s) ? '' : ' (not loaded)'}`).join(', ')}`
   ]
 }
 
-module.exports = { machineInfo, machineLines }
+module.exports = { machineInfo, machineLines, PACKAGE }

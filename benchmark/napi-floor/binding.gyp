@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "napi_floor",
+      "sources": ["floor.c"],
+      "cflags": ["-O2"]
+    }
+  ]
+}
