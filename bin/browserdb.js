@@ -207,11 +207,13 @@ function progressLine (label, unit, { done, total }) {
 }
 
 /**
- * Runs `fn(progressOptions)`: `{ onProgress }` drawing a bar on stderr when it is a terminal
- * (`unit` is 'bytes' or 'entries'), else `{}`. The bar is cleared at the end.
+ * Runs `fn(progressOptions)`: `{ onProgress }` drawing a bar on stderr when a person is
+ * watching (stdout and stderr are terminals: output redirected to a file or a pipe means a
+ * script, which gets no bar; `unit` is 'bytes' or 'entries'), else `{}`. The bar is cleared at
+ * the end.
  */
 async function withBar (label, unit, fn) {
-  if (!process.stderr.isTTY) return fn({})
+  if (!process.stderr.isTTY || !process.stdout.isTTY) return fn({})
   let shown = false
   const onProgress = (progress) => {
     const line = progressLine(label, unit, progress).slice(0, (process.stderr.columns || 80) - 1)
