@@ -273,3 +273,23 @@ test('help, --help and --version', () => {
   assert.ok(mode & 0o111, 'bin/browserdb.js is executable')
   assert.match(fs.readFileSync(BIN, 'utf8'), /^#!\/usr\/bin\/env node\n/)
 })
+
+test('a progress bar appears only when a person watches (stdout and stderr are terminals)', async (t) => {
+  // `script` (util-linux) runs the CLI under a pseudo-terminal, as a person's shell would.
+  const probe = spawnSync('script', ['--version'], { encoding: 'utf8' })
+  if (probe.error || probe.status !== 0) {
+    t.skip('util-linux `script` is not installed: no pseudo-terminal to run the CLI in')
+    return
+  }
+  const location = path.join(tmpDir(t), 'db')
+  const db = await openDb(t, BrowserDB, location)
+  for (let i = 0; i < 200; i++) await db.put(keyFor(i), valueFor(i))
+  await db.close()
+  const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} verify ${JSON.stringify(location)}`
+  const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 30000 })
+  assert.equal(r.status, 0, r.stderr)
+  assert.match(r.stdout, /verify \[#+-*\] \d+%/, 'the bar is drawn on the terminal')
+  assert.match(r.stdout, /ok: 1 tables?, 200 entries/, 'the report follows the cleared bar')
+  // Redirected (the other tests): no bar, nothing on stderr.
+  assert.equal(cli('verify', location).stderr, '')
+})
