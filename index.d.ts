@@ -408,6 +408,24 @@ export interface HotKey<K> {
   heat: number
 }
 
+/** Options of `db.inspect()`. */
+export interface InspectOptions {
+  /** TCP port on 127.0.0.1; 0 (the default) picks a free one. */
+  port?: number
+}
+
+/** A running inspect server (`db.inspect()`). */
+export interface InspectServer {
+  /** The page's URL, with its token: `http://127.0.0.1:<port>/?token=<token>`. */
+  url: string
+  /** The port it listens on (127.0.0.1 only). */
+  port: number
+  /** The random token every request must carry (`?token=` or the `X-BrowserDB-Token` header). */
+  token: string
+  /** Stops the server (the database stays open). */
+  close(): Promise<void>
+}
+
 /** Engine counters from `stats()` (all read from memory). Counters marked "since open" restart at 0 on open. */
 export interface Stats {
   /** Sequence number of the newest write. */
@@ -692,6 +710,12 @@ export class BrowserDB<K = string, V = string> extends EventEmitter {
   heatmap(options?: { limit?: number; keyEncoding?: Encoding }): Array<HotKey<K>>
   /** Engine counters; throws `BROWSERDB_CLOSED` after `close()`. */
   stats(): Stats
+  /**
+   * Serves the inspect page of this live database (as `browserdb inspect` does): an HTTP server
+   * on 127.0.0.1 only, a random token required on every request, the `Host` header checked,
+   * read-only (no endpoint writes). Resolves once listening.
+   */
+  inspect(options?: InspectOptions): Promise<InspectServer>
 
   /**
    * Reads every byte of every table, the MANIFEST and the WALs and checks checksums, key order

@@ -1321,3 +1321,5 @@ class Snapshot {
 }
 
 module.exports = { BrowserDB, ChainedBatch, Iterator, Snapshot }
+// db.inspect({ port }): the local inspection page (inspect/), kept out of this file.
+require('./inspect/attach').attachInspect(BrowserDB)

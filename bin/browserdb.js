@@ -24,6 +24,8 @@ Commands:
                                      extension, else ndjson)
   import  <dir> <file> [--format ndjson|bdb]
                                      add every entry of an export file, atomically
+  inspect <dir> [--port N]           serve a live read-only web page of the database on
+                                     127.0.0.1 (URL with a secret token printed); Ctrl-C stops
   help                               this text
 
 Options:
@@ -45,10 +47,11 @@ const COMMANDS = {
   backup: { args: ['dir', 'backupDir'], options: [] },
   restore: { args: ['backupDir', 'dir'], options: [] },
   export: { args: ['dir', 'file'], options: ['format'] },
-  import: { args: ['dir', 'file'], options: ['format'] }
+  import: { args: ['dir', 'file'], options: ['format'] },
+  inspect: { args: ['dir'], options: ['port'] }
 }
 const FLAGS = new Set(['json', 'hex', 'help', 'version'])
-const VALUED = new Set(['prefix', 'limit', 'format'])
+const VALUED = new Set(['prefix', 'limit', 'format', 'port'])
 const GLOBAL_OPTIONS = ['json', 'help', 'version']
 
 class UsageError extends Error {}
@@ -114,6 +117,9 @@ function parseCommand (argv) {
 function checkOptionValues (options) {
   if (options.limit !== undefined && !/^\d+$/.test(options.limit)) {
     throw new UsageError('--limit must be a whole number')
+  }
+  if (options.port !== undefined && (!/^\d+$/.test(options.port) || Number(options.port) > 65535)) {
+    throw new UsageError('--port must be a number from 0 to 65535')
   }
   if (options.format !== undefined && options.format !== 'ndjson' && options.format !== 'bdb') {
     throw new UsageError("--format must be 'ndjson' or 'bdb'")
@@ -341,6 +347,28 @@ async function importCommand ({ dir, file }, options) {
   out(`imported ${report.entries} entries from ${file} (${formatBytes(report.bytes)})`)
 }
 
+/** Serves the inspect page until SIGINT or SIGTERM, then closes the server and the database. */
+async function inspect ({ dir }, options) {
+  const { startInspect } = require(path.join(__dirname, '..', 'inspect', 'server.js'))
+  const db = await BrowserDB.open(dir, { createIfMissing: false, keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  let server
+  try {
+    server = await startInspect(db, { port: options.port === undefined ? 0 : Number(options.port) })
+  } catch (err) {
+    await db.close()
+    throw err
+  }
+  if (options.json) out(JSON.stringify({ url: server.url, port: server.port }))
+  else out(`browserdb inspect: ${server.url}\n(read-only, 127.0.0.1 only; Ctrl-C stops)`)
+  await new Promise((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  await server.close()
+  await db.close()
+  return 0
+}
+
 const RUN = {
   stats,
   verify,
@@ -351,6 +379,7 @@ const RUN = {
   restore,
   export: exportCommand,
   import: importCommand,
+  inspect,
   help: async () => out(USAGE),
   version: async (args, options) => out(options.json ? JSON.stringify({ version }) : version)
 }
