@@ -427,6 +427,22 @@ export interface InspectServer {
 }
 
 /** Engine counters from `stats()` (all read from memory). Counters marked "since open" restart at 0 on open. */
+/** One live table (`db.tables()`). */
+export interface TableInfo {
+  /** Level in the LSM tree. */
+  level: number
+  /** File number (`NNNNNN.sst`). */
+  number: number
+  /** File size in bytes. */
+  bytes: number
+  /** Entries (every version and tombstone). */
+  entries: number
+  /** Smallest key in the table. */
+  smallest: Buffer
+  /** Largest key in the table. */
+  largest: Buffer
+}
+
 export interface Stats {
   /** Sequence number of the newest write. */
   lastSequence: number
@@ -710,6 +726,8 @@ export class BrowserDB<K = string, V = string> extends EventEmitter {
   heatmap(options?: { limit?: number; keyEncoding?: Encoding }): Array<HotKey<K>>
   /** Engine counters; throws `BROWSERDB_CLOSED` after `close()`. */
   stats(): Stats
+  /** The live tables, level by level (level 0 newest first), with their key ranges. Synchronous. */
+  tables(): TableInfo[]
   /**
    * Serves the inspect page of this live database (as `browserdb inspect` does): an HTTP server
    * on 127.0.0.1 only, a random token required on every request, the `Host` header checked,

@@ -856,6 +856,25 @@ class BrowserDB extends EventEmitter {
     return out
   }
 
+  /**
+   * The live tables, level by level (level 0 newest first): `{ level, number, bytes, entries,
+   * smallest, largest }` with the key range as Buffers. Memory only.
+   */
+  tables () {
+    this._checkOpen()
+    let list
+    try {
+      list = JSON.parse(this._native.tablesJson())
+    } catch (err) {
+      throw fromNative(err)
+    }
+    for (const t of list) {
+      t.smallest = Buffer.from(t.smallest, 'hex')
+      t.largest = Buffer.from(t.largest, 'hex')
+    }
+    return list
+  }
+
   /** Engine counters: sequence, memtable bytes, tables, flushes, WAL writes and syncs. */
   stats () {
     this._checkOpen()

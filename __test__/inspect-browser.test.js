@@ -63,6 +63,14 @@ test('the inspect page renders real data in headless Chromium', { skip, timeout:
   assert.deepEqual(levels.map((l) => l.tables), stats.levels.map((l) => l.tables))
   assert.ok(levels.some((l) => l.tables > 0 && l.width > 0), 'a non-empty level has a visible bar')
   assert.match(await page.textContent('#levels-summary'), new RegExp(`tables ${stats.tables}\\b`))
+  // Key ranges: one line per non-empty level, naming real keys of its tables.
+  const ranges = await page.$$eval('#levels-ranges li.range', (items) => items.map((li) => ({ level: Number(li.dataset.level), text: li.textContent })))
+  assert.deepEqual(ranges.map((r) => r.level), stats.levels.flatMap((l, i) => (l.tables > 0 ? [i] : [])))
+  const tables = db.tables()
+  for (const r of ranges) {
+    const first = tables.filter((t) => t.level === r.level).map((t) => t.smallest).sort(Buffer.compare)[0]
+    assert.ok(r.text.includes(first.toString()), `level ${r.level} shows its smallest key: ${r.text}`)
+  }
 
   // Compaction and HeatMap charts, tiers, hot keys, memory meters.
   await page.waitForSelector('#compaction-svg path', { state: 'attached' })

@@ -152,6 +152,16 @@ test('/api/stats and /api/heatmap return the real data of the database', async (
   assert.ok(s.cache.hits + s.cache.misses > 0)
   for (const name of ['writeAmplification', 'diskBytes', 'spaceAmplification', 'memtableBytes']) assert.equal(typeof s[name], 'number', name)
   assert.ok(Math.abs(json.time - Date.now()) < 5000)
+  // Key ranges per table: the same as db.tables(), text when printable, else hex.
+  const tables = db.tables()
+  assert.equal(json.tables.length, s.tables)
+  assert.deepEqual(json.tables.map((t) => [t.level, t.number, t.bytes, t.entries]), tables.map((t) => [t.level, t.number, t.bytes, t.entries]))
+  const smallest = tables.map((t) => t.smallest).sort(Buffer.compare)[0]
+  const largest = tables.map((t) => t.largest).sort(Buffer.compare).pop()
+  assert.equal(smallest.toString(), 'html', 'the smallest key of the database')
+  assert.deepEqual(largest, Buffer.from([0xff, 0x00, 0x01]), 'the largest key, binary')
+  assert.ok(json.tables.some((t) => t.smallest.text === 'html'))
+  assert.ok(json.tables.some((t) => t.largest.text === undefined && t.largest.hex === 'ff0001'))
 
   const hot = (await api('/api/heatmap?limit=5')).json
   assert.ok(Array.isArray(hot.keys))

@@ -93,6 +93,34 @@
     return root
   }
 
+  /** Per level: its key range (smallest to largest key of its tables) and its tables' ranges. */
+  function levelRanges (tables) {
+    const list = el('ul', { class: 'ranges' })
+    const byLevel = new Map()
+    for (const t of tables) {
+      if (!byLevel.has(t.level)) byLevel.set(t.level, [])
+      byLevel.get(t.level).push(t)
+    }
+    for (const [level, ts] of [...byLevel.entries()].sort((a, b) => a[0] - b[0])) {
+      const item = el('li', { class: 'range', 'data-level': String(level) })
+      const low = ts.reduce((m, t) => (t.smallest.hex < m.smallest.hex ? t : m), ts[0]).smallest
+      const high = ts.reduce((m, t) => (t.largest.hex > m.largest.hex ? t : m), ts[0]).largest
+      item.append(el('b', null, 'L' + level), ' keys ', showBytes(low), ' … ', showBytes(high))
+      const detail = el('details')
+      detail.append(el('summary', null, ts.length + (ts.length === 1 ? ' table' : ' tables')))
+      const rows = el('ol')
+      for (const t of ts) {
+        const row = el('li', null, String(t.number).padStart(6, '0') + '.sst · ' + bytes(t.bytes) + ' · ' + num(t.entries) + ' entries · ')
+        row.append(showBytes(t.smallest), ' … ', showBytes(t.largest))
+        rows.append(row)
+      }
+      detail.append(rows)
+      item.append(' ', detail)
+      list.append(item)
+    }
+    return list
+  }
+
   /** A line chart of several series over the history; each series { values, color, max? }. */
   function lineChart (series, id, labelFn) {
     const W = 460; const H = 130; const padL = 44; const padB = 8; const padT = 8
@@ -160,6 +188,7 @@
     summary($('levels-summary'), [['tables', s.tables], ['entries', num(s.tableEntries)], ['on disk', bytes(s.diskBytes)],
       ['live (est.)', bytes(s.liveBytesEstimate)], ['space amplification', num(s.spaceAmplification, 2)]])
     $('levels-chart').replaceChildren(levelsChart(levels))
+    $('levels-ranges').replaceChildren(levelRanges(data.tables || []))
 
     summary($('compaction-summary'), [['compactions', s.compactions], ['flushes', s.flushes], ['write amplification', num(s.writeAmplification, 2)],
       ['slowdowns', s.writeSlowdowns], ['stops', s.writeStops], ['L0 tables', levels[0].tables]])

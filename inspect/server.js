@@ -5,7 +5,7 @@
 // Endpoints (all need the token: `?token=` or the `X-BrowserDB-Token` header):
 //   GET  /                  the page (index.html; asset URLs carry the token)
 //   GET  /app.js, /style.css
-//   GET  /api/stats         db.stats() plus the memory budgets, location and mode
+//   GET  /api/stats         db.stats() plus the memory budgets, location, mode and tables' key ranges
 //   GET  /api/heatmap       ?limit=N: the hottest keys with their heat
 //   GET  /api/keys          ?prefix=&hex=1&after=<hex>&limit=N: one page of entries in key order
 //   GET  /api/verify        the state of the last verify (progress, report)
@@ -199,7 +199,9 @@ function statsOf (db) {
       cacheSize: stats.cache.capacityBytes,
       maxMemory: opts.maxMemory === undefined ? null : opts.maxMemory
     },
-    stats
+    stats,
+    // Key ranges per table (the MANIFEST's records), shown per level by the page.
+    tables: db.tables().map((t) => ({ ...t, smallest: showBytes(t.smallest, 96), largest: showBytes(t.largest, 96) }))
   }
 }
 

@@ -1146,6 +1146,44 @@ impl Db {
     }
 }
 
+/// One live table as `Db::tables` describes it (for inspection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableInfo {
+    /// Level in the LSM tree.
+    pub level: u8,
+    /// File number (`NNNNNN.sst`).
+    pub number: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// Entries (every version and tombstone).
+    pub entries: u64,
+    /// Smallest user key in the table (keyspace tag removed).
+    pub smallest: Vec<u8>,
+    /// Largest user key in the table.
+    pub largest: Vec<u8>,
+}
+
+impl Db {
+    /// The live tables, level by level (level 0 newest first), with their key ranges. Memory
+    /// only (the MANIFEST's records).
+    pub fn tables(&self) -> Result<Vec<TableInfo>> {
+        let _guard = self.begin()?;
+        let levels = Arc::clone(&self.inner.state.read().levels);
+        let user_key = |stored: &[u8]| stored.get(1..).unwrap_or_default().to_vec();
+        Ok(levels
+            .all()
+            .map(|t| TableInfo {
+                level: t.meta.level,
+                number: t.meta.number,
+                bytes: t.meta.file_size,
+                entries: t.meta.entry_count,
+                smallest: user_key(&t.meta.smallest),
+                largest: user_key(&t.meta.largest),
+            })
+            .collect())
+    }
+}
+
 /// A consistent view of a database's files for maintenance (`verify`, `backup`): taken under
 /// the version lock, so the MANIFEST and the tables agree; the tables stay on disk while the
 /// view lives (they are pinned by `levels`).

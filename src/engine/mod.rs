@@ -25,7 +25,7 @@ pub mod version;
 pub mod wal;
 
 pub use batch::WriteBatch;
-pub use db::{Db, Event, LevelStats, Snapshot, Stats};
+pub use db::{Db, Event, LevelStats, Snapshot, Stats, TableInfo};
 pub use error::{Error, Result};
 pub use iter::{DbIterator, IterOptions, PageEnd};
 pub use options::{CompactionStyle, Compression, Options};

@@ -12,6 +12,7 @@ use napi_derive::napi;
 use serde_json::{json, Value};
 
 use super::db::NativeDb;
+use super::error::{no_panic, to_js};
 use super::tasks::{Job, Output};
 use crate::engine::maintenance::{self, ExchangeFormat, Problem};
 use crate::engine::storage::FsStorage;
@@ -150,6 +151,27 @@ impl NativeDb {
             let r = maintenance::import(&db, &FsStorage, &PathBuf::from(file), format, &mut |n| set(&c, n, 0))?;
             Ok(json_output(&json!({ "entries": r.entries, "bytes": r.bytes })))
         }))
+    }
+
+    /// The live tables with their key ranges (hex) as JSON (memory only).
+    #[napi]
+    pub fn tables_json(&self) -> napi::Result<String, String> {
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let tables = no_panic(|| self.db.tables()).map_err(|e| to_js(&e))?;
+        let list: Vec<Value> = tables
+            .iter()
+            .map(|t| {
+                json!({
+                    "level": t.level,
+                    "number": t.number,
+                    "bytes": t.bytes,
+                    "entries": t.entries,
+                    "smallest": hex(&t.smallest),
+                    "largest": hex(&t.largest),
+                })
+            })
+            .collect();
+        Ok(Value::Array(list).to_string())
     }
 
     /// Flush and compaction events since the last call, as JSON (memory only).
