@@ -113,6 +113,12 @@ export interface OpenOptions<K = string, V = string> {
   createIfMissing?: boolean
   /** Reject with `BROWSERDB_EXISTS` if a database already exists (default false). */
   errorIfExists?: boolean
+  /**
+   * Open an existing database for reading only (default false): nothing in its directory is
+   * created, changed or removed, not even at close; writes reject with
+   * `BROWSERDB_INVALID_ARGUMENT`. A missing database is `BROWSERDB_NOT_FOUND`. Persistent mode only.
+   */
+  readOnly?: boolean
   /** Default encoding of keys (default 'utf8'). */
   keyEncoding?: EncodingFor<K>
   /** Default encoding of values (default 'utf8'). */

@@ -20,7 +20,7 @@ const WRITE_BUFFER_SIZE_MAX = 1024 * 1024 * 1024
 const ENCODINGS = new Set(['utf8', 'buffer', 'view', 'json'])
 const OPEN_OPTIONS = new Set([
   'createIfMissing', 'errorIfExists', 'keyEncoding', 'valueEncoding', 'writeBufferSize', 'cacheSize',
-  'compression', 'sync', 'mode', 'compactionStyle', 'maxMemory'
+  'compression', 'sync', 'mode', 'compactionStyle', 'maxMemory', 'readOnly'
 ])
 const asyncDispose = Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose')
 const noop = () => {}
@@ -173,6 +173,8 @@ function parseOpenOptions (options) {
   }
   if (options.maxMemory !== undefined && mode !== 'ultra') throw invalid(RangeError, "maxMemory applies to mode 'ultra' only")
   checkBytes(options.maxMemory, 'maxMemory', 64 * 1024, Number.MAX_SAFE_INTEGER)
+  const readOnly = checkBoolean(options.readOnly, 'readOnly', false)
+  if (readOnly && mode === 'ultra') throw invalid(RangeError, "readOnly applies to mode 'persistent' only")
   const compression = options.compression === undefined ? 'lz4' : options.compression
   if (!['lz4', 'zstd', 'zlib', 'none'].includes(compression)) {
     throw invalid(RangeError, "compression must be 'lz4', 'zstd', 'zlib' or 'none'")
@@ -190,7 +192,8 @@ function parseOpenOptions (options) {
       writeBufferSize: checkBytes(options.writeBufferSize, 'writeBufferSize', WRITE_BUFFER_SIZE_MIN, WRITE_BUFFER_SIZE_MAX),
       cacheSize: checkBytes(options.cacheSize, 'cacheSize', 0, Number.MAX_SAFE_INTEGER),
       compression,
-      compactionStyle
+      compactionStyle,
+      readOnly
     }
   }
 }

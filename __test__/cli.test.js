@@ -293,3 +293,28 @@ test('a progress bar appears only when a person watches (stdout and stderr are t
   // Redirected (the other tests): no bar, nothing on stderr.
   assert.equal(cli('verify', location).stderr, '')
 })
+
+test('read commands open read-only: the directory is byte for byte as it was, WAL included', async (t) => {
+  const location = path.join(tmpDir(t), 'db')
+  // A writer that exits without closing leaves its last writes only in the WAL.
+  const child = spawnSync(process.execPath, [path.join(ROOT, '__test__', 'fixtures', 'write-then-exit.js'), location, '1'], { encoding: 'utf8', timeout: 60000 })
+  assert.equal(child.status, 0, child.stderr)
+  const snapshot = () => Object.fromEntries(fs.readdirSync(location).sort().map((name) => {
+    const file = path.join(location, name)
+    return [name, fs.statSync(file).isFile() ? fs.readFileSync(file).toString('base64') : 'dir']
+  }))
+  const before = snapshot()
+  assert.ok(Object.keys(before).some((name) => name.endsWith('.wal') && before[name].length > 0), 'unflushed writes in a WAL')
+  const out = path.join(tmpDir(t), 'export.ndjson')
+  okJson('stats', location)
+  ok('verify', location)
+  ok('dump', location, '--limit', '5')
+  ok('export', location, out)
+  assert.ok(fs.statSync(out).size > 0)
+  assert.deepEqual(snapshot(), before, 'no file created, changed or removed')
+  // The API refuses writes on a read-only database, and says why.
+  const db = await openDb(t, BrowserDB, location, { readOnly: true })
+  await assert.rejects(db.put('k', 'v'), (err) => err.code === 'BROWSERDB_INVALID_ARGUMENT' && /read-only/.test(err.message))
+  await db.close()
+  assert.deepEqual(snapshot(), before)
+})

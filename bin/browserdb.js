@@ -236,9 +236,16 @@ async function withBar (label, unit, fn) {
 // ------------------------------------------------------------------------------------------
 // Commands
 
-/** Opens `dir` (never creating it unless `create`), runs `fn(db)`, closes. */
-async function withDb (dir, fn, create = false) {
-  const db = await BrowserDB.open(dir, { createIfMissing: create, keyEncoding: 'buffer', valueEncoding: 'buffer' })
+function openOptions (access) {
+  return { createIfMissing: access === 'create', readOnly: access === 'read', keyEncoding: 'buffer', valueEncoding: 'buffer' }
+}
+
+/**
+ * Opens `dir`, runs `fn(db)`, closes. `access`: 'read' (the default: read-only, the directory is
+ * left byte for byte as it was), 'write' (an existing database) or 'create'.
+ */
+async function withDb (dir, fn, access = 'read') {
+  const db = await BrowserDB.open(dir, openOptions(access))
   try {
     return await fn(db)
   } finally {
@@ -307,7 +314,7 @@ async function get ({ dir, key }, options) {
 }
 
 async function backup ({ dir, backupDir }, options) {
-  const report = await withDb(dir, (db) => withBar('backup', 'bytes', (o) => db.backup(backupDir, o)))
+  const report = await withDb(dir, (db) => withBar('backup', 'bytes', (o) => db.backup(backupDir, o)), 'write')
   if (options.json) return out(JSON.stringify(report))
   out(`backed up ${report.tables} tables into ${backupDir}: ${report.tablesCopied} copied, ${report.tablesReused} reused ` +
     `(${formatBytes(report.bytesCopied)} of ${formatBytes(report.bytesTotal)} copied)`)
@@ -338,7 +345,7 @@ async function importCommand ({ dir, file }, options) {
   const existed = fs.existsSync(dir)
   let report
   try {
-    report = await withDb(dir, (db) => withBar('import', 'entries', (o) => db.import(file, { ...o, ...format })), true)
+    report = await withDb(dir, (db) => withBar('import', 'entries', (o) => db.import(file, { ...o, ...format })), 'create')
   } catch (err) {
     if (!existed) fs.rmSync(dir, { recursive: true, force: true })
     throw err
@@ -350,7 +357,7 @@ async function importCommand ({ dir, file }, options) {
 /** Serves the inspect page until SIGINT or SIGTERM, then closes the server and the database. */
 async function inspect ({ dir }, options) {
   const { startInspect } = require(path.join(__dirname, '..', 'inspect', 'server.js'))
-  const db = await BrowserDB.open(dir, { createIfMissing: false, keyEncoding: 'buffer', valueEncoding: 'buffer' })
+  const db = await BrowserDB.open(dir, openOptions('read'))
   let server
   try {
     server = await startInspect(db, { port: options.port === undefined ? 0 : Number(options.port) })

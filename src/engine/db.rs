@@ -283,6 +283,7 @@ impl Db {
     /// and one fdatasync (group commit).
     pub fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
         let _guard = self.begin()?;
+        self.check_writable()?;
         if batch.is_empty() {
             return Ok(());
         }
@@ -332,6 +333,7 @@ impl Db {
             return Ok(Some(batch));
         }
         let _guard = self.begin()?;
+        self.check_writable()?;
         if batch.is_empty() {
             return Ok(None);
         }
@@ -496,7 +498,11 @@ impl Db {
     /// to do. At most one job per database is queued or running.
     fn schedule_background(&self) {
         let mut scheduled = self.inner.flush_scheduled.lock();
-        if *scheduled || self.inner.closed.load(Ordering::SeqCst) || !self.background_work_due() {
+        if *scheduled
+            || self.inner.closed.load(Ordering::SeqCst)
+            || self.inner.options.read_only
+            || !self.background_work_due()
+        {
             return;
         }
         *scheduled = true;
@@ -700,6 +706,7 @@ impl Db {
     /// to a table before returning.
     pub fn flush(&self) -> Result<()> {
         let _guard = self.begin()?;
+        self.check_writable()?;
         self.check_poison()?;
         self.as_sole_writer(|| {
             if self.inner.state.read().active.mem.is_empty() {
@@ -898,7 +905,7 @@ impl Db {
     pub fn sync_wal(&self) -> Result<()> {
         let _guard = self.begin()?;
         self.check_poison()?;
-        if self.inner.options.wal_disabled {
+        if self.inner.options.wal_disabled || self.inner.options.read_only {
             return Ok(());
         }
         self.as_sole_writer(|| {
@@ -1078,7 +1085,9 @@ impl Db {
             std::thread::sleep(Duration::from_millis(1));
         }
         // An in-memory (ultra) database is dropped with its storage: nothing to flush.
-        let result = if self.is_poisoned() || inner.options.wal_disabled { Ok(()) } else { self.flush_all_for_close() };
+        // A read-only database writes nothing, not even at close.
+        let nothing_to_write = self.is_poisoned() || inner.options.wal_disabled || inner.options.read_only;
+        let result = if nothing_to_write { Ok(()) } else { self.flush_all_for_close() };
         {
             let mut scheduled = inner.flush_scheduled.lock();
             while *scheduled {
@@ -1118,6 +1127,14 @@ impl Db {
             return Err(Error::Closed);
         }
         Ok(guard)
+    }
+
+    /// Fails for a database opened read-only.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.inner.options.read_only {
+            return Err(Error::InvalidArgument("the database is open read-only".into()));
+        }
+        Ok(())
     }
 
     fn check_poison(&self) -> Result<()> {
@@ -1242,6 +1259,7 @@ impl Db {
         fill: impl FnOnce(&mut dyn FnMut(&[u8], Kind, u64, &[u8]) -> Result<()>) -> Result<()>,
     ) -> Result<u64> {
         let _guard = self.begin()?;
+        self.check_writable()?;
         self.check_poison()?;
         let added = self.as_sole_writer(|| {
             if !self.inner.state.read().active.mem.is_empty() {
@@ -1415,14 +1433,17 @@ pub(crate) struct Recovered {
     pub manifest: Manifest,
     pub tables: Vec<Arc<LiveTable>>,
     pub mem: Memtable,
-    pub wal: WalWriter,
+    /// `None` when opened read-only.
+    pub wal: Option<WalWriter>,
+    /// Number of the newest WAL (the active memtable's).
+    pub wal_number: u64,
     pub last_seq: u64,
     pub next_file_number: u64,
 }
 
 impl Db {
     pub(crate) fn from_recovered(r: Recovered) -> Self {
-        let wal_number = r.wal.number();
+        let wal_number = r.wal_number;
         let inner = Inner {
             dir: r.dir,
             storage: r.storage,
@@ -1436,7 +1457,7 @@ impl Db {
             }),
             queue: Mutex::new(WriteQueue::default()),
             queue_cv: Condvar::new(),
-            wal: Mutex::new(Some(r.wal)),
+            wal: Mutex::new(r.wal),
             last_seq: AtomicU64::new(r.last_seq),
             next_file_number: AtomicU64::new(r.next_file_number),
             manifest: Mutex::new(r.manifest),

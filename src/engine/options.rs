@@ -102,6 +102,10 @@ pub struct Options {
     pub wal_disabled: bool,
     /// Refuse writes that would take memtables plus tables past this many bytes (ultra).
     pub memory_bytes_max: Option<u64>,
+    /// Open for reading only: nothing in the directory is created, changed or removed (no
+    /// WAL is created, a torn WAL tail is skipped in memory rather than truncated, nothing is
+    /// flushed or compacted, close writes nothing). Writes fail with `InvalidArgument`.
+    pub read_only: bool,
 }
 
 impl Default for Options {
@@ -120,6 +124,7 @@ impl Default for Options {
             clock: super::key::now_ms,
             wal_disabled: false,
             memory_bytes_max: None,
+            read_only: false,
         }
     }
 }

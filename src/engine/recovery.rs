@@ -43,7 +43,7 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
         if names.as_ref().is_some_and(|n| !only_creation_leftovers(n)) {
             return Err(Error::NotADatabase(dir.to_path_buf()));
         }
-        if !options.create_if_missing {
+        if !options.create_if_missing || options.read_only {
             return Err(Error::NotFound(dir.to_path_buf()));
         }
         storage.create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
@@ -95,10 +95,31 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
     for (i, &number) in wals.iter().enumerate() {
         let path = files::path(dir, number, FileKind::Wal);
         let is_newest = i + 1 == wals.len();
-        let summary = wal::replay(storage.as_ref(), &path, number, is_newest, last_seq + 1, |first_seq, ops| {
-            mem.apply(first_seq, ops, u64::MAX);
-        })?;
-        last_seq = last_seq.max(summary.last_seq);
+        let apply = |first_seq: u64, ops: &[crate::engine::batch::Op<'_>]| mem.apply(first_seq, ops, u64::MAX);
+        let replayed = if options.read_only {
+            replay_in_memory(storage.as_ref(), &path, number, is_newest, last_seq + 1, apply)?
+        } else {
+            wal::replay(storage.as_ref(), &path, number, is_newest, last_seq + 1, apply)?.last_seq
+        };
+        last_seq = last_seq.max(replayed);
+    }
+    if options.read_only {
+        // Nothing is created or removed: the active memtable keeps the newest WAL's number.
+        let wal_number = wals.last().copied().unwrap_or(manifest.log_number);
+        return Ok(Db::from_recovered(Recovered {
+            dir: dir.to_path_buf(),
+            storage,
+            options,
+            lock,
+            heat,
+            manifest,
+            tables,
+            mem,
+            wal: None,
+            wal_number,
+            last_seq,
+            next_file_number,
+        }));
     }
     let wal = match wals.last() {
         Some(&number) => {
@@ -124,10 +145,31 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
         manifest,
         tables,
         mem,
-        wal,
+        wal_number: wal.number(),
+        wal: Some(wal),
         last_seq,
         next_file_number,
     }))
+}
+
+/// Replays a WAL without changing it (read-only open): a torn tail of the newest WAL is
+/// skipped in memory, not truncated; anything else invalid is corruption. Returns the last
+/// sequence number applied.
+fn replay_in_memory(
+    storage: &dyn Storage,
+    path: &Path,
+    number: u64,
+    is_newest: bool,
+    min_seq: u64,
+    apply: impl FnMut(u64, &[crate::engine::batch::Op<'_>]),
+) -> Result<u64> {
+    let name = path.display().to_string();
+    let bytes = storage.read_all(path).ctx(|| format!("reading WAL {name}"))?;
+    let scanned = wal::scan(&bytes, number, is_newest, min_seq, apply);
+    match scanned.stop {
+        Some(stop) if !stop.torn => Err(Error::corruption(name, stop.offset, stop.what)),
+        _ => Ok(scanned.last_seq),
+    }
 }
 
 fn open_tables(

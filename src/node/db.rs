@@ -27,6 +27,8 @@ pub struct NativeOpenOptions {
     pub in_memory: Option<bool>,
     /// Ultra mode's bound, in bytes.
     pub max_memory: Option<f64>,
+    /// Open for reading only: the directory is left exactly as it was.
+    pub read_only: Option<bool>,
 }
 
 /// A key range: bounds, prefix and direction (already encoded by the JS face).
@@ -179,6 +181,7 @@ fn parse_options(o: &NativeOpenOptions) -> Result<Options, Error> {
             .map_or(Ok(defaults.compaction_style), CompactionStyle::parse)?,
         wal_disabled: o.in_memory.unwrap_or(false),
         memory_bytes_max: o.max_memory.map(|m| size_option(Some(m), "maxMemory", 0)).transpose()?.map(|m| m as u64),
+        read_only: o.read_only.unwrap_or(false),
         ..defaults
     };
     options.validate()?;
