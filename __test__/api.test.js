@@ -505,3 +505,23 @@ test('ESM: import { BrowserDB } from index.mjs and from the package name', T, as
   assert.equal(r2.status, 0, `child failed: ${r2.stderr}`)
   assert.deepEqual(JSON.parse(r2.stdout.trim()), { v: 'works', sameClassAsCjs: true })
 })
+
+test('string keys and values of every UTF-8 width round-trip around the 256-byte inline conversion', async (t) => {
+  // The addon encodes short strings on the stack and longer ones on the heap; a string cut at
+  // a character boundary near the stack buffer's end must take the long path, never be truncated.
+  const db = await openDb(t, BrowserDB, tmpDir(t))
+  const keys = []
+  for (const ch of ['x', 'é', '€', '😀']) {
+    const width = Buffer.byteLength(ch)
+    for (let bytes = 244; bytes <= 268; bytes++) {
+      if (bytes % width === 0) keys.push(ch.repeat(bytes / width))
+    }
+  }
+  for (const k of keys) await db.put(k, 'v:' + k)
+  for (const k of keys) {
+    assert.equal(db.getSync(k), 'v:' + k, `getSync of a ${Buffer.byteLength(k)}-byte key`)
+    assert.equal(await db.get(k), 'v:' + k)
+  }
+  const stored = await db.keys().all()
+  assert.deepEqual(stored.slice().sort(), keys.slice().sort(), 'every key stored whole, none cut short')
+})
