@@ -196,7 +196,7 @@ fn wal_example_replays() {
     let path = PathBuf::from("/example/000001.wal");
     write_file(&storage, &path, &documented);
     let mut replayed = Vec::new();
-    let summary = wal::replay(&storage, &path, 1, true, 1, |first_seq, ops: &[Op<'_>]| {
+    let summary = wal::replay(&storage, &path, 1, true, 1, wal::TornTail::Truncate, |first_seq, ops: &[Op<'_>]| {
         for (i, op) in ops.iter().enumerate() {
             replayed.push((first_seq + i as u64, op.kind, op.stored_key.to_vec(), op.value.to_vec()));
         }

@@ -15,7 +15,7 @@ use super::options::Options;
 use super::storage::Storage;
 use super::table::Table;
 use super::version::LiveTable;
-use super::wal::{self, WalWriter};
+use super::wal::{self, TornTail, WalWriter};
 
 /// First file number of a new database.
 const FIRST_FILE_NUMBER: u64 = 1;
@@ -95,47 +95,22 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
     for (i, &number) in wals.iter().enumerate() {
         let path = files::path(dir, number, FileKind::Wal);
         let is_newest = i + 1 == wals.len();
-        let apply = |first_seq: u64, ops: &[crate::engine::batch::Op<'_>]| mem.apply(first_seq, ops, u64::MAX);
-        let replayed = if options.read_only {
-            replay_in_memory(storage.as_ref(), &path, number, is_newest, last_seq + 1, apply)?
-        } else {
-            wal::replay(storage.as_ref(), &path, number, is_newest, last_seq + 1, apply)?.last_seq
-        };
-        last_seq = last_seq.max(replayed);
+        let torn = if options.read_only { TornTail::Keep } else { TornTail::Truncate };
+        let summary = wal::replay(storage.as_ref(), &path, number, is_newest, last_seq + 1, torn, |first_seq, ops| {
+            mem.apply(first_seq, ops, u64::MAX);
+        })?;
+        last_seq = last_seq.max(summary.last_seq);
     }
-    if options.read_only {
-        // Nothing is created or removed: the active memtable keeps the newest WAL's number.
-        let wal_number = wals.last().copied().unwrap_or(manifest.log_number);
-        return Ok(Db::from_recovered(Recovered {
-            dir: dir.to_path_buf(),
-            storage,
-            options,
-            lock,
-            heat,
-            manifest,
-            tables,
-            mem,
-            wal: None,
-            wal_number,
-            last_seq,
-            next_file_number,
-        }));
-    }
-    let wal = match wals.last() {
-        Some(&number) => {
-            let path = files::path(dir, number, FileKind::Wal);
-            WalWriter::new(storage.open_append(&path).ctx(|| format!("opening WAL {number:06}"))?, number)
-        }
-        None => {
-            let number = next_file_number;
-            next_file_number += 1;
-            let path = files::path(dir, number, FileKind::Wal);
-            let file = storage.create(&path).ctx(|| format!("creating WAL {number:06}"))?;
-            storage.sync_dir(dir).ctx(|| "syncing the database directory".into())?;
-            WalWriter::new(file, number)
-        }
+    // Read-only: nothing is created or removed; the active memtable keeps the newest WAL's
+    // number and there is no WAL to append to.
+    let (wal, wal_number) = if options.read_only {
+        (None, wals.last().copied().unwrap_or(manifest.log_number))
+    } else {
+        let wal = open_live_wal(storage.as_ref(), dir, wals.last().copied(), &mut next_file_number)?;
+        remove_obsolete(storage.as_ref(), dir, &names, &manifest);
+        let number = wal.number();
+        (Some(wal), number)
     };
-    remove_obsolete(storage.as_ref(), dir, &names, &manifest);
     Ok(Db::from_recovered(Recovered {
         dir: dir.to_path_buf(),
         storage,
@@ -145,31 +120,30 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
         manifest,
         tables,
         mem,
-        wal_number: wal.number(),
-        wal: Some(wal),
+        wal,
+        wal_number,
         last_seq,
         next_file_number,
     }))
 }
 
-/// Replays a WAL without changing it (read-only open): a torn tail of the newest WAL is
-/// skipped in memory, not truncated; anything else invalid is corruption. Returns the last
-/// sequence number applied.
-fn replay_in_memory(
+/// The WAL new writes append to: the newest one, or a new one when there is none.
+fn open_live_wal(
     storage: &dyn Storage,
-    path: &Path,
-    number: u64,
-    is_newest: bool,
-    min_seq: u64,
-    apply: impl FnMut(u64, &[crate::engine::batch::Op<'_>]),
-) -> Result<u64> {
-    let name = path.display().to_string();
-    let bytes = storage.read_all(path).ctx(|| format!("reading WAL {name}"))?;
-    let scanned = wal::scan(&bytes, number, is_newest, min_seq, apply);
-    match scanned.stop {
-        Some(stop) if !stop.torn => Err(Error::corruption(name, stop.offset, stop.what)),
-        _ => Ok(scanned.last_seq),
+    dir: &Path,
+    newest: Option<u64>,
+    next_file_number: &mut u64,
+) -> Result<WalWriter> {
+    if let Some(number) = newest {
+        let path = files::path(dir, number, FileKind::Wal);
+        return Ok(WalWriter::new(storage.open_append(&path).ctx(|| format!("opening WAL {number:06}"))?, number));
     }
+    let number = *next_file_number;
+    *next_file_number += 1;
+    let path = files::path(dir, number, FileKind::Wal);
+    let file = storage.create(&path).ctx(|| format!("creating WAL {number:06}"))?;
+    storage.sync_dir(dir).ctx(|| "syncing the database directory".into())?;
+    Ok(WalWriter::new(file, number))
 }
 
 fn open_tables(

@@ -195,14 +195,24 @@ pub fn scan(
     summary
 }
 
+/// What replay does with a torn tail of the newest WAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TornTail {
+    /// Cut it off the file (a normal open: the next append starts on a record boundary).
+    Truncate,
+    /// Skip it in memory and leave the file as it is (a read-only open).
+    Keep,
+}
+
 /// Replays a WAL, calling `apply(first_seq, ops)` for every valid record in order; a torn
-/// tail of the newest WAL is truncated, anything else invalid is corruption.
+/// tail of the newest WAL is handled as `torn` says, anything else invalid is corruption.
 pub fn replay(
     storage: &dyn Storage,
     path: &Path,
     log_number: u64,
     is_newest: bool,
     min_seq: u64,
+    torn: TornTail,
     apply: impl FnMut(u64, &[Op<'_>]),
 ) -> Result<ReplaySummary> {
     let name = path.display().to_string();
@@ -211,10 +221,11 @@ pub fn replay(
     let mut summary = ReplaySummary { records: scanned.records, last_seq: scanned.last_seq, truncated_bytes: 0 };
     match scanned.stop {
         None => {}
-        Some(stop) if stop.torn => {
+        Some(stop) if stop.torn && torn == TornTail::Truncate => {
             summary.truncated_bytes = bytes.len() as u64 - stop.offset;
             storage.truncate(path, stop.offset).ctx(|| format!("truncating torn tail of {name}"))?;
         }
+        Some(stop) if stop.torn => {}
         Some(stop) => return Err(Error::corruption(name, stop.offset, stop.what)),
     }
     Ok(summary)
