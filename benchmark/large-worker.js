@@ -5,10 +5,8 @@
 // -> check -> stats -> close -> disk size. Progress goes to stderr; the result is one JSON line
 // on stdout. The store adapters (each store's idiomatic API, default settings) are
 // store-worker.js's.
-const fs = require('node:fs')
-const path = require('node:path')
 const { prng, makeData, shuffledIndexes } = require('./data')
-const { stores, batchPut } = require('./store-worker')
+const { stores, batchPut, diskUsage } = require('./store-worker')
 
 const FILL_SEED = 0xF111 // the random fill order, the same for every store
 const GET_SEED = 0x6E7 // keys of the awaited random gets
@@ -60,25 +58,6 @@ async function readLoop (s, db, keys, want, idx, sync, label) {
   return seconds(t0)
 }
 
-// Sum of file sizes (and of allocated blocks) under dir.
-function diskUsage (dir) {
-  let bytes = 0
-  let allocated = 0
-  let files = 0
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name)
-    if (e.isDirectory()) {
-      const sub = diskUsage(p)
-      bytes += sub.bytes; allocated += sub.allocated; files += sub.files
-    } else {
-      const st = fs.lstatSync(p)
-      bytes += st.size
-      allocated += st.blocks * 512
-      files++
-    }
-  }
-  return { bytes, allocated, files }
-}
 
 // Whatever the store reports about itself (untimed, before a close).
 function storeStats (store, db) {
