@@ -37,6 +37,7 @@ use browserdb::engine::table::format::{
 use browserdb::engine::table::{Table, TableBuilder, TableMeta};
 use browserdb::engine::wal::{encode_record, scan, RECORD_HEADER_BYTES};
 use browserdb::engine::{Compression, Db, Error, IterOptions, Options, PageEnd, WriteBatch};
+use common::{dump, Dump};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -973,21 +974,8 @@ fn options() -> Options {
     Options { clock: fixed_clock, write_buffer_size_bytes: 64 * 1024, ..Options::default() }
 }
 
-type Dump = Vec<(Vec<u8>, Vec<u8>, u64)>;
-
 /// Entries of an export file: user key → (value, expiry or 0).
 type Entries = BTreeMap<Vec<u8>, (Vec<u8>, u64)>;
-
-fn dump(db: &Db) -> Dump {
-    let mut iter = db.iter(IterOptions::default(), None).expect("iter");
-    let mut out = Vec::new();
-    while iter
-        .next_page_with_expiry(256, usize::MAX, false, |k, v, e| out.push((k.to_vec(), v.to_vec(), e)))
-        .expect("page")
-        != PageEnd::Exhausted
-    {}
-    out
-}
 
 fn mem(storage: &MemStorage) -> Arc<dyn Storage> {
     Arc::new(storage.clone())

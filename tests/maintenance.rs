@@ -22,28 +22,15 @@ use browserdb::engine::manifest::Manifest;
 use browserdb::engine::storage::{FsStorage, LockHandle, MemStorage, ReadableFile, Storage, WritableFile};
 use browserdb::engine::table::block::{decode_stored, Block};
 use browserdb::engine::table::format::{BlockHandle, Footer, BLOCK_TRAILER_BYTES, FOOTER_BYTES};
-use browserdb::engine::{Db, Error, Event, IterOptions, Options, PageEnd, WriteBatch};
-use common::{dir, files_with, key, open, value};
+use browserdb::engine::{Db, Error, Event, IterOptions, Options, WriteBatch};
+use common::{dir, dump, files_with, key, open, value, Dump};
 
 /// Every live entry: user key, value, expiry (0 for none).
-type Dump = Vec<(Vec<u8>, Vec<u8>, u64)>;
-
 /// A fixed clock, so TTL entries expire (or not) the same way in every database of a test.
 const NOW_MS: u64 = 1_700_000_000_000;
 
 fn fixed_clock() -> u64 {
     NOW_MS
-}
-
-fn dump(db: &Db) -> Dump {
-    let mut iter = db.iter(IterOptions::default(), None).expect("iter");
-    let mut out = Vec::new();
-    while iter
-        .next_page_with_expiry(256, usize::MAX, false, |k, v, e| out.push((k.to_vec(), v.to_vec(), e)))
-        .expect("page")
-        != PageEnd::Exhausted
-    {}
-    out
 }
 
 fn dump_of(model: &BTreeMap<Vec<u8>, Vec<u8>>) -> Dump {

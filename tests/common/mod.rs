@@ -5,7 +5,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use browserdb::engine::storage::MemStorage;
-use browserdb::engine::{Db, Error, Options};
+use browserdb::engine::{Db, Error, IterOptions, Options, PageEnd};
+
+/// Every live entry of a database: (user key, value, expiry or 0), in key order.
+pub type Dump = Vec<(Vec<u8>, Vec<u8>, u64)>;
+
+/// Reads every live entry through an iterator, in pages.
+pub fn dump(db: &Db) -> Dump {
+    let mut iter = db.iter(IterOptions::default(), None).expect("iter");
+    let mut out = Vec::new();
+    while iter
+        .next_page_with_expiry(256, usize::MAX, false, |k, v, e| out.push((k.to_vec(), v.to_vec(), e)))
+        .expect("page")
+        != PageEnd::Exhausted
+    {}
+    out
+}
 
 /// The directory every in-memory database lives in.
 pub fn dir() -> PathBuf {
