@@ -82,9 +82,25 @@ impl WriteBatch {
                 "batch would hold {data_bytes} bytes; the limit is {BATCH_SIZE_BYTES_MAX}"
             )));
         }
+        self.encode_op(kind, &[Keyspace::User as u8], key, expiry_ms, value);
+        self.data_bytes = data_bytes;
+        Ok(())
+    }
+
+    /// Queues an engine-made operation on a stored key of any keyspace (index entries,
+    /// definitions). Not subject to the batch size limit: these follow a user batch that
+    /// already passed it, and each is bounded by the key limit.
+    pub(crate) fn push_stored(&mut self, kind: Kind, stored_key: &[u8], expiry_ms: u64, value: &[u8]) {
+        debug_assert!((2..=KEY_SIZE_BYTES_MAX + 1).contains(&stored_key.len()));
+        self.encode_op(kind, &[], stored_key, expiry_ms, value);
+        self.data_bytes += stored_key.len() + value.len();
+    }
+
+    /// Appends one encoded operation whose stored key is `tag` followed by `key`.
+    fn encode_op(&mut self, kind: Kind, tag: &[u8], key: &[u8], expiry_ms: u64, value: &[u8]) {
         self.payload.push(kind as u8);
-        put_varint(&mut self.payload, key.len() as u64 + 1);
-        self.payload.push(Keyspace::User as u8);
+        put_varint(&mut self.payload, (tag.len() + key.len()) as u64);
+        self.payload.extend_from_slice(tag);
         self.payload.extend_from_slice(key);
         if kind.has_expiry() {
             self.payload.extend_from_slice(&expiry_ms.to_le_bytes());
@@ -94,11 +110,9 @@ impl WriteBatch {
             self.payload.extend_from_slice(value);
         }
         self.count += 1;
-        self.data_bytes = data_bytes;
         if let Some(head) = self.payload.get_mut(..4) {
             head.copy_from_slice(&self.count.to_le_bytes());
         }
-        Ok(())
     }
 
     /// Number of operations.

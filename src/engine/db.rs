@@ -19,6 +19,9 @@ use super::compaction;
 use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind};
 use super::heatmap::{HeatMap, HeatStats};
+use super::index;
+use super::index::catalog::{definition_name, IndexDef};
+use super::index::IndexWork;
 use super::iter::{DbIterator, IterOptions, PageEnd};
 use super::key::{Keyspace, Kind, Lookup, KEY_SIZE_BYTES_MAX};
 use super::manifest::{self, Manifest};
@@ -194,6 +197,11 @@ struct Inner {
     wal_syncs: AtomicU64,
     /// Recent flushes and compactions for listeners (`drain_events`); oldest dropped first.
     events: Mutex<VecDeque<Event>>,
+    /// Index definitions as of the last committed group (replaced whole, read per commit).
+    indexes: RwLock<Arc<Vec<IndexDef>>>,
+    /// Index builds and drops: whether a worker runs, and progress for waiters.
+    index_work: Mutex<IndexWork>,
+    index_cv: Condvar,
 }
 
 /// An open database. Cheap to clone; all clones share one engine.
@@ -203,7 +211,7 @@ pub struct Db {
 }
 
 /// Marks an operation in flight so `close` can wait for it.
-struct OpGuard<'a>(&'a Inner);
+pub(crate) struct OpGuard<'a>(&'a Inner);
 
 impl Drop for OpGuard<'_> {
     fn drop(&mut self) {
@@ -259,6 +267,7 @@ impl Db {
     pub fn open_with_storage(dir: impl AsRef<Path>, options: Options, storage: Arc<dyn Storage>) -> Result<Self> {
         options.validate()?;
         let db = super::recovery::open(dir.as_ref(), options, storage)?;
+        db.load_indexes()?;
         // A database closed (or crashed) with compaction debt starts paying it now.
         db.schedule_background();
         Ok(db)
@@ -354,12 +363,18 @@ impl Db {
         }
         queue.leader_active = true;
         drop(queue);
-        let group = [Arc::new(PendingWrite { batch, sync: false, result: Mutex::new(None) })];
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_group(&group)))
-            .unwrap_or_else(|_| Err(self.poison_with("a panic during group commit".into())));
+        let outcome = self.commit_as_leader(batch, false);
         inner.queue.lock().leader_active = false;
         inner.queue_cv.notify_all();
         outcome.map(|()| None)
+    }
+
+    /// Commits one batch by a caller that already holds the leader role (`try_write_now`,
+    /// or a caller inside `as_sole_writer` that must read and write with no writer between).
+    pub(crate) fn commit_as_leader(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        let group = [Arc::new(PendingWrite { batch, sync, result: Mutex::new(None) })];
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_group(&group)))
+            .unwrap_or_else(|_| Err(self.poison_with("a panic during group commit".into())))
     }
 
     /// Writes a group's records with one `write` (and one fdatasync if any asked), then
@@ -369,15 +384,21 @@ impl Db {
         self.throttle_for_level0()?;
         self.make_room_for_write()?;
         let inner = &self.inner;
+        let expanded = self.with_index_entries(group)?;
+        let batches: Vec<&WriteBatch> = group
+            .iter()
+            .enumerate()
+            .map(|(i, w)| expanded.get(i).and_then(Option::as_ref).unwrap_or(&w.batch))
+            .collect();
         let mut wal_guard = inner.wal.lock();
         let wal = wal_guard.as_mut().ok_or(Error::Closed)?;
         let first = inner.last_seq.load(Ordering::SeqCst) + 1;
         let mut records =
-            Vec::with_capacity(group.iter().map(|w| w.batch.payload().len() + wal::RECORD_HEADER_BYTES).sum());
+            Vec::with_capacity(batches.iter().map(|b| b.payload().len() + wal::RECORD_HEADER_BYTES).sum());
         let mut seq = first;
-        for w in group {
-            wal::encode_record(&mut records, wal.number(), seq, w.batch.payload());
-            seq += u64::from(w.batch.count());
+        for batch in &batches {
+            wal::encode_record(&mut records, wal.number(), seq, batch.payload());
+            seq += u64::from(batch.count());
         }
         if inner.options.wal_disabled {
             records.clear();
@@ -397,15 +418,89 @@ impl Db {
         let snapshots = inner.snapshots.lock();
         let oldest_snapshot = snapshots.keys().next().copied().unwrap_or(u64::MAX);
         let mut seq = first;
-        for w in group {
-            let ops = decode_payload(w.batch.payload())
+        let mut definitions_changed = false;
+        for batch in &batches {
+            let ops = decode_payload(batch.payload())
                 .ok_or_else(|| Error::Internal("batch payload does not decode".into()))?;
             mem.apply(seq, &ops, oldest_snapshot);
             seq += ops.len() as u64;
             inner.last_seq.store(seq - 1, Ordering::SeqCst);
+            definitions_changed |= ops.iter().any(|op| definition_name(op.stored_key).is_some());
         }
         drop(snapshots);
+        if definitions_changed {
+            self.apply_definition_changes(&batches);
+        }
         Ok(())
+    }
+
+    /// Each batch of the group with the index entries its writes imply (`None` where a batch
+    /// touches no indexed key), reading old values as the group's earlier batches left them.
+    fn with_index_entries(&self, group: &[Arc<PendingWrite>]) -> Result<Vec<Option<WriteBatch>>> {
+        let defs = Arc::clone(&self.inner.indexes.read());
+        if !defs.iter().any(IndexDef::is_maintained) {
+            return Ok(Vec::new());
+        }
+        let mut overlay = index::maintain::Overlay::new();
+        let mut read_latest = |sk: &[u8]| self.read_latest_stored(sk);
+        group
+            .iter()
+            .map(|w| {
+                let ops = decode_payload(w.batch.payload())
+                    .ok_or_else(|| Error::Internal("batch payload does not decode".into()))?;
+                index::maintain::expand(&defs, &w.batch, &ops, &mut overlay, &mut read_latest)
+            })
+            .collect()
+    }
+
+    /// The newest value of a stored key (any keyspace), as the commit leader sees it.
+    pub(crate) fn read_latest_stored(&self, stored_key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut f = Some(|v: Option<&[u8]>| v.map(<[u8]>::to_vec));
+        match self.read_layers(stored_key, u64::MAX, false, &mut f)? {
+            Walk::Decided(r) => Ok(r),
+            Walk::Absent => Ok(None),
+            Walk::NeedsDisk => Err(Error::Internal("a disk read stopped at an uncached block".into())),
+        }
+    }
+
+    /// Updates the in-memory index definitions from the definition records a group wrote.
+    fn apply_definition_changes(&self, batches: &[&WriteBatch]) {
+        let mut defs: Vec<IndexDef> = self.inner.indexes.read().as_ref().clone();
+        for batch in batches {
+            for op in decode_payload(batch.payload()).unwrap_or_default() {
+                let Some(name) = definition_name(op.stored_key) else { continue };
+                defs.retain(|d| d.name.as_bytes() != name);
+                if op.kind == Kind::Put {
+                    if let Some(def) = IndexDef::decode(op.stored_key, op.value) {
+                        defs.push(def);
+                    }
+                }
+            }
+        }
+        defs.sort_by_key(|d| d.id);
+        *self.inner.indexes.write() = Arc::new(defs);
+        self.inner.index_cv.notify_all();
+    }
+
+    /// Index definitions as of now.
+    pub(crate) fn index_definitions(&self) -> Arc<Vec<IndexDef>> {
+        Arc::clone(&self.inner.indexes.read())
+    }
+
+    /// Replaces the in-memory definitions (at open, from the metadata keyspace).
+    pub(crate) fn set_index_definitions(&self, defs: Vec<IndexDef>) {
+        *self.inner.indexes.write() = Arc::new(defs);
+    }
+
+    /// The index worker's shared state and the condition variable waiters sleep on.
+    pub(crate) fn index_work(&self) -> (&Mutex<IndexWork>, &Condvar) {
+        (&self.inner.index_work, &self.inner.index_cv)
+    }
+
+    /// Runs `f` as the only writer: no group commit runs meanwhile (index builds read and
+    /// write with no writer in between).
+    pub(crate) fn exclusively<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.as_sole_writer(f)
     }
 
     /// If the active memtable is full, freezes it behind a new WAL and schedules a flush;
@@ -826,6 +921,16 @@ impl Db {
 
     /// An ordered iterator over user keys, at `snapshot` (or a new one).
     pub fn iter(&self, options: IterOptions, snapshot: Option<&Snapshot>) -> Result<DbIterator> {
+        self.iter_in(Keyspace::User, options, snapshot)
+    }
+
+    /// An ordered iterator over the keys of `keyspace` (bounds and keys without the tag).
+    pub(crate) fn iter_in(
+        &self,
+        keyspace: Keyspace,
+        options: IterOptions,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<DbIterator> {
         let _guard = self.begin()?;
         self.read_sequence(snapshot)?;
         let snapshot = match snapshot {
@@ -838,7 +943,7 @@ impl Db {
                 std::iter::once(&st.active).chain(st.immutable.iter().rev()).map(|m| Arc::clone(&m.mem)).collect();
             (memtables, Arc::clone(&st.levels))
         };
-        Ok(DbIterator::new(self.clone(), snapshot, memtables, &levels, options))
+        Ok(DbIterator::new(self.clone(), snapshot, memtables, &levels, options, keyspace))
     }
 
     /// Deletes every key in the range (all keys with default options), in batches; keys
@@ -1119,7 +1224,7 @@ impl Db {
         flushed.map_err(|e: Error| self.poison_by(&e, format!("flush at close failed: {e}")))
     }
 
-    fn begin(&self) -> Result<OpGuard<'_>> {
+    pub(crate) fn begin(&self) -> Result<OpGuard<'_>> {
         let inner = &self.inner;
         inner.in_flight.fetch_add(1, Ordering::SeqCst);
         let guard = OpGuard(inner);
@@ -1137,7 +1242,7 @@ impl Db {
         Ok(())
     }
 
-    fn check_poison(&self) -> Result<()> {
+    pub(crate) fn check_poison(&self) -> Result<()> {
         if !self.inner.poisoned.load(Ordering::SeqCst) {
             return Ok(());
         }
@@ -1261,13 +1366,18 @@ impl Db {
         let _guard = self.begin()?;
         self.check_writable()?;
         self.check_poison()?;
+        let mut indexes_restarted = false;
         let added = self.as_sole_writer(|| {
+            indexes_restarted = self.restart_indexes_before_ingest()?;
             if !self.inner.state.read().active.mem.is_empty() {
                 self.rotate_wal()?;
             }
             while self.flush_oldest().map_err(|e| self.poison_by(&e, format!("flush failed: {e}")))? {}
             self.ingest_as_sole_writer(fill)
         })?;
+        if indexes_restarted {
+            self.resume_index_work();
+        }
         self.schedule_background();
         Ok(added)
     }
@@ -1482,6 +1592,9 @@ impl Db {
             wal_writes: AtomicU64::new(0),
             wal_syncs: AtomicU64::new(0),
             events: Mutex::new(VecDeque::new()),
+            indexes: RwLock::new(Arc::new(Vec::new())),
+            index_work: Mutex::new(IndexWork::default()),
+            index_cv: Condvar::new(),
         };
         Self { inner: Arc::new(inner) }
     }

@@ -484,12 +484,12 @@ fn bound_key<T>(b: &Bound<T>) -> Option<&T> {
 }
 
 /// The tighter of two lower bounds.
-fn max_lower(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+pub(crate) fn max_lower(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
     tighter(a, b, Ordering::Greater)
 }
 
 /// The tighter of two upper bounds.
-fn min_upper(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+pub(crate) fn min_upper(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
     tighter(a, b, Ordering::Less)
 }
 
@@ -516,10 +516,10 @@ fn as_ref_bound<K: AsRef<[u8]>>(b: &Bound<K>) -> Bound<&[u8]> {
     }
 }
 
-fn stored(b: Bound<Vec<u8>>, unbounded: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+fn stored(b: Bound<Vec<u8>>, unbounded: Bound<Vec<u8>>, keyspace: Keyspace) -> Bound<Vec<u8>> {
     let tag = |k: Vec<u8>| {
         let mut s = Vec::with_capacity(k.len() + 1);
-        s.push(Keyspace::User as u8);
+        s.push(keyspace as u8);
         s.extend_from_slice(&k);
         s
     };
@@ -550,9 +550,11 @@ impl Drop for LiveIterator {
     }
 }
 
-/// An ordered walk over the user keys of a database at one snapshot.
+/// An ordered walk over the keys of one keyspace (the user's, unless the engine walks index
+/// entries or metadata) at one snapshot.
 pub struct DbIterator {
     live: LiveIterator,
+    keyspace: Keyspace,
     snapshot: Snapshot,
     sources: Vec<Box<dyn Source>>,
     lower: Bound<Vec<u8>>,
@@ -584,10 +586,11 @@ impl DbIterator {
         memtables: Vec<Arc<Memtable>>,
         levels: &Levels,
         options: IterOptions,
+        keyspace: Keyspace,
     ) -> Self {
         db.iterator_created();
-        let lower = stored(options.lower, Bound::Included(vec![Keyspace::User as u8]));
-        let upper = stored(options.upper, Bound::Excluded(vec![Keyspace::User as u8 + 1]));
+        let lower = stored(options.lower, Bound::Included(vec![keyspace as u8]), keyspace);
+        let upper = stored(options.upper, Bound::Excluded(vec![keyspace as u8 + 1]), keyspace);
         let reverse = options.reverse;
         let far: Bound<Arc<[u8]>> = match if reverse { &lower } else { &upper } {
             Bound::Included(k) => Bound::Included(k.as_slice().into()),
@@ -631,6 +634,7 @@ impl DbIterator {
         let empty = super::memtable::range_is_empty(as_ref_bound(&lower), as_ref_bound(&upper));
         Self {
             live: LiveIterator(db),
+            keyspace,
             snapshot,
             sources,
             lower,
@@ -649,7 +653,7 @@ impl DbIterator {
     /// never outside the iterator's bounds.
     pub fn seek(&mut self, target: &[u8]) {
         let mut key = Vec::with_capacity(target.len() + 1);
-        key.push(Keyspace::User as u8);
+        key.push(self.keyspace as u8);
         key.extend_from_slice(target);
         let position = if self.reverse {
             min_upper(self.upper.clone(), Bound::Included(key))
@@ -735,6 +739,12 @@ impl DbIterator {
     #[must_use]
     pub fn sequence(&self) -> u64 {
         self.snapshot.sequence()
+    }
+
+    /// The snapshot this iterator reads at.
+    #[must_use]
+    pub const fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
     }
 
     fn top(&self) -> Option<usize> {

@@ -33,6 +33,8 @@ pub enum ProblemKind {
     Missing,
     /// The file could not be read.
     Io,
+    /// A secondary index does not match its data.
+    Index,
 }
 
 impl ProblemKind {
@@ -46,6 +48,7 @@ impl ProblemKind {
             Self::Mismatch => "mismatch",
             Self::Missing => "missing",
             Self::Io => "io",
+            Self::Index => "index",
         }
     }
 }

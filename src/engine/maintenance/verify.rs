@@ -92,7 +92,24 @@ pub fn verify(db: &Db, progress: Progress<'_>) -> Result<VerifyReport> {
             ));
         }
     }
+    // Indexes are checked by reading through the engine, which trusts the files: only when
+    // the files are sound (damage is reported above, not as index mismatches).
+    if report.problems.is_empty() {
+        check_indexes(db, &mut report);
+    }
     Ok(report)
+}
+
+/// Every ready index holds exactly the entries its data implies.
+fn check_indexes(db: &Db, report: &mut VerifyReport) {
+    match db.check_indexes() {
+        Ok(mismatches) => report.problems.extend(
+            mismatches
+                .into_iter()
+                .map(|(name, what)| Problem::new(&format!("index {name}"), 0, ProblemKind::Index, what)),
+        ),
+        Err(e) => report.problems.push(Problem::new("indexes", 0, ProblemKind::Index, e.to_string())),
+    }
 }
 
 /// The MANIFEST decodes, its checksum holds, and it names exactly the live tables.
