@@ -396,6 +396,8 @@ class BrowserDB extends EventEmitter {
         target = await native.openDb(location, { ...this._openOptions, createIfMissing: true, errorIfExists: false, inMemory: false, maxMemory: undefined })
         await target.clear({ reverse: false }, undefined)
       }
+      // Index definitions travel with the data: defined first, the copy's writes fill them.
+      for (const index of this._native.indexes()) await target.createIndex(index.name, index.prefix, index.field)
       await this._native.copyInto(target, mode === 'persistent')
     } catch (cause) {
       if (target !== null && !reused) {
@@ -1137,10 +1139,14 @@ function decodeKey (raw, encoding) {
  * when everything needed is cached, else one libuv task per page (never one per entry).
  */
 class Iterator {
-  constructor (db, options, mode) {
+  /**
+   * `source` (used by index iterators) replaces the key range: `{ known }` names the options
+   * it accepts, and the subclass opens `this._native` itself (lazily, in `_fetch`).
+   */
+  constructor (db, options, mode, source) {
     db._checkOpen()
     options = checkOptionsObject(options, 'options')
-    checkKnown(options, RANGE_OPTIONS, 'iterator')
+    checkKnown(options, source === undefined ? RANGE_OPTIONS : source.known, 'iterator')
     this._db = db
     this._mode = mode
     this._keyEncoding = options.keyEncoding === undefined ? db._keyEncoding : checkEncoding(options.keyEncoding, 'keyEncoding')
@@ -1152,8 +1158,9 @@ class Iterator {
       checkBoolean(options.values, 'values', true)
     }
     this._limit = checkLimit(options.limit)
-    const range = encodeRange(options, this._keyEncoding)
+    const range = source === undefined ? encodeRange(options, this._keyEncoding) : null
     const snapshot = db._nativeSnapshot(options.snapshot)
+    this._nativeSnapshotArg = snapshot
     this._count = 0
     this._page = null
     this._pos = 0
@@ -1166,6 +1173,8 @@ class Iterator {
     this._carryKeys = this._wantKeys || !this._wantValues
     this._stride = (this._carryKeys ? 1 : 0) + (this._wantValues ? 1 : 0)
     this._epoch = 0
+    this._native = null
+    if (source !== undefined) return
     try {
       this._native = db._native.iterator(range, this._carryKeys, this._wantValues,
         returnsString(this._keyEncoding), returnsString(this._valueEncoding), snapshot)
@@ -1232,7 +1241,7 @@ class Iterator {
       this._closed = true
       this._closePromise = (async () => {
         if (this._busy !== null) await this._busy
-        this._native.close()
+        if (this._native !== null) this._native.close()
         this._page = null
       })()
     }
@@ -1343,5 +1352,9 @@ class Snapshot {
 }
 
 module.exports = { BrowserDB, ChainedBatch, Iterator, Snapshot }
+// Secondary indexes (indexes/): createIndex, dropIndex, indexes(), index(name).
+require('./indexes/attach').attachIndexes(BrowserDB, {
+  Iterator, invalid, codedError, fromNative, checkOptionsObject, checkKnown, encodeKey, decodeKey
+})
 // db.inspect({ port }): the local inspection page (inspect/), kept out of this file.
 require('./inspect/attach').attachInspect(BrowserDB)

@@ -1021,7 +1021,7 @@ impl Db {
     }
 
     /// Fails with `Closed` once `close` has begun (iterators check this per page).
-    pub(crate) fn check_open(&self) -> Result<()> {
+    pub fn check_open(&self) -> Result<()> {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(Error::Closed);
         }
@@ -1376,7 +1376,7 @@ impl Db {
             self.ingest_as_sole_writer(fill)
         })?;
         if indexes_restarted {
-            self.resume_index_work();
+            self.start_index_worker();
         }
         self.schedule_background();
         Ok(added)

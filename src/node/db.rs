@@ -7,7 +7,7 @@ use napi_derive::napi;
 
 use super::convert::{arg_bytes, null, option_to_js, BytesArg, RawValue};
 use super::error::{no_panic, to_js};
-use super::iter::{NativeIterator, PageShape};
+use super::iter::{NativeIterator, PageShape, Walker};
 use super::snapshot::NativeSnapshot;
 use super::tasks::{Job, Output};
 use crate::engine::key::BATCH_SIZE_BYTES_MAX;
@@ -49,7 +49,7 @@ fn owned_bytes(value: Option<&Either<String, Uint8Array>>) -> Option<Vec<u8>> {
     })
 }
 
-fn iter_options(range: &NativeRange) -> IterOptions {
+pub(super) fn iter_options(range: &NativeRange) -> IterOptions {
     let lower = match (owned_bytes(range.gt.as_ref()), owned_bytes(range.gte.as_ref())) {
         (Some(gt), _) => Bound::Excluded(gt),
         (None, Some(gte)) => Bound::Included(gte),
@@ -78,7 +78,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 }
 
 /// The engine snapshot behind an optional JS snapshot argument.
-fn snapshot_of(snapshot: Option<&NativeSnapshot>) -> Result<Option<Snapshot>, Error> {
+pub(super) fn snapshot_of(snapshot: Option<&NativeSnapshot>) -> Result<Option<Snapshot>, Error> {
     snapshot.map(NativeSnapshot::hold).transpose()
 }
 
@@ -428,7 +428,7 @@ impl NativeDb {
     ) -> napi::Result<NativeIterator, String> {
         let shape = PageShape { keys, values, key_as_string, value_as_string };
         no_panic(|| self.db.iter(iter_options(&range), snapshot_of(snapshot)?.as_ref()))
-            .map(|iter| NativeIterator::new(iter, shape))
+            .map(|iter| NativeIterator::new(Walker::Data(iter), shape))
             .map_err(|e| to_js(&e))
     }
 

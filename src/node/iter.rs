@@ -13,7 +13,41 @@ use parking_lot::Mutex;
 use super::convert::{arg_bytes, bytes_to_js, BytesArg, RawValue};
 use super::error::{no_panic, to_js};
 use super::tasks::{Job, Output};
-use crate::engine::{DbIterator, Error, PageEnd};
+use crate::engine::{DbIterator, Error, IndexIterator, PageEnd};
+
+/// What a `NativeIterator` walks: keys and values, or an index's entries joined with their
+/// primary values (each entry's key is the encoded indexed value followed by the primary key).
+pub enum Walker {
+    /// A range of the user's keys.
+    Data(DbIterator),
+    /// A range of an index.
+    Index(IndexIterator),
+}
+
+impl Walker {
+    fn next_page(
+        &mut self,
+        entries_max: usize,
+        bytes_max: usize,
+        cache_only: bool,
+        f: impl FnMut(&[u8], &[u8]),
+    ) -> crate::engine::Result<PageEnd> {
+        match self {
+            Self::Data(iter) => iter.next_page(entries_max, bytes_max, cache_only, f),
+            Self::Index(iter) => iter.next_page(entries_max, bytes_max, cache_only, f),
+        }
+    }
+
+    fn seek(&mut self, target: &[u8]) -> crate::engine::Result<()> {
+        match self {
+            Self::Data(iter) => {
+                iter.seek(target);
+                Ok(())
+            }
+            Self::Index(_) => Err(Error::InvalidArgument("an index iterator cannot seek".into())),
+        }
+    }
+}
 
 /// What each entry of a page carries, and how bytes become JS values.
 #[derive(Debug, Clone, Copy)]
@@ -123,12 +157,12 @@ fn page_limits(entries_max: u32, bytes_max: u32) -> (usize, usize) {
 /// The binding of one iterator.
 #[napi]
 pub struct NativeIterator {
-    inner: Arc<Mutex<Option<DbIterator>>>,
+    inner: Arc<Mutex<Option<Walker>>>,
     shape: PageShape,
 }
 
 impl NativeIterator {
-    pub(super) fn new(iter: DbIterator, shape: PageShape) -> Self {
+    pub(super) fn new(iter: Walker, shape: PageShape) -> Self {
         Self { inner: Arc::new(Mutex::new(Some(iter))), shape }
     }
 }
@@ -191,8 +225,7 @@ impl NativeIterator {
     pub fn seek(&self, target: BytesArg<'_>) -> napi::Result<(), String> {
         let mut guard = self.inner.lock();
         let iter = guard.as_mut().ok_or_else(|| to_js(&closed_iterator()))?;
-        iter.seek(arg_bytes(&target));
-        Ok(())
+        iter.seek(arg_bytes(&target)).map_err(|e| to_js(&e))
     }
 
     /// Releases the iterator's snapshot and the tables and memtables it holds.

@@ -4,6 +4,7 @@
 mod convert;
 mod db;
 mod error;
+mod index;
 mod iter;
 mod maintenance;
 mod snapshot;

@@ -123,11 +123,6 @@ impl Db {
         Ok(true)
     }
 
-    /// Starts the worker after an ingest that restarted indexes.
-    pub(crate) fn resume_index_work(&self) {
-        self.start_index_worker();
-    }
-
     /// Blocks until the index is ready (or gone), calling `progress(keys_indexed)` as a build
     /// goes. Fails if the index does not exist (or is dropped while waiting for `Ready`), if
     /// its build failed, or if the database closes or is poisoned.
@@ -163,6 +158,30 @@ impl Db {
             }
             cv.wait_for(&mut guard, WAIT_POLL);
         }
+    }
+
+    /// `"building"`, `"ready"` or `"dropping"` for an index (dropping until its entries are
+    /// gone), `None` when there is none by that name. Memory only.
+    #[must_use]
+    pub fn index_state(&self, name: &str) -> Option<&'static str> {
+        self.index_definitions().iter().find(|d| d.name == name).map(|d| match d.state {
+            IndexState::Building { .. } => "building",
+            IndexState::Ready => "ready",
+            IndexState::Dropping => "dropping",
+        })
+    }
+
+    /// Why the index worker last stopped, if it failed (builds stay pending; the next
+    /// `wait_index`, create, drop or open starts it again).
+    #[must_use]
+    pub fn index_failure(&self) -> Option<String> {
+        self.index_work().0.lock().failure.clone()
+    }
+
+    /// Keys indexed by builds of `name` since open.
+    #[must_use]
+    pub fn index_keys_indexed(&self, name: &str) -> u64 {
+        self.index_work().0.lock().keys_indexed.get(name).copied().unwrap_or(0)
     }
 
     /// The indexes, in creation order (dropping ones are left out).
@@ -210,7 +229,7 @@ impl Db {
     }
 
     /// Starts the worker unless one runs.
-    fn start_index_worker(&self) {
+    pub(crate) fn start_index_worker(&self) {
         let (work, _) = self.index_work();
         let mut guard = work.lock();
         if guard.running || self.options().read_only {
