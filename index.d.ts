@@ -432,6 +432,63 @@ export interface InspectServer {
   close(): Promise<void>
 }
 
+/** A value an index orders by: a JSON scalar. null < false < true < numbers < strings (bytewise). */
+export type IndexedValue = number | string | boolean | null
+
+/** `createIndex` options. */
+export interface CreateIndexOptions {
+  /** Keys the index covers: those starting with this prefix (every key without one). */
+  prefix?: string | Uint8Array
+  /** Dotted path of the JSON field to order by, e.g. `lastVisit` or `meta.folder`. */
+  field: string
+  /** Called as the build over existing data goes. */
+  onProgress?: (progress: { keysIndexed: number }) => void
+}
+
+/** One index, as `indexes()` lists it. */
+export interface IndexInfo {
+  name: string
+  prefix: string | Buffer
+  field: string
+  /** `'building'` until the build over existing data is done (queries wait for it). */
+  state: 'building' | 'ready'
+  /** Keys the build has indexed since open. */
+  keysIndexed: number
+}
+
+/** A range of indexed values (`count`). Unknown option names are rejected. */
+export interface IndexRangeOptions {
+  gt?: IndexedValue
+  gte?: IndexedValue
+  lt?: IndexedValue
+  lte?: IndexedValue
+  /** Read at this snapshot instead of one taken now. */
+  snapshot?: Snapshot
+}
+
+/** Options of an index's `iterator()` and `keys()`. */
+export interface IndexIteratorOptions extends IndexRangeOptions {
+  /** Largest value first. */
+  reverse?: boolean
+  /** At most this many entries (-1 or Infinity: no limit). */
+  limit?: number
+  keyEncoding?: Encoding
+  valueEncoding?: Encoding
+}
+
+/** A handle on one index (`db.index(name)`); queries of an index still building wait for it. */
+export class Index<K = string, V = string> {
+  readonly name: string
+  /** `[indexedValue, primaryKey, value]` in value order (then key order), at one snapshot. */
+  iterator(options?: IndexIteratorOptions): Iterator<[IndexedValue, K, V], never>
+  /** Primary keys in value order. */
+  keys(options?: IndexIteratorOptions): Iterator<K, never>
+  /** Entries whose value is in the range. */
+  count(options?: IndexRangeOptions): Promise<number>
+  /** Resolves once the index is built. */
+  ready(): Promise<void>
+}
+
 /** Engine counters from `stats()` (all read from memory). Counters marked "since open" restart at 0 on open. */
 /** One live table (`db.tables()`). */
 export interface TableInfo {
@@ -513,7 +570,7 @@ export interface ProgressOptions {
 }
 
 /** What sort of damage a problem is. */
-export type ProblemKind = 'checksum' | 'format' | 'order' | 'mismatch' | 'missing' | 'io'
+export type ProblemKind = 'checksum' | 'format' | 'order' | 'mismatch' | 'missing' | 'io' | 'index'
 
 /** One thing `verify` or `repair` found wrong. */
 export interface Problem {
@@ -734,6 +791,19 @@ export class BrowserDB<K = string, V = string> extends EventEmitter {
   stats(): Stats
   /** The live tables, level by level (level 0 newest first), with their key ranges. Synchronous. */
   tables(): TableInfo[]
+  /**
+   * Index the JSON field `field` of every value under `prefix`, kept in step with every write
+   * (in the same WAL record, so exact after any crash). Resolves once the index over the
+   * existing data is built. Values that are not JSON, lack the field or hold an array or
+   * object there are skipped. Creating an existing index with the same definition does nothing.
+   */
+  createIndex(name: string, options: CreateIndexOptions): Promise<void>
+  /** Remove an index and all its entries; resolves once they are gone. */
+  dropIndex(name: string): Promise<void>
+  /** The indexes (synchronous). */
+  indexes(): IndexInfo[]
+  /** A handle to query the index `name`, e.g. `db.index('byVisit').iterator({ reverse: true, limit: 20 })`. */
+  index(name: string): Index<K, V>
   /**
    * Serves the inspect page of this live database (as `browserdb inspect` does): an HTTP server
    * on 127.0.0.1 only, a random token required on every request, the `Host` header checked,

@@ -33,6 +33,9 @@ import {
   FlushEvent,
   CompactionEvent,
   BrowserDBEvents,
+  Index,
+  IndexInfo,
+  IndexedValue,
 } from '../../index'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
@@ -490,6 +493,30 @@ async function setModeIsTyped(db: BrowserDB): Promise<void> {
   await db.setMode('ultra', { location: '/tmp/x' })
 }
 void setModeIsTyped
+
+// Secondary indexes.
+async function indexesAreTyped(): Promise<void> {
+  const history = await BrowserDB.open<string, { url: string; lastVisit: number }>('/tmp/h.bdb', { valueEncoding: 'json' })
+  await history.createIndex('byVisit', { prefix: 'history:', field: 'lastVisit', onProgress: (p) => void p.keysIndexed })
+  const index: Index<string, { url: string; lastVisit: number }> = history.index('byVisit')
+  for await (const [at, key, visit] of index.iterator({ reverse: true, limit: 20 })) {
+    expectType<IndexedValue>(at)
+    expectType<string>(key)
+    expectType<number>(visit.lastVisit)
+  }
+  const keys: string[] = await index.keys({ gte: 0 }).all()
+  void keys
+  const n: number = await index.count({ gte: 'a', lt: 'b' })
+  void n
+  const listed: IndexInfo[] = history.indexes()
+  void listed
+  await history.dropIndex('byVisit')
+  // @ts-expect-error: field is required
+  await history.createIndex('x', { prefix: 'a' })
+  // @ts-expect-error: bounds are JSON scalars
+  index.iterator({ gt: { a: 1 } })
+}
+void indexesAreTyped
 
 // Maintenance: verify, repair, backup/restore, export/import, and the events.
 async function maintenanceIsTyped(db: BrowserDB, bin: BrowserDB<Buffer, Buffer>): Promise<void> {
