@@ -233,6 +233,7 @@ pub fn import(
 fn import_bdb(db: &Db, source: &dyn Storage, path: &Path, progress: &mut dyn FnMut(u64)) -> Result<u64> {
     let name = path.display().to_string();
     let mut bad_entry: Option<&'static str> = None;
+    let mut previous_key: Vec<u8> = Vec::new();
     let checked = check_table(
         source,
         path,
@@ -241,6 +242,13 @@ fn import_bdb(db: &Db, source: &dyn Storage, path: &Path, progress: &mut dyn FnM
             if bad_entry.is_none() {
                 bad_entry = entry_problem(e.key, e.kind, e.value.len());
             }
+            // An export holds each key once; a second version (same key, older sequence)
+            // would reach the ingested table out of internal-key order.
+            if bad_entry.is_none() && e.key == previous_key.as_slice() {
+                bad_entry = Some("export holds the same key twice");
+            }
+            previous_key.clear();
+            previous_key.extend_from_slice(e.key);
             Ok(())
         },
         &mut |_| {},
