@@ -14,7 +14,7 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::background;
-use super::batch::{decode_payload, WriteBatch};
+use super::batch::{decode_payload, Op, WriteBatch};
 use super::compaction;
 use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind};
@@ -441,15 +441,18 @@ impl Db {
         if !defs.iter().any(IndexDef::is_maintained) {
             return Ok(Vec::new());
         }
+        let decoded: Vec<Vec<Op<'_>>> = group
+            .iter()
+            .map(|w| {
+                decode_payload(w.batch.payload()).ok_or_else(|| Error::Internal("batch payload does not decode".into()))
+            })
+            .collect::<Result<_>>()?;
         let mut overlay = index::maintain::Overlay::new();
         let mut read_latest = |sk: &[u8]| self.read_latest_stored(sk);
         group
             .iter()
-            .map(|w| {
-                let ops = decode_payload(w.batch.payload())
-                    .ok_or_else(|| Error::Internal("batch payload does not decode".into()))?;
-                index::maintain::expand(&defs, &w.batch, &ops, &mut overlay, &mut read_latest)
-            })
+            .zip(&decoded)
+            .map(|(w, ops)| index::maintain::expand(&defs, &w.batch, ops, &mut overlay, &mut read_latest))
             .collect()
     }
 

@@ -7,52 +7,30 @@
 //! Values that are not JSON, lack the field, or hold an array or object there have no entry
 //! (skipped, never an error for the write).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-
-use serde_json::Value;
 
 use crate::engine::batch::{Op, WriteBatch};
 use crate::engine::error::Result;
 use crate::engine::key::Kind;
 
 use super::catalog::IndexDef;
-use super::value::IndexValue;
+use super::value::extract;
 
-/// Values of covered keys as the group's batches so far left them (`None`: deleted).
-pub type Overlay = HashMap<Vec<u8>, Option<Vec<u8>>>;
+/// Values of covered keys as the group's batches so far left them (`None`: deleted),
+/// borrowed from the group's payloads.
+pub type Overlay<'a> = HashMap<&'a [u8], Option<&'a [u8]>>;
 
 /// Reads a stored key's newest value from the database.
 pub type ReadLatest<'a> = dyn FnMut(&[u8]) -> Result<Option<Vec<u8>>> + 'a;
 
-/// A JSON document parsed at most once, however many indexes look at it.
-struct Parsed<'a> {
-    bytes: Option<&'a [u8]>,
-    doc: Option<Option<Value>>,
-}
-
-impl<'a> Parsed<'a> {
-    const fn new(bytes: Option<&'a [u8]>) -> Self {
-        Self { bytes, doc: None }
-    }
-
-    fn field(&mut self, path: &[String]) -> Option<IndexValue> {
-        let bytes = self.bytes?;
-        let doc = self.doc.get_or_insert_with(|| serde_json::from_slice(bytes).ok()).as_ref()?;
-        let mut at = doc;
-        for part in path {
-            at = at.as_object()?.get(part)?;
-        }
-        IndexValue::from_json(at)
-    }
-}
-
 /// The batch `ops` came from plus the index operations they imply, or `None` when no
 /// maintained index covers any of them. `overlay` carries values across a group's batches.
-pub fn expand(
+pub fn expand<'a>(
     defs: &[IndexDef],
     batch: &WriteBatch,
-    ops: &[Op<'_>],
-    overlay: &mut Overlay,
+    ops: &[Op<'a>],
+    overlay: &mut Overlay<'a>,
     read_latest: &mut ReadLatest<'_>,
 ) -> Result<Option<WriteBatch>> {
     let mut out: Option<WriteBatch> = None;
@@ -61,17 +39,19 @@ pub fn expand(
         if covering.is_empty() || !matches!(op.kind, Kind::Put | Kind::PutWithExpiry | Kind::Delete) {
             continue;
         }
-        let old = match overlay.get(op.stored_key) {
-            Some(value) => value.clone(),
-            None => read_latest(op.stored_key)?,
+        let old: Option<Cow<'a, [u8]>> = match overlay.get(op.stored_key) {
+            Some(value) => value.map(Cow::Borrowed),
+            None => read_latest(op.stored_key)?.map(Cow::Owned),
         };
         let new = (op.kind != Kind::Delete).then_some(op.value);
         let out = out.get_or_insert_with(|| batch.clone());
         let user_key = op.stored_key.get(1..).unwrap_or_default();
-        let (mut old_doc, mut new_doc) = (Parsed::new(old.as_deref()), Parsed::new(new));
         for def in covering {
-            let old_entry = old_doc.field(&def.path).and_then(|v| def.entry_key(&v, user_key));
-            let new_entry = new_doc.field(&def.path).and_then(|v| def.entry_key(&v, user_key));
+            let entry = |value: Option<&[u8]>| {
+                value.and_then(|v| extract(v, &def.path)).and_then(|v| def.entry_key(&v, user_key))
+            };
+            let old_entry = entry(old.as_deref());
+            let new_entry = entry(new);
             if let Some(stale) = old_entry.as_ref().filter(|old| new_entry.as_ref() != Some(*old)) {
                 out.push_stored(Kind::Delete, stale, 0, &[]);
             }
@@ -79,7 +59,7 @@ pub fn expand(
                 out.push_stored(op.kind, &entry, op.expiry_ms, &[]);
             }
         }
-        overlay.insert(op.stored_key.to_vec(), new.map(<[u8]>::to_vec));
+        overlay.insert(op.stored_key, new);
     }
     Ok(out)
 }

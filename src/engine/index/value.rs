@@ -158,14 +158,112 @@ fn f64_from_ordered(bytes: [u8; 8]) -> f64 {
 
 /// The value at `path` (dotted: `meta.folder`) in the JSON document `bytes`, if the document
 /// parses, the path exists and the value there is a scalar. Anything else is not indexed.
+/// Walks the document once without building it: other fields are skipped, not allocated.
+/// With a key repeated in one object, the last one counts (as in `JSON.parse`).
 #[must_use]
 pub fn extract(bytes: &[u8], path: &[String]) -> Option<IndexValue> {
-    let doc: Value = serde_json::from_slice(bytes).ok()?;
-    let mut at = &doc;
-    for part in path {
-        at = at.as_object()?.get(part)?;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let found = serde::de::DeserializeSeed::deserialize(FieldSeed { path }, &mut de).ok()?;
+    de.end().ok()?;
+    found
+}
+
+/// Finds the scalar at `path` in the value being deserialized.
+struct FieldSeed<'p> {
+    path: &'p [String],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for FieldSeed<'_> {
+    type Value = Option<IndexValue>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> std::result::Result<Self::Value, D::Error> {
+        de.deserialize_any(self)
     }
-    IndexValue::from_json(at)
+}
+
+impl FieldSeed<'_> {
+    /// `value` when the path has been walked to its end, else nothing (a scalar has no fields).
+    fn at_end(&self, value: IndexValue) -> Option<IndexValue> {
+        self.path.is_empty().then_some(value)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FieldSeed<'_> {
+    type Value = Option<IndexValue>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(self.at_end(IndexValue::Null))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Self::Value, E> {
+        Ok(self.at_end(IndexValue::Bool(v)))
+    }
+
+    #[allow(clippy::cast_precision_loss, reason = "JSON numbers are doubles, as in JS")]
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
+        Ok(self.at_end(IndexValue::Number(v as f64)))
+    }
+
+    #[allow(clippy::cast_precision_loss, reason = "JSON numbers are doubles, as in JS")]
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
+        Ok(self.at_end(IndexValue::Number(v as f64)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Self::Value, E> {
+        Ok(if v.is_finite() { self.at_end(IndexValue::Number(v)) } else { None })
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(if self.path.is_empty() { Some(IndexValue::String(v.to_owned())) } else { None })
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+        let Some((part, rest)) = self.path.split_first() else {
+            while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+            return Ok(None);
+        };
+        let mut found = None;
+        while let Some(matches) = map.next_key_seed(KeyIs(part))? {
+            if matches {
+                found = map.next_value_seed(FieldSeed { path: rest })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Whether an object key equals the wanted name, without allocating the key.
+struct KeyIs<'p>(&'p str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> std::result::Result<bool, D::Error> {
+        de.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for KeyIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<bool, E> {
+        Ok(v == self.0)
+    }
 }
 
 #[cfg(test)]
@@ -246,6 +344,44 @@ mod tests {
         assert_eq!(extract(doc, &path("lastVisit.deeper")), None);
         assert_eq!(extract(b"not json", &path("a")), None);
         assert_eq!(extract(b"[1,2]", &path("a")), None);
+    }
+
+    /// The reference: build the whole document, then walk it (last duplicate key wins).
+    fn extract_by_value(bytes: &[u8], path: &[String]) -> Option<IndexValue> {
+        let doc: Value = serde_json::from_slice(bytes).ok()?;
+        let mut at = &doc;
+        for part in path {
+            at = at.as_object()?.get(part)?;
+        }
+        IndexValue::from_json(at)
+    }
+
+    fn json_strategy() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            any::<i16>().prop_map(|i| i.to_string()),
+            Just("1.5e3".to_owned()),
+            Just("18446744073709551615".to_owned()),
+            "[a-c\\\\\"]{0,3}".prop_map(|s| format!("\"{s}\"")),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(|v| format!("[{}]", v.join(","))),
+                proptest::collection::vec(("[ab]", inner), 0..4).prop_map(|v| {
+                    let fields: Vec<String> = v.into_iter().map(|(k, x)| format!("\"{k}\":{x}")).collect();
+                    format!("{{{}}}", fields.join(","))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn streaming_extraction_agrees_with_the_parsed_document(doc in json_strategy(), path in proptest::collection::vec("[ab]", 1..3), cut in any::<bool>()) {
+            let bytes = if cut { &doc.as_bytes()[..doc.len() / 2] } else { doc.as_bytes() };
+            prop_assert_eq!(extract(bytes, &path), extract_by_value(bytes, &path));
+        }
     }
 
     #[test]
