@@ -206,6 +206,35 @@ fn wal_example_replays() {
     assert_eq!((summary.records, summary.last_seq, summary.truncated_bytes), (1, 1, 0));
 }
 
+/// The range-delete block of the document is what the builder writes after the index block of
+/// a table holding one tombstone, where the reader finds it; the table's key range spans the
+/// tombstone and the tombstone applies to reads.
+#[test]
+fn range_delete_block_example_matches_the_doc() {
+    let storage = MemStorage::new();
+    let path = PathBuf::from("/example/000005.sst");
+    let file = storage.create(&path).expect("create table");
+    let mut builder = TableBuilder::new_at(file, TABLE_NUMBER, Compression::None, BLOCK_SIZE_BYTES, CREATED_MS);
+    builder.add_range_delete(&stored_key(b"a"), &stored_key(b"c"), 4).expect("range delete");
+    builder.add(&stored_key(b"b"), 2, Kind::Put, 0, b"2").expect("add");
+    let meta = builder.finish().expect("finish");
+    assert_eq!((meta.smallest.as_slice(), meta.largest.as_slice(), meta.max_seq), (&b"\0a"[..], &b"\0c"[..], 4));
+    assert_eq!(meta.entry_count, 1, "tombstones are not counted as entries");
+    let bytes = storage.file_bytes(&path).expect("table bytes");
+    let header = format::Header::decode(&bytes[..format::HEADER_BYTES]).expect("header");
+    assert_eq!(header.flags, format::FLAG_HAS_FILTER | format::FLAG_HAS_RANGE_DELETES);
+    let footer_at = bytes.len() - format::FOOTER_BYTES;
+    let footer = format::Footer::decode(&bytes[footer_at..]).expect("footer");
+    let handle = browserdb::engine::table::reader::range_delete_handle(&footer, footer_at as u64).expect("handle");
+    let block = &bytes[handle.offset as usize..footer_at];
+    assert_eq!(block.len(), handle.size as usize + format::BLOCK_TRAILER_BYTES);
+    assert_same_bytes("range-delete-block-example", block, &hex_block(&doc(), "range-delete-block-example"));
+    let table = Table::open(&storage, &path, TABLE_NUMBER, Arc::new(BlockCache::new(0))).expect("open");
+    assert_eq!(table.get(&stored_key(b"b"), u64::MAX, 0, |l| l.map_value()).expect("read"), Lookup::Deleted);
+    assert_eq!(table.get(&stored_key(b"b"), 3, 0, |l| l.map_value()).expect("read"), Lookup::Value(b"2".to_vec()));
+    assert_eq!(table.get(&stored_key(b"c"), u64::MAX, 0, |l| l.map_value()).expect("read"), Lookup::Absent);
+}
+
 /// The numbers the document's prose and field tables state, as the code defines them.
 #[test]
 fn documented_constants() {
@@ -213,7 +242,7 @@ fn documented_constants() {
     assert_eq!(format::FORMAT_VERSION, 1);
     assert_eq!((format::FILE_KIND_TABLE, format::FILE_KIND_EXPORT), (1, 2));
     assert_eq!((format::HEADER_BYTES, format::FOOTER_BYTES, format::BLOCK_TRAILER_BYTES), (40, 96, 5));
-    assert_eq!((format::FLAG_HAS_FILTER, format::FLAGS_KNOWN), (1, 1));
+    assert_eq!((format::FLAG_HAS_FILTER, format::FLAG_HAS_RANGE_DELETES, format::FLAGS_KNOWN), (1, 2, 3));
     assert_eq!(format::BlockHandle::ENCODED_BYTES, 12);
     assert_eq!(browserdb::engine::table::block::RESTART_INTERVAL, 4);
     assert_eq!(filter::LINE_BYTES, 64);

@@ -252,6 +252,8 @@ fn queries_read_one_snapshot() {
 enum Step {
     Put(u8, u8),
     Delete(u8),
+    DeleteRange(u8, u8, Option<u8>),
+    Clear(u8, u8),
     Batch(Vec<(u8, Option<u8>)>),
     Flush,
     Reopen,
@@ -276,6 +278,8 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         10 => (0..40u8, any::<u8>()).prop_map(|(k, v)| Step::Put(k, v)),
         3 => (0..40u8).prop_map(Step::Delete),
+        1 => (0..40u8, 0..40u8, proptest::option::of(any::<u8>())).prop_map(|(a, b, v)| Step::DeleteRange(a, b, v)),
+        1 => (0..40u8, 0..40u8).prop_map(|(a, b)| Step::Clear(a, b)),
         3 => proptest::collection::vec((0..40u8, proptest::option::of(any::<u8>())), 1..8).prop_map(Step::Batch),
         1 => Just(Step::Flush),
         1 => Just(Step::Reopen),
@@ -329,6 +333,26 @@ proptest! {
                         }
                     }
                 }
+                Step::DeleteRange(a, b, put_first) => {
+                    // A range delete, after a put of a key in the range in the same batch.
+                    let (lo, hi) = (key_of(a.min(b)), key_of(a.max(b)));
+                    if lo < hi {
+                        let mut batch = WriteBatch::new();
+                        if let Some(v) = put_first {
+                            batch.put(&lo, &value_of(v, a.min(b))).unwrap();
+                        }
+                        batch.delete_range(&lo, &hi).unwrap();
+                        db.write(batch, true).unwrap();
+                        model.retain(|k, _| !(lo.as_slice() <= k.as_slice() && k.as_slice() < hi.as_slice()));
+                    }
+                }
+                Step::Clear(a, b) => {
+                    let (lo, hi) = (key_of(a.min(b)), key_of(a.max(b)));
+                    let options = browserdb::engine::IterOptions { lower: Bound::Included(lo.clone()), upper: Bound::Excluded(hi.clone()), reverse: false };
+                    db.clear(options, None).unwrap();
+                    db.sync_wal().unwrap();
+                    model.retain(|k, _| !(lo.as_slice() <= k.as_slice() && k.as_slice() < hi.as_slice()));
+                }
                 Step::Flush => db.flush().unwrap(),
                 Step::Reopen => {
                     db.close().unwrap();
@@ -376,4 +400,35 @@ fn an_import_rebuilds_the_indexes_it_bypasses() {
     // The retired entries are deleted in the background; once they are, one index is listed.
     let listed: Vec<_> = db.indexes().unwrap().into_iter().map(|i| i.name).collect();
     assert_eq!(listed, ["byVisit"]);
+}
+
+#[test]
+fn clear_of_an_indexed_range_deletes_key_by_key_and_elsewhere_writes_one_tombstone() {
+    let (_s, db) = memory_db();
+    db.create_index("byVisit", b"history:", "lastVisit").unwrap();
+    ready(&db, "byVisit");
+    for n in 0..200 {
+        visit(&db, n, n);
+        db.put(format!("cache:{n:05}").as_bytes(), b"{}", false).unwrap();
+    }
+    let range = |lo: &str, hi: &str| browserdb::engine::IterOptions {
+        lower: Bound::Included(lo.as_bytes().to_vec()),
+        upper: Bound::Excluded(hi.as_bytes().to_vec()),
+        reverse: false,
+    };
+    // Overlaps the indexed prefix: per-key deletes, counted.
+    assert_eq!(db.clear(range("history:00050", "history:00150"), None).unwrap(), Some(100));
+    // Outside every indexed prefix: one range tombstone, count unknown.
+    assert_eq!(db.clear(range("cache:", "cache:~"), None).unwrap(), None);
+    assert_eq!(rows(&db, "byVisit", &IndexRange::default()), oracle(&db, b"history:", "lastVisit"));
+    assert_eq!(rows(&db, "byVisit", &IndexRange::default()).len(), 100);
+    // A range delete written directly (the Rust API) also removes entries, including those
+    // of a key put earlier in the same batch.
+    let mut batch = WriteBatch::new();
+    batch.put(b"history:00199", br#"{"lastVisit": 7777}"#).unwrap();
+    batch.delete_range(b"history:00190", b"history:00200").unwrap();
+    db.write(batch, false).unwrap();
+    assert_eq!(rows(&db, "byVisit", &IndexRange::default()), oracle(&db, b"history:", "lastVisit"));
+    assert_eq!(rows(&db, "byVisit", &IndexRange::default()).len(), 90);
+    assert!(db.check_indexes().unwrap().is_empty());
 }

@@ -1,4 +1,4 @@
-//! Claim: under any sequence of puts, deletes, batches, flushes, reopens and process
+//! Claim: under any sequence of puts, deletes, range deletes, batches, flushes, reopens and process
 //! crashes, the database reads exactly like a `BTreeMap` that applied the same acknowledged
 //! operations. proptest shrinks a failing sequence and prints it; cases are seeded, so a
 //! failure replays. `BROWSERDB_MODEL_CASES` raises the case count for long runs.
@@ -17,6 +17,7 @@ enum Step {
     Put(u8, u16),
     Delete(u8),
     Batch(Vec<(u8, Option<u16>)>),
+    DeleteRange(u8, u8),
     Flush,
     Reopen,
     Crash,
@@ -27,6 +28,7 @@ fn step() -> impl Strategy<Value = Step> {
         8 => (any::<u8>(), any::<u16>()).prop_map(|(k, v)| Step::Put(k, v)),
         3 => any::<u8>().prop_map(Step::Delete),
         3 => proptest::collection::vec((any::<u8>(), proptest::option::of(any::<u16>())), 1..20).prop_map(Step::Batch),
+        2 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Step::DeleteRange(a, b)),
         1 => Just(Step::Flush),
         1 => Just(Step::Reopen),
         1 => Just(Step::Crash),
@@ -84,6 +86,15 @@ fn run(steps: &[Step]) {
                         Some(v) => model.insert(key(*k), value(*v)),
                         None => model.remove(&key(*k)),
                     };
+                }
+            }
+            Step::DeleteRange(a, b) => {
+                let (lo, hi) = if key(*a) <= key(*b) { (key(*a), key(*b)) } else { (key(*b), key(*a)) };
+                if lo < hi {
+                    let mut batch = WriteBatch::new();
+                    batch.delete_range(&lo, &hi).unwrap();
+                    db.write(batch, false).unwrap();
+                    model.retain(|k: &Vec<u8>, _| k < &lo || k >= &hi);
                 }
             }
             Step::Flush => db.flush().unwrap(),

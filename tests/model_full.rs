@@ -1,7 +1,7 @@
 //! Claim (issue 9): under any sequence of puts (some with a TTL), deletes, batches, flushes,
 //! compactions, reopens, process crashes, clock moves, snapshots, range scans (both ways) and
 //! mode switches (the engine half of `setMode`: copy into an in-memory database, and back
-//! into a persistent one), the database reads exactly like a `BTreeMap` of the acknowledged
+//! into a persistent one), range deletes (in a batch with a later put, and `clear`), the database reads exactly like a `BTreeMap` of the acknowledged
 //! operations: point reads, reads at every live snapshot, and scans. `tests/model.rs` is the
 //! smaller model without snapshots, scans, TTL, compaction or mode switches.
 //! `BROWSERDB_MODEL_CASES` raises the case count for long runs.
@@ -42,6 +42,10 @@ enum Step {
     Scan(u8, u8, bool),
     ToMemory,
     ToDisk,
+    /// A range delete of `[key(a), key(b))`, then optionally a put in the same batch.
+    DeleteRange(u8, u8, Option<(u8, u16)>),
+    /// `clear` of `[key(a), key(b))` (one range tombstone).
+    Clear(u8, u8),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -60,6 +64,9 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (any::<u8>(), any::<u8>(), any::<bool>()).prop_map(|(a, b, r)| Step::Scan(a, b, r)),
         1 => Just(Step::ToMemory),
         1 => Just(Step::ToDisk),
+        2 => (any::<u8>(), any::<u8>(), proptest::option::of((any::<u8>(), any::<u16>())))
+            .prop_map(|(a, b, put)| Step::DeleteRange(a, b, put)),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Step::Clear(a, b)),
     ]
 }
 
@@ -216,6 +223,33 @@ fn run(steps: &[Step]) {
                 }
                 state.db.write(batch, false).unwrap();
                 model = after;
+            }
+            Step::DeleteRange(a, b, put) => {
+                let (lo, hi) = ordered(*a, *b);
+                let mut batch = WriteBatch::new();
+                if lo == hi {
+                    assert!(batch.delete_range(&lo, &hi).is_err(), "{when}: an empty range is refused");
+                    continue;
+                }
+                batch.delete_range(&lo, &hi).unwrap();
+                let mut after = model.clone();
+                after.retain(|k, _| k < &lo || k >= &hi);
+                if let Some((k, v)) = put {
+                    batch.put(&key(*k), &value(*v)).unwrap();
+                    after.insert(key(*k), (value(*v), 0));
+                }
+                state.db.write(batch, false).unwrap();
+                model = after;
+            }
+            Step::Clear(a, b) => {
+                let (lo, hi) = ordered(*a, *b);
+                let options = IterOptions {
+                    lower: Bound::Included(lo.clone()),
+                    upper: Bound::Excluded(hi.clone()),
+                    reverse: false,
+                };
+                state.db.clear(options, None).unwrap();
+                model.retain(|k, _| k < &lo || k >= &hi);
             }
             Step::Flush => state.db.flush().unwrap(),
             Step::Compact(range) => {

@@ -4,10 +4,20 @@
 //!
 //! Payload: `count: u32` then `count` operations, each
 //! `kind: u8 | key_len: varint | stored key | [expiry_ms: u64] | [value_len: varint | value]`.
+//! A range delete (kind 4) stores its start as the key and its stored end key (exclusive) as
+//! the value.
 
 use super::coding::{put_varint, Reader};
 use super::error::{Error, Result};
 use super::key::{Keyspace, Kind, BATCH_SIZE_BYTES_MAX, KEY_SIZE_BYTES_MAX, VALUE_SIZE_BYTES_MAX};
+
+/// The stored end key of a range delete that reaches the end of the user keyspace: the tag
+/// of the next keyspace, which sorts after every stored user key.
+pub const USER_KEYSPACE_END: [u8; 1] = [Keyspace::User as u8 + 1];
+
+/// Longest stored end key of a range delete: tag + a largest key + one byte (the end just
+/// past an inclusive upper bound).
+pub const STORED_END_BYTES_MAX: usize = KEY_SIZE_BYTES_MAX + 2;
 
 /// One decoded operation, borrowing from the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +76,41 @@ impl WriteBatch {
     /// Queues a delete of a user key.
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
         self.push(Kind::Delete, key, 0, &[])
+    }
+
+    /// Queues a delete of every user key in `[start, end)`: one record, whatever the number of
+    /// keys. `start < end`, both valid keys.
+    pub fn delete_range(&mut self, start: &[u8], end: &[u8]) -> Result<()> {
+        check_key(start)?;
+        check_key(end)?;
+        if start >= end {
+            return Err(Error::InvalidArgument("delete_range needs start < end".into()));
+        }
+        let mut stored_end = Vec::with_capacity(end.len() + 1);
+        stored_end.push(Keyspace::User as u8);
+        stored_end.extend_from_slice(end);
+        self.push_range(start, &stored_end)
+    }
+
+    /// Queues a delete of every user key at or after `start`. The stored end is the single
+    /// byte `Keyspace::User + 1`, the first stored key past the user keyspace.
+    pub fn delete_range_from(&mut self, start: &[u8]) -> Result<()> {
+        check_key(start)?;
+        self.push_range(start, &USER_KEYSPACE_END)
+    }
+
+    /// Queues a range delete of user keys from `start` (a user key) to `stored_end` (a stored
+    /// key, exclusive; it may be one byte longer than a key, or `USER_KEYSPACE_END`).
+    pub(crate) fn push_range(&mut self, start: &[u8], stored_end: &[u8]) -> Result<()> {
+        check_key(start)?;
+        let valid_end = stored_end == USER_KEYSPACE_END
+            || (stored_end.len() <= STORED_END_BYTES_MAX
+                && stored_end.first() == Some(&(Keyspace::User as u8))
+                && stored_end.get(1..).unwrap_or_default() > start);
+        if !valid_end {
+            return Err(Error::InvalidArgument("range delete end must be a user key after its start".into()));
+        }
+        self.push(Kind::RangeDelete, start, 0, stored_end)
     }
 
     fn push(&mut self, kind: Kind, key: &[u8], expiry_ms: u64, value: &[u8]) -> Result<()> {
@@ -192,6 +237,10 @@ pub fn decode_payload(payload: &[u8]) -> Option<Vec<Op<'_>>> {
         } else {
             &[]
         };
+        if kind == Kind::RangeDelete && (value.is_empty() || value.len() > STORED_END_BYTES_MAX || value <= stored_key)
+        {
+            return None;
+        }
         ops.push(Op { kind, stored_key, expiry_ms, value });
     }
     (r.remaining() == 0).then_some(ops)
@@ -222,6 +271,25 @@ mod tests {
         assert!(matches!(b.put(&vec![1; KEY_SIZE_BYTES_MAX + 1], b"x"), Err(Error::InvalidArgument(_))));
         assert!(b.put(&vec![1; KEY_SIZE_BYTES_MAX], b"x").is_ok());
         assert_eq!(b.count(), 1);
+    }
+
+    #[test]
+    fn range_deletes_round_trip_and_are_checked() {
+        let mut b = WriteBatch::new();
+        b.put(b"a", b"1").unwrap();
+        b.delete_range(b"b", b"d").unwrap();
+        b.delete_range_from(b"x").unwrap();
+        let ops = decode_payload(b.payload()).unwrap();
+        assert_eq!((ops[1].kind, ops[1].stored_key, ops[1].value), (Kind::RangeDelete, &b"\0b"[..], &b"\0d"[..]));
+        assert_eq!((ops[2].stored_key, ops[2].value), (&b"\0x"[..], &USER_KEYSPACE_END[..]));
+        for (start, end) in [(&b"b"[..], &b"b"[..]), (b"c", b"b"), (b"", b"b"), (b"a", b"")] {
+            assert!(matches!(b.delete_range(start, end), Err(Error::InvalidArgument(_))), "{start:?}..{end:?}");
+        }
+        assert_eq!(b.count(), 3);
+        // A payload whose range delete ends at or before its start is malformed.
+        let mut bad = WriteBatch::new();
+        bad.push(Kind::RangeDelete, b"b", 0, b"\0a").unwrap();
+        assert!(decode_payload(bad.payload()).is_none());
     }
 
     #[test]

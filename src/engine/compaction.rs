@@ -14,6 +14,7 @@
 //! Runs on the background pool under the database's version lock (one flush or compaction
 //! at a time per database); readers never wait for it.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::error::{IoContext, Result};
@@ -21,6 +22,7 @@ use super::files::{self, FileKind};
 use super::iter::{EntryRef, TableMerge};
 use super::key::Kind;
 use super::options::{CompactionStyle, Options};
+use super::range_del::{Fragment, RangeDeletes};
 use super::storage::Storage;
 use super::table::{TableBuilder, TableMeta};
 use super::version::{Levels, LiveTable, LEVELS_MAX};
@@ -237,6 +239,57 @@ impl DropRule {
     }
 }
 
+/// The fragments of `covering` a merge writes out: per fragment, each tombstone some snapshot
+/// may still need (a tombstone hidden from every snapshot by a newer one over the same keys
+/// goes), minus, in a bottommost merge, those at or below the oldest snapshot (every version
+/// they could delete is gone, and nothing older lies outside the inputs).
+fn kept_fragments(covering: &RangeDeletes, oldest_snapshot: u64, bottommost: bool) -> VecDeque<Fragment> {
+    let mut kept = VecDeque::new();
+    for f in covering.fragments() {
+        let mut seqs = Vec::new();
+        let mut newer: Option<u64> = None;
+        for &seq in &f.seqs {
+            let hidden = newer.is_some_and(|n| n <= oldest_snapshot);
+            newer = Some(seq);
+            if hidden || (bottommost && seq <= oldest_snapshot) {
+                continue;
+            }
+            seqs.push(seq);
+        }
+        if !seqs.is_empty() {
+            kept.push_back(Fragment { start: f.start.clone(), end: f.end.clone(), seqs });
+        }
+    }
+    kept
+}
+
+/// Adds to `builder` the pending fragments that start below `cut` (all with `None`),
+/// clipping one that reaches past `cut` and leaving its rest pending.
+fn add_fragments_below(builder: &mut TableBuilder, pending: &mut VecDeque<Fragment>, cut: Option<&[u8]>) -> Result<()> {
+    while let Some(mut f) = pending.pop_front() {
+        match cut {
+            Some(cut) if f.start.as_slice() >= cut => {
+                pending.push_front(f);
+                break;
+            }
+            Some(cut) if f.end.as_slice() > cut => {
+                for &seq in &f.seqs {
+                    builder.add_range_delete(&f.start, cut, seq)?;
+                }
+                f.start = cut.to_vec();
+                pending.push_front(f);
+                break;
+            }
+            _ => {
+                for &seq in &f.seqs {
+                    builder.add_range_delete(&f.start, &f.end, seq)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes the merge of a plan's inputs into new tables of `plan.output_level`.
 pub struct Merger<'a> {
     /// Where the tables go.
@@ -252,10 +305,23 @@ pub struct Merger<'a> {
 impl Merger<'_> {
     /// Merges and returns the finished tables (fsynced; their directory entries are synced
     /// by the caller before the MANIFEST names them).
+    ///
+    /// Range tombstones of the inputs delete the versions they cover once no snapshot needs
+    /// those (tombstone at or below the oldest snapshot); they are carried to the outputs as
+    /// non-overlapping fragments (older ones hidden by a newer tombstone that every snapshot
+    /// sees are left out), and dropped like point tombstones in a bottommost merge. Each
+    /// output gets the fragments of its own key range, so the outputs of a level stay
+    /// disjoint: an output cut after key `L` takes the fragments below `L + 0x00` (clipped, so
+    /// its largest key stays `L`, see `range_del::inclusive_end`), and the next output starts
+    /// at `L + 0x00`.
     pub fn run(&self, plan: &Plan, oldest_snapshot: u64, now_ms: u64) -> Result<Vec<TableMeta>> {
         let mut merge = TableMerge::new(&plan.overlapping, plan.runs.clone());
         let mut rule =
             DropRule { oldest_snapshot, now_ms, bottommost: plan.bottommost, key: Vec::new(), newer_seq: None };
+        let covering = RangeDeletes::new(
+            plan.inputs().filter(|t| !t.range_deletes().is_empty()).flat_map(|t| t.range_deletes().tombstones()),
+        );
+        let mut pending = kept_fragments(&covering, oldest_snapshot, plan.bottommost);
         let mut outputs = Vec::new();
         let mut builder: Option<TableBuilder> = None;
         let mut last_key: Vec<u8> = Vec::new();
@@ -263,19 +329,21 @@ impl Merger<'_> {
         let split = plan.output_level > 0;
         loop {
             let step = merge.next_entry(|e| -> Result<()> {
-                if !rule.keep(&e) {
+                if !rule.keep(&e) || covering.deletes(e.key, e.seq, oldest_snapshot) {
                     return Ok(());
                 }
                 let full =
                     builder.as_ref().is_some_and(|b| b.bytes_so_far() >= self.options.table_size_bytes_target as u64);
                 if full && split && e.key != last_key.as_slice() {
-                    if let Some(b) = builder.take() {
+                    if let Some(mut b) = builder.take() {
+                        let cut = [last_key.as_slice(), &[0]].concat();
+                        add_fragments_below(&mut b, &mut pending, Some(&cut))?;
                         outputs.push(self.finish(b, plan.output_level)?);
                     }
                 }
                 let b = match builder.as_mut() {
                     Some(b) => b,
-                    None => builder.insert(self.start()?),
+                    None => builder.insert(self.start(!pending.is_empty())?),
                 };
                 b.add(e.key, e.seq, e.kind, e.expiry_ms, e.value)?;
                 last_key.clear();
@@ -287,17 +355,27 @@ impl Merger<'_> {
                 None => break,
             }
         }
-        if let Some(b) = builder.take() {
+        if builder.is_none() && !pending.is_empty() {
+            builder = Some(self.start(true)?);
+        }
+        if let Some(mut b) = builder.take() {
+            add_fragments_below(&mut b, &mut pending, None)?;
             outputs.push(self.finish(b, plan.output_level)?);
         }
         Ok(outputs)
     }
 
-    fn start(&self) -> Result<TableBuilder> {
+    /// Starts an output table; `range_deletes`: it may get range tombstones (decided before
+    /// its first byte, as the header records it).
+    fn start(&self, range_deletes: bool) -> Result<TableBuilder> {
         let number = (self.next_number)();
         let path = files::path(self.dir, number, FileKind::Table);
         let file = self.storage.create(&path).ctx(|| format!("creating table {number:06}"))?;
-        Ok(TableBuilder::new(file, number, self.options.compression, self.options.block_size_bytes))
+        let mut builder = TableBuilder::new(file, number, self.options.compression, self.options.block_size_bytes);
+        if range_deletes {
+            builder.allow_range_deletes()?;
+        }
+        Ok(builder)
     }
 
     fn finish(&self, builder: TableBuilder, level: u8) -> Result<TableMeta> {

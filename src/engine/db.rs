@@ -6,6 +6,7 @@
 //! background flush per database at a time on the shared pool.
 
 use std::collections::VecDeque;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::background;
-use super::batch::{decode_payload, Op, WriteBatch};
+use super::batch::{decode_payload, Op, WriteBatch, USER_KEYSPACE_END};
 use super::compaction;
 use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind};
@@ -449,10 +450,14 @@ impl Db {
             .collect::<Result<_>>()?;
         let mut overlay = index::maintain::Overlay::new();
         let mut read_latest = |sk: &[u8]| self.read_latest_stored(sk);
+        let mut scan_latest =
+            |lo: &[u8], hi: &[u8], f: &mut dyn FnMut(&[u8], &[u8])| self.scan_latest_stored(lo, hi, f);
         group
             .iter()
             .zip(&decoded)
-            .map(|(w, ops)| index::maintain::expand(&defs, &w.batch, ops, &mut overlay, &mut read_latest))
+            .map(|(w, ops)| {
+                index::maintain::expand(&defs, &w.batch, ops, &mut overlay, &mut read_latest, &mut scan_latest)
+            })
             .collect()
     }
 
@@ -464,6 +469,24 @@ impl Db {
             Walk::Absent => Ok(None),
             Walk::NeedsDisk => Err(Error::Internal("a disk read stopped at an uncached block".into())),
         }
+    }
+
+    /// Every live user key in the stored range `[lo, hi)` with its value, at the newest state
+    /// (the commit leader's view), handed to `f` with its keyspace tag.
+    fn scan_latest_stored(&self, lo: &[u8], hi: &[u8], f: &mut dyn FnMut(&[u8], &[u8])) -> Result<()> {
+        let user = |k: &[u8]| k.get(1..).unwrap_or_default().to_vec();
+        let upper = if hi == USER_KEYSPACE_END.as_slice() { Bound::Unbounded } else { Bound::Excluded(user(hi)) };
+        let options = IterOptions { lower: Bound::Included(user(lo)), upper, reverse: false };
+        let mut iter = self.iter(options, None)?;
+        let mut stored = Vec::new();
+        while iter.next_page(4096, usize::MAX, false, |key, value| {
+            stored.clear();
+            stored.push(Keyspace::User as u8);
+            stored.extend_from_slice(key);
+            f(&stored, value);
+        })? != PageEnd::Exhausted
+        {}
+        Ok(())
     }
 
     /// Updates the in-memory index definitions from the definition records a group wrote.
@@ -726,6 +749,7 @@ impl Db {
         let Some(oldest) = inner.state.read().immutable.first().cloned() else {
             return Ok(false);
         };
+        let ranges = oldest.mem.range_tombstones();
         let table = if oldest.mem.is_empty() {
             None
         } else {
@@ -734,6 +758,9 @@ impl Db {
             let file = inner.storage.create(&path).ctx(|| format!("creating table {number:06}"))?;
             let mut builder =
                 TableBuilder::new(file, number, inner.options.compression, inner.options.block_size_bytes);
+            for t in &ranges {
+                builder.add_range_delete(&t.start, &t.end, t.seq)?;
+            }
             oldest.mem.for_each(|key, v| builder.add(key, v.seq, v.kind, v.expiry_ms, &v.value))?;
             let meta = builder.finish()?;
             inner.flush_bytes.fetch_add(meta.file_size, Ordering::Relaxed);
@@ -755,6 +782,10 @@ impl Db {
         // The flushed memtable no longer masks HOT once it is gone: drop its keys from HOT
         // first (heatmap/mod.rs "Consistency").
         inner.heat.invalidate(|remove| oldest.mem.for_each_key(remove));
+        // Its range tombstones too: HOT may hold older values of keys they cover.
+        if !ranges.is_empty() {
+            inner.heat.invalidate_ranges(&ranges);
+        }
         {
             let mut st = inner.state.write();
             st.immutable.remove(0);
@@ -949,9 +980,42 @@ impl Db {
         Ok(DbIterator::new(self.clone(), snapshot, memtables, &levels, options, keyspace))
     }
 
-    /// Deletes every key in the range (all keys with default options), in batches; keys
-    /// written after the call started are not touched. Returns the number deleted.
-    pub fn clear(&self, options: IterOptions, limit: Option<u64>) -> Result<u64> {
+    /// Deletes every key in the range (all keys with default options).
+    ///
+    /// Without a `limit` (and unless `clear_needs_per_key_deletes` says otherwise) this is one
+    /// write of one range tombstone, however many keys the range holds: it takes effect at its
+    /// commit (every key of the range written before it is gone, every later write stays), and
+    /// returns `None` because the number of keys it deleted is not known. With a `limit` it
+    /// deletes the first `limit` keys of the range (in the iterator's direction) one by one,
+    /// in batches, keys written after the call started are not touched, and it returns
+    /// `Some(number deleted)`.
+    pub fn clear(&self, options: IterOptions, limit: Option<u64>) -> Result<Option<u64>> {
+        if limit.is_none() && !self.clear_needs_per_key_deletes(&options.lower, &options.upper) {
+            return self.clear_range(&options.lower, &options.upper).map(|()| None);
+        }
+        self.clear_per_key(options, limit).map(Some)
+    }
+
+    /// Whether `clear` of `[lower, upper]` (user keys) must delete key by key instead of
+    /// writing one range tombstone: when the range holds keys an index covers.
+    fn clear_needs_per_key_deletes(&self, lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
+        // Indexed keys: each delete must also delete the key's index entries, which only a
+        // per-key delete finds cheaply (docs/design.md "Secondary indexes").
+        let Some((start, stored_end)) = range_delete_bounds(lower, upper) else { return false };
+        let stored_start = [&[Keyspace::User as u8], start.as_slice()].concat();
+        self.index_definitions().iter().any(|d| d.is_maintained() && d.clip(&stored_start, &stored_end).is_some())
+    }
+
+    /// Writes one range tombstone covering the user keys between the bounds.
+    fn clear_range(&self, lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        if let Some((start, stored_end)) = range_delete_bounds(lower, upper) {
+            batch.push_range(&start, &stored_end)?;
+        }
+        self.write(batch, false)
+    }
+
+    fn clear_per_key(&self, options: IterOptions, limit: Option<u64>) -> Result<u64> {
         let mut iter = self.iter(options, None)?;
         let mut deleted = 0u64;
         loop {
@@ -1072,16 +1136,23 @@ impl Db {
             }
         }
         let decided = levels.for_each_candidate(sk, |table| {
-            let handle = table.locate(sk, key_hash, seq)?;
+            // A range tombstone of this table covering the key (0: none, the usual case at the
+            // cost of one length check). Tables are visited newest data first, so a tombstone
+            // here is newer than any version of the key in an older table.
+            let ranges = table.range_deletes();
+            let range_seq = if ranges.is_empty() { 0 } else { ranges.covering_seq(sk, seq) };
+            let Some(handle) = table.locate(sk, key_hash, seq) else {
+                return (range_seq > 0).then(|| take_callback(f).map(|f| Walk::Decided(f(None))));
+            };
             let block = match table.block(handle, cache_only) {
                 Ok(Some(block)) => block,
                 Ok(None) => return Some(Ok(Walk::NeedsDisk)),
                 Err(e) => return Some(Err(e)),
             };
             let (value, expires) = match table.lookup(&block, handle, sk, seq, now) {
-                Ok((Lookup::Value(v), expires)) => (Some(v), expires),
-                Ok((Lookup::Deleted, _)) => (None, false),
-                Ok((Lookup::Absent, _)) => return None,
+                Ok((Lookup::Value(v), expires, version_seq)) if version_seq > range_seq => (Some(v), expires),
+                Ok((Lookup::Absent, _, _)) if range_seq == 0 => return None,
+                Ok((Lookup::Value(_) | Lookup::Deleted | Lookup::Absent, _, _)) => (None, false),
                 Err(e) => return Some(Err(e)),
             };
             // HOT keeps no expiry time, so a value that expires is never put there.
@@ -1473,6 +1544,32 @@ fn live_bytes_estimate(levels: &Levels) -> u64 {
         Some(deepest) => levels.level_bytes(deepest),
         None => levels.level(0).last().map_or(0, |t| t.meta.file_size),
     }
+}
+
+/// The range tombstone `[start, stored_end)` covering exactly the user keys between the
+/// bounds: the start as a user key, the end as a stored key (`USER_KEYSPACE_END` when
+/// unbounded). `None` when no key lies between them.
+fn range_delete_bounds(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> Option<(Vec<u8>, Vec<u8>)> {
+    // The smallest user key is the one byte 0x00 (keys are never empty).
+    let smallest = vec![0u8];
+    let start = match lower {
+        Bound::Unbounded => smallest,
+        Bound::Included(k) if k.is_empty() => smallest,
+        Bound::Included(k) => k.clone(),
+        Bound::Excluded(k) if k.is_empty() => smallest,
+        // The next key after `k`: `k` + 0x00, or for a key of the largest size (which no
+        // longer key extends) the next key that does not start with it.
+        Bound::Excluded(k) if k.len() < KEY_SIZE_BYTES_MAX => [k.as_slice(), &[0]].concat(),
+        Bound::Excluded(k) => super::iter::prefix_end(k)?,
+    };
+    let tag = Keyspace::User as u8;
+    let stored_end = match upper {
+        Bound::Unbounded => USER_KEYSPACE_END.to_vec(),
+        Bound::Excluded(k) => [&[tag], k.as_slice()].concat(),
+        Bound::Included(k) => [&[tag], k.as_slice(), &[0]].concat(),
+    };
+    (stored_end.get(1..).unwrap_or_default() > start.as_slice() || stored_end == USER_KEYSPACE_END)
+        .then_some((start, stored_end))
 }
 
 /// Bytes of keys and values per batch when copying a database (each batch is one WAL record).

@@ -21,6 +21,7 @@ use super::db::{Db, Snapshot};
 use super::error::{Error, Result};
 use super::key::{compare_internal, Keyspace, Kind};
 use super::memtable::{MemEntry, Memtable};
+use super::range_del::RangeDeletes;
 use super::table::block::Block;
 use super::version::{Levels, LiveTable};
 
@@ -569,6 +570,9 @@ pub struct DbIterator {
     interrupted: bool,
     key_buf: Vec<u8>,
     value_buf: Vec<u8>,
+    /// Every range tombstone of the iterator's memtables and tables visible at its snapshot
+    /// (empty, and never consulted, when there is none).
+    range_deletes: RangeDeletes,
 }
 
 /// The result of one step of the merge.
@@ -589,6 +593,15 @@ impl DbIterator {
         keyspace: Keyspace,
     ) -> Self {
         db.iterator_created();
+        let visible = snapshot.sequence();
+        let mut tombstones = Vec::new();
+        for mem in &memtables {
+            tombstones.extend(mem.range_tombstones().into_iter().filter(|t| t.seq <= visible));
+        }
+        for table in levels.all().filter(|t| !t.range_deletes().is_empty()) {
+            tombstones.extend(table.range_deletes().tombstones().filter(|t| t.seq <= visible));
+        }
+        let range_deletes = RangeDeletes::new(tombstones);
         let lower = stored(options.lower, Bound::Included(vec![keyspace as u8]), keyspace);
         let upper = stored(options.upper, Bound::Excluded(vec![keyspace as u8 + 1]), keyspace);
         let reverse = options.reverse;
@@ -646,6 +659,7 @@ impl DbIterator {
             interrupted: false,
             key_buf: Vec::new(),
             value_buf: Vec::new(),
+            range_deletes,
         }
     }
 
@@ -808,7 +822,7 @@ impl DbIterator {
             }
             key.clear();
             key.extend_from_slice(e.key);
-            if e.is_live(now) {
+            if e.is_live(now) && !self.range_deletes.deletes(e.key, e.seq, seq) {
                 f(user_key(e.key), e.value, if e.kind.has_expiry() { e.expiry_ms } else { 0 });
                 emitted = Some(e.key.len() + e.value.len());
             }
@@ -846,7 +860,7 @@ impl DbIterator {
                 break;
             }
             if e.seq <= seq {
-                live = Some(e.is_live(now));
+                live = Some(e.is_live(now) && !self.range_deletes.deletes(e.key, e.seq, seq));
                 expiry = if e.kind.has_expiry() { e.expiry_ms } else { 0 };
                 value.clear();
                 value.extend_from_slice(e.value);

@@ -27,7 +27,9 @@ pub enum Kind {
     Delete = 2,
     /// A value with an absolute expiry time (unix ms); after it, the entry acts as a tombstone.
     PutWithExpiry = 3,
-    /// Deletes `[key, value)`; reserved for range deletes, not written by this version.
+    /// A range tombstone: deletes older versions of every key in `[key, value)` (the value is
+    /// the stored end key). Kept apart from point versions: in a memtable's range list and a
+    /// table's range-delete block, never in a data block.
     RangeDelete = 4,
 }
 

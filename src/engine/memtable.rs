@@ -13,6 +13,7 @@ use parking_lot::RwLock;
 
 use super::batch::Op;
 use super::key::{resolve, Kind, Lookup};
+use super::range_del::RangeTombstone;
 
 /// Per-entry bookkeeping estimate, in bytes, added to key and value sizes for accounting.
 const ENTRY_OVERHEAD_BYTES: usize = 64;
@@ -39,10 +40,27 @@ pub struct MemEntry {
     pub version: Version,
 }
 
+/// Point versions by key, and range tombstones, under one lock so a batch holding both is
+/// seen whole or not at all.
+#[derive(Default)]
+struct Contents {
+    map: BTreeMap<Arc<[u8]>, Vec<Version>>,
+    /// Range tombstones in arrival order. Scanned linearly by point reads, and only when not
+    /// empty: a memtable rarely holds more than a few (one per `clear`).
+    ranges: Vec<RangeTombstone>,
+}
+
+impl Contents {
+    /// The newest tombstone visible at `seq` covering `key`; 0 if none.
+    fn covering_seq(&self, key: &[u8], seq: u64) -> u64 {
+        self.ranges.iter().filter(|t| t.seq <= seq && t.covers(key)).map(|t| t.seq).max().unwrap_or(0)
+    }
+}
+
 /// The table.
 #[derive(Default)]
 pub struct Memtable {
-    map: RwLock<BTreeMap<Arc<[u8]>, Vec<Version>>>,
+    map: RwLock<Contents>,
     approximate_bytes: std::sync::atomic::AtomicUsize,
     entries: std::sync::atomic::AtomicU64,
 }
@@ -57,12 +75,19 @@ impl Memtable {
     /// Inserts the operations of one batch, numbered from `first_seq`, atomically for
     /// readers. Versions older than `oldest_snapshot_seq` that no snapshot needs are dropped.
     pub fn apply(&self, first_seq: u64, ops: &[Op<'_>], oldest_snapshot_seq: u64) {
-        let mut map = self.map.write();
+        let mut contents = self.map.write();
         let mut added = 0usize;
         let mut freed = 0usize;
         for (i, op) in ops.iter().enumerate() {
-            let version =
-                Version { seq: first_seq + i as u64, kind: op.kind, expiry_ms: op.expiry_ms, value: op.value.into() };
+            let seq = first_seq + i as u64;
+            if op.kind == Kind::RangeDelete {
+                added += op.stored_key.len() + op.value.len() + ENTRY_OVERHEAD_BYTES;
+                let tombstone = RangeTombstone { start: op.stored_key.to_vec(), end: op.value.to_vec(), seq };
+                contents.ranges.push(tombstone);
+                continue;
+            }
+            let map = &mut contents.map;
+            let version = Version { seq, kind: op.kind, expiry_ms: op.expiry_ms, value: op.value.into() };
             added += op.value.len() + ENTRY_OVERHEAD_BYTES;
             if let Some(versions) = map.get_mut(op.stored_key) {
                 assert!(versions.first().is_none_or(|v| v.seq < version.seq), "sequence numbers must grow");
@@ -73,7 +98,7 @@ impl Memtable {
                 map.insert(op.stored_key.into(), vec![version]);
             }
         }
-        drop(map);
+        drop(contents);
         // Accounting only ever moves by whole entries, so `freed` never exceeds what was added.
         let bytes = &self.approximate_bytes;
         let _ = bytes.fetch_update(std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed, |b| {
@@ -83,14 +108,28 @@ impl Memtable {
     }
 
     /// Looks up the newest version visible at `seq` and hands the result to `f` while the
-    /// read lock is held, so a hit copies the value once, straight into its destination.
+    /// read lock is held, so a hit copies the value once, straight into its destination. A
+    /// visible range tombstone newer than that version (or covering a key with no version
+    /// here) reads as `Deleted`.
     pub fn get<R>(&self, stored_key: &[u8], seq: u64, now_ms: u64, f: impl FnOnce(Lookup<&[u8]>) -> R) -> R {
-        let map = self.map.read();
-        let found = map.get(stored_key).and_then(|versions| versions.iter().find(|v| v.seq <= seq));
+        let contents = self.map.read();
+        let found = contents.map.get(stored_key).and_then(|versions| versions.iter().find(|v| v.seq <= seq));
+        let range_seq = if contents.ranges.is_empty() { 0 } else { contents.covering_seq(stored_key, seq) };
         match found {
-            Some(v) => f(resolve(v.kind, v.expiry_ms, &v.value[..], now_ms)),
-            None => f(Lookup::Absent),
+            Some(v) if v.seq > range_seq => f(resolve(v.kind, v.expiry_ms, &v.value[..], now_ms)),
+            _ if range_seq > 0 => f(Lookup::Deleted),
+            _ => f(Lookup::Absent),
         }
+    }
+
+    /// The range tombstones (copied; empty for nearly every memtable).
+    #[must_use]
+    pub fn range_tombstones(&self) -> Vec<RangeTombstone> {
+        let contents = self.map.read();
+        if contents.ranges.is_empty() {
+            return Vec::new();
+        }
+        contents.ranges.clone()
     }
 
     /// Appends to `out` every version of up to `keys_max` keys in the range, in iteration
@@ -108,8 +147,8 @@ impl Memtable {
         if range_is_empty(lower, upper) {
             return 0; // BTreeMap::range panics on such ranges
         }
-        let map = self.map.read();
-        let range = map.range::<[u8], _>((lower, upper));
+        let contents = self.map.read();
+        let range = contents.map.range::<[u8], _>((lower, upper));
         let mut taken = 0;
         let mut take = |key: &Arc<[u8]>, versions: &Vec<Version>| {
             let entries = versions.iter().map(|v| MemEntry { key: Arc::clone(key), version: v.clone() });
@@ -139,15 +178,16 @@ impl Memtable {
         self.approximate_bytes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Whether nothing was ever inserted.
+    /// Whether nothing was ever inserted (no version and no range tombstone).
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.map.read().is_empty()
+        let contents = self.map.read();
+        contents.map.is_empty() && contents.ranges.is_empty()
     }
 
     /// Calls `f(stored_key)` for every key.
     pub fn for_each_key(&self, mut f: impl FnMut(&[u8])) {
-        for key in self.map.read().keys() {
+        for key in self.map.read().map.keys() {
             f(key);
         }
     }
@@ -155,8 +195,8 @@ impl Memtable {
     /// Calls `f(stored_key, version)` for every version in internal-key order (key
     /// ascending, newest first). Used by flush on an immutable memtable.
     pub fn for_each(&self, mut f: impl FnMut(&[u8], &Version) -> super::error::Result<()>) -> super::error::Result<()> {
-        let map = self.map.read();
-        for (key, versions) in map.iter() {
+        let contents = self.map.read();
+        for (key, versions) in contents.map.iter() {
             for v in versions {
                 f(key, v)?;
             }
@@ -214,6 +254,25 @@ mod tests {
         assert_eq!(m.get(b"k", 2, 0, |l| l.map_value()), Lookup::Value(b"2".to_vec()));
         m.apply(4, &[op(Kind::Put, b"k", b"4")], u64::MAX);
         assert_eq!(m.get(b"k", 1, 0, |l| l.map_value()), Lookup::Absent);
+    }
+
+    #[test]
+    fn range_tombstones_hide_older_versions_only() {
+        let m = Memtable::new();
+        m.apply(1, &[op(Kind::Put, b"b", b"1"), op(Kind::Put, b"d", b"1")], u64::MAX);
+        m.apply(3, &[op(Kind::RangeDelete, b"a", b"c")], u64::MAX);
+        m.apply(4, &[op(Kind::Put, b"a", b"2")], u64::MAX);
+        assert!(!m.is_empty());
+        assert_eq!(m.get(b"b", u64::MAX, 0, |l| l.map_value()), Lookup::Deleted);
+        assert_eq!(m.get(b"b", 2, 0, |l| l.map_value()), Lookup::Value(b"1".to_vec()), "a snapshot below it");
+        assert_eq!(m.get(b"bz", u64::MAX, 0, |l| l.map_value()), Lookup::Deleted, "no version here, covered");
+        assert_eq!(m.get(b"a", u64::MAX, 0, |l| l.map_value()), Lookup::Value(b"2".to_vec()), "written after");
+        assert_eq!(m.get(b"c", u64::MAX, 0, |l| l.map_value()), Lookup::Absent, "the end is exclusive");
+        assert_eq!(m.get(b"d", u64::MAX, 0, |l| l.map_value()), Lookup::Value(b"1".to_vec()));
+        assert_eq!(m.range_tombstones().len(), 1);
+        let only_range = Memtable::new();
+        only_range.apply(1, &[op(Kind::RangeDelete, b"a", b"c")], u64::MAX);
+        assert!(!only_range.is_empty());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod maintenance;
 pub mod manifest;
 pub mod memtable;
 pub mod options;
+pub mod range_del;
 mod recovery;
 pub mod storage;
 pub mod table;

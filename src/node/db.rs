@@ -432,14 +432,16 @@ impl NativeDb {
             .map_err(|e| to_js(&e))
     }
 
-    /// Deletes the keys in `range` (at most `limit`) off the JS thread; resolves to the count.
-    #[napi(ts_return_type = "Promise<number>")]
+    /// Deletes the keys in `range` (at most `limit`) off the JS thread. Resolves to the count
+    /// when keys were deleted one by one (with a `limit`), to `undefined` when the whole range
+    /// went with one range tombstone (no count is known then).
+    #[napi(ts_return_type = "Promise<number | undefined>")]
     pub fn clear(&self, range: NativeRange, limit: Option<f64>) -> AsyncTask<Job> {
         let db = self.db.clone();
         let options = iter_options(&range);
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let limit = limit.filter(|l| l.is_finite() && *l >= 0.0).map(|l| l as u64);
-        AsyncTask::new(Job::new(move || Ok(Output::Count(db.clear(options, limit)?))))
+        AsyncTask::new(Job::new(move || Ok(db.clear(options, limit)?.map_or(Output::Unit, Output::Count))))
     }
 
     /// Flushes and compacts the tables holding keys in `range` off the JS thread.

@@ -32,6 +32,7 @@ use parking_lot::Mutex;
 
 use self::policy::{PolicyStats, WTinyLfu};
 use super::cache::{add_stats, BlockCache};
+use super::range_del::RangeTombstone;
 
 const SHARDS: usize = 16;
 /// HOT's share of the cache budget; WARM gets the rest (blocks also serve neighbours, scans
@@ -143,6 +144,17 @@ impl HeatMap {
                 shard.lock().remove(key);
             }
         });
+    }
+
+    /// Removes every HOT key that one of `ranges` covers (their range tombstones are about to
+    /// move from a memtable into a table, which HOT is consulted before). Scans HOT, so it
+    /// costs O(HOT entries), once per flush of a memtable holding range tombstones. Bumps the
+    /// generation first, like `invalidate`.
+    pub fn invalidate_ranges(&self, ranges: &[RangeTombstone]) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        for shard in &self.hot {
+            shard.lock().retain(|key| !ranges.iter().any(|t| t.covers(key)));
+        }
     }
 
     /// Changes the budget of both tiers; shrinking evicts at once.

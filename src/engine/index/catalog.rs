@@ -100,6 +100,18 @@ impl IndexDef {
             && stored_key.get(1..).is_some_and(|k| k.starts_with(&self.prefix))
     }
 
+    /// The part of the stored-key range `[start, end)` under this index's prefix, if any.
+    #[must_use]
+    pub fn clip(&self, start: &[u8], end: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+        let mut low = vec![Keyspace::User as u8];
+        low.extend_from_slice(&self.prefix);
+        // The user tag is 0, so the tagged prefix is never all 0xff and always has an end.
+        let high = crate::engine::iter::prefix_end(&low)?;
+        let lo = if start > low.as_slice() { start.to_vec() } else { low };
+        let hi = if end < high.as_slice() { end.to_vec() } else { high };
+        (lo < hi).then_some((lo, hi))
+    }
+
     /// The stored key of this definition's record.
     #[must_use]
     pub fn record_key(&self) -> Vec<u8> {

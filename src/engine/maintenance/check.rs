@@ -11,9 +11,13 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::error::{IoContext, Result};
 use crate::engine::key::{compare_internal, Kind};
+use crate::engine::range_del::{inclusive_end, RangeTombstone};
 use crate::engine::storage::{ReadableFile, Storage};
 use crate::engine::table::block::{decode_stored, Block};
-use crate::engine::table::format::{BlockHandle, Footer, Header, BLOCK_TRAILER_BYTES, FOOTER_BYTES, HEADER_BYTES};
+use crate::engine::table::format::{
+    BlockHandle, Footer, Header, BLOCK_TRAILER_BYTES, FLAG_HAS_RANGE_DELETES, FOOTER_BYTES, HEADER_BYTES,
+};
+use crate::engine::table::reader::{decode_range_deletes, range_delete_handle};
 
 /// Bytes hashed per read while checking the SHA-256 (bounded memory for any table size).
 const HASH_CHUNK_BYTES: usize = 1024 * 1024;
@@ -96,11 +100,13 @@ pub struct TableCheck {
     pub footer: Option<Footer>,
     /// Entries in intact, ordered blocks.
     pub entries: u64,
+    /// Range tombstones of an intact range-delete block (not counted in `entries`).
+    pub range_deletes: Vec<RangeTombstone>,
     /// Bytes of the file.
     pub bytes: u64,
-    /// Smallest and largest stored key seen.
+    /// Smallest stored key seen (or range-delete start), as the MANIFEST records it.
     pub smallest: Vec<u8>,
-    /// Largest stored key seen.
+    /// Largest stored key seen (or range-delete end), as the MANIFEST records it.
     pub largest: Vec<u8>,
     /// Largest sequence number seen.
     pub max_seq: u64,
@@ -162,9 +168,50 @@ pub fn check_table(
         check.problem(name, 0, ProblemKind::Checksum, "SHA-256 of the file does not match its footer");
     }
     check_blocks(file.as_ref(), footer_at, &footer, name, &mut check, visit)?;
+    if check.header.as_ref().is_some_and(|h| h.flags & FLAG_HAS_RANGE_DELETES != 0) {
+        check_range_deletes(file.as_ref(), footer_at, &footer, name, &mut check)?;
+    }
     progress(FOOTER_BYTES as u64);
     check.footer = Some(footer);
     Ok(check)
+}
+
+/// Reads the range-delete block (between the index block and the footer), checks it, and
+/// widens the key range and sequence number seen by its tombstones, as the builder does.
+fn check_range_deletes(
+    file: &dyn ReadableFile,
+    footer_at: u64,
+    footer: &Footer,
+    name: &str,
+    check: &mut TableCheck,
+) -> Result<()> {
+    let Some(handle) = range_delete_handle(footer, footer_at) else {
+        check.problem(name, footer_at, ProblemKind::Format, "range-delete block missing");
+        return Ok(());
+    };
+    let block = match read_block(file, handle, footer_at)? {
+        Ok(b) => b,
+        Err(what) => {
+            check.problem(name, handle.offset, ProblemKind::Checksum, format!("range-delete block: {what}"));
+            return Ok(());
+        }
+    };
+    let Some(tombstones) = decode_range_deletes(&block) else {
+        check.problem(name, handle.offset, ProblemKind::Format, "malformed range-delete block");
+        return Ok(());
+    };
+    for t in &tombstones {
+        if check.smallest.is_empty() || t.start < check.smallest {
+            check.smallest.clone_from(&t.start);
+        }
+        let end = inclusive_end(&t.end);
+        if end > check.largest.as_slice() {
+            check.largest = end.to_vec();
+        }
+        check.max_seq = check.max_seq.max(t.seq);
+    }
+    check.range_deletes = tombstones;
+    Ok(())
 }
 
 /// SHA-256 of the first `len` bytes, read in bounded chunks.

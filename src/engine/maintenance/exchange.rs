@@ -262,6 +262,9 @@ fn import_bdb(db: &Db, source: &dyn Storage, path: &Path, progress: &mut dyn FnM
     if let Some(what) = bad_entry {
         return Err(Error::corruption(name, 0, what));
     }
+    if !checked.range_deletes.is_empty() {
+        return Err(Error::corruption(name, 0, "export file holds range deletes"));
+    }
     db.ingest(|add| {
         let mut entries = 0u64;
         let second = check_table(

@@ -182,7 +182,8 @@ impl Repair<'_> {
         let checked = check_table(self.storage.as_ref(), &path, &name, &mut |_| Ok(()), &mut |_| {})?;
         self.max_seq = self.max_seq.max(checked.max_seq);
         let mut problems = checked.problems;
-        if problems.is_empty() && checked.entries > 0 {
+        let has_data = checked.entries > 0 || !checked.range_deletes.is_empty();
+        if problems.is_empty() && has_data {
             // A table whose bytes hold but that is not this file's table (a renamed file, an
             // export) is salvaged like a damaged one.
             match Table::open(self.storage.as_ref(), &path, number, Arc::clone(&self.cache)) {
@@ -217,7 +218,11 @@ impl Repair<'_> {
         let file = self.storage.create(&salvage_path).ctx(|| format!("creating table {salvage_number:06}"))?;
         let mut builder =
             TableBuilder::new(file, salvage_number, self.options.compression, self.options.block_size_bytes);
-        let mut salvaged = 0u64;
+        // An intact range-delete block is salvaged with the intact data blocks.
+        for t in &checked.range_deletes {
+            builder.add_range_delete(&t.start, &t.end, t.seq)?;
+        }
+        let mut salvaged = checked.range_deletes.len() as u64;
         check_table(
             self.storage.as_ref(),
             &path,
@@ -280,7 +285,11 @@ impl Repair<'_> {
         let path = files::path(self.dir, number, FileKind::Table);
         let file = self.storage.create(&path).ctx(|| format!("creating table {number:06}"))?;
         let mut builder = TableBuilder::new(file, number, self.options.compression, self.options.block_size_bytes);
-        let mut entries = 0u64;
+        let ranges = mem.range_tombstones();
+        for t in &ranges {
+            builder.add_range_delete(&t.start, &t.end, t.seq)?;
+        }
+        let mut entries = ranges.len() as u64;
         mem.for_each(|key, v| {
             entries += 1;
             builder.add(key, v.seq, v.kind, v.expiry_ms, &v.value)

@@ -5,10 +5,11 @@ use sha2::{Digest, Sha256};
 
 use super::block::{encode_stored, BlockBuilder};
 use super::filter;
-use super::format::{BlockHandle, Footer, Header, FILE_KIND_TABLE, FLAG_HAS_FILTER};
-use crate::engine::error::{IoContext, Result};
+use super::format::{BlockHandle, Footer, Header, FILE_KIND_TABLE, FLAG_HAS_FILTER, FLAG_HAS_RANGE_DELETES};
+use crate::engine::error::{Error, IoContext, Result};
 use crate::engine::key::Kind;
 use crate::engine::options::Compression;
+use crate::engine::range_del::{inclusive_end, RangeTombstone};
 use crate::engine::storage::WritableFile;
 
 /// Bytes buffered before one `write`.
@@ -23,11 +24,13 @@ pub struct TableMeta {
     pub level: u8,
     /// File size in bytes.
     pub file_size: u64,
-    /// Entries in the table.
+    /// Entries in the table's data blocks (range tombstones not counted).
     pub entry_count: u64,
-    /// Smallest stored key.
+    /// Smallest stored key, or range-delete start.
     pub smallest: Vec<u8>,
-    /// Largest stored key.
+    /// Largest stored key, or the largest key a range tombstone may cover
+    /// (`range_del::inclusive_end`), whichever is larger: reads and compactions must not skip
+    /// a table whose range tombstones cover a key.
     pub largest: Vec<u8>,
     /// Largest sequence number.
     pub max_seq: u64,
@@ -48,6 +51,8 @@ pub struct TableBuilder {
     entry_count: u64,
     smallest: Option<Vec<u8>>,
     max_seq: u64,
+    header: Header,
+    range_deletes: Vec<RangeTombstone>,
 }
 
 impl TableBuilder {
@@ -61,14 +66,15 @@ impl TableBuilder {
     pub fn new_export(file: Box<dyn WritableFile>, compression: Compression, block_size_bytes: usize) -> Self {
         let mut b = Self::new(file, 0, compression, block_size_bytes);
         b.out.clear();
-        let header = Header {
+        b.header = Header {
             file_kind: super::format::FILE_KIND_EXPORT,
             compression,
             flags: FLAG_HAS_FILTER,
             created_ms: crate::engine::key::now_ms(),
             table_number: 0,
         };
-        b.emit(&header.encode());
+        let header = b.header.encode();
+        b.emit(&header);
         b
     }
 
@@ -101,9 +107,44 @@ impl TableBuilder {
             entry_count: 0,
             smallest: None,
             max_seq: 0,
+            header,
+            range_deletes: Vec::new(),
         };
-        b.emit(&header.encode());
+        let header = b.header.encode();
+        b.emit(&header);
         b
+    }
+
+    /// Marks the table as carrying a range-delete block (header flag
+    /// `FLAG_HAS_RANGE_DELETES`), possibly empty. Possible only while nothing has been
+    /// written to the file (the header is its first bytes); `add_range_delete` calls it.
+    pub fn allow_range_deletes(&mut self) -> Result<()> {
+        if self.header.flags & FLAG_HAS_RANGE_DELETES != 0 {
+            return Ok(());
+        }
+        let header_bytes = super::format::HEADER_BYTES;
+        if self.offset != 0 || self.out.len() < header_bytes {
+            return Err(Error::Internal("range deletes must be announced before a table's first write".into()));
+        }
+        self.header.flags |= FLAG_HAS_RANGE_DELETES;
+        let header = self.header.encode();
+        if let Some(head) = self.out.get_mut(..header_bytes) {
+            head.copy_from_slice(&header);
+        }
+        Ok(())
+    }
+
+    /// Adds a range tombstone `[start, end)` (stored keys) at `seq`, in any order relative to
+    /// the entries. Call before the first data block is written out (or after
+    /// `allow_range_deletes`).
+    pub fn add_range_delete(&mut self, start: &[u8], end: &[u8], seq: u64) -> Result<()> {
+        self.allow_range_deletes()?;
+        if start >= end {
+            return Err(Error::Internal("an empty range tombstone".into()));
+        }
+        self.range_deletes.push(RangeTombstone { start: start.to_vec(), end: end.to_vec(), seq });
+        self.max_seq = self.max_seq.max(seq);
+        Ok(())
     }
 
     fn emit(&mut self, bytes: &[u8]) {
@@ -175,16 +216,38 @@ impl TableBuilder {
         self.offset + self.out.len() as u64
     }
 
-    /// Writes filter, index and footer, fsyncs the file, and returns its metadata.
+    /// Writes filter, index, range-delete block (if announced) and footer, fsyncs the file,
+    /// and returns its metadata.
     pub fn finish(mut self) -> Result<TableMeta> {
         let largest = self.data.last_key().to_vec();
-        let largest = if largest.is_empty() { self.index_last_key() } else { largest };
+        let mut largest = if largest.is_empty() { self.index_last_key() } else { largest };
+        let mut smallest = self.smallest.take().unwrap_or_default();
         self.finish_data_block()?;
         let data_end = self.offset + self.out.len() as u64;
         let filter_bytes = filter::build(&self.key_hashes);
         let filter = self.write_meta_block(&filter_bytes);
         let index_raw = self.index.finish();
         let index = self.write_meta_block(&index_raw);
+        if self.header.flags & FLAG_HAS_RANGE_DELETES != 0 {
+            // Internal-key order: start ascending, newest first; a repeat of one tombstone
+            // is written once.
+            let mut tombstones = std::mem::take(&mut self.range_deletes);
+            tombstones.sort_by(|a, b| a.start.cmp(&b.start).then(b.seq.cmp(&a.seq)));
+            tombstones.dedup_by(|a, b| a.start == b.start && a.seq == b.seq);
+            let mut block = BlockBuilder::default();
+            for t in &tombstones {
+                block.add(&t.start, t.seq, Kind::RangeDelete, 0, &t.end);
+                if smallest.is_empty() || t.start < smallest {
+                    smallest.clone_from(&t.start);
+                }
+                let end = inclusive_end(&t.end);
+                if end > largest.as_slice() {
+                    largest = end.to_vec();
+                }
+            }
+            let raw = block.finish();
+            self.write_meta_block(&raw);
+        }
         self.write_out()?;
         let sha256: [u8; 32] = self.sha.clone().finalize().into();
         let footer = Footer {
@@ -202,7 +265,7 @@ impl TableBuilder {
             level: 0,
             file_size: self.file.len_bytes(),
             entry_count: self.entry_count,
-            smallest: self.smallest.unwrap_or_default(),
+            smallest,
             largest,
             max_seq: self.max_seq,
         })

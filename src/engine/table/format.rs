@@ -20,8 +20,11 @@ pub const FOOTER_BYTES: usize = 96;
 pub const BLOCK_TRAILER_BYTES: usize = 5;
 /// Header flag: the table has a filter block.
 pub const FLAG_HAS_FILTER: u32 = 1;
+/// Header flag: a range-delete block follows the index block (docs/format.md "Range-delete
+/// block"). Readers older than this flag refuse such tables instead of missing the deletes.
+pub const FLAG_HAS_RANGE_DELETES: u32 = 2;
 /// Flags this version understands; a reader refuses others.
-pub const FLAGS_KNOWN: u32 = FLAG_HAS_FILTER;
+pub const FLAGS_KNOWN: u32 = FLAG_HAS_FILTER | FLAG_HAS_RANGE_DELETES;
 
 /// Where a block lives: offset of its stored bytes and their length (trailer excluded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

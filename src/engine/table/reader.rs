@@ -7,10 +7,14 @@ use std::sync::Arc;
 
 use super::block::{decode_stored, Block};
 use super::filter;
-use super::format::{BlockHandle, Footer, Header, BLOCK_TRAILER_BYTES, FILE_KIND_TABLE, FOOTER_BYTES, HEADER_BYTES};
+use super::format::{
+    BlockHandle, Footer, Header, BLOCK_TRAILER_BYTES, FILE_KIND_TABLE, FLAG_HAS_RANGE_DELETES, FOOTER_BYTES,
+    HEADER_BYTES,
+};
 use crate::engine::cache::BlockCache;
 use crate::engine::error::{Error, IoContext, Result};
-use crate::engine::key::{compare_internal, resolve, Lookup};
+use crate::engine::key::{compare_internal, resolve, Kind, Lookup};
+use crate::engine::range_del::{RangeDeletes, RangeTombstone};
 use crate::engine::storage::{ReadableFile, Storage};
 
 /// One index entry: the last internal key of a data block and where the block is.
@@ -118,6 +122,37 @@ fn with_read_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
     })
 }
 
+/// Where the range-delete block of a table with `FLAG_HAS_RANGE_DELETES` is: right after the
+/// index block's trailer, up to the footer (its handle is implied, so the footer keeps its
+/// v1 layout). `None` if there is no room for a block there.
+#[must_use]
+pub fn range_delete_handle(footer: &Footer, footer_at: u64) -> Option<BlockHandle> {
+    let offset = footer.index.offset.checked_add(u64::from(footer.index.size) + BLOCK_TRAILER_BYTES as u64)?;
+    let size = footer_at.checked_sub(offset)?.checked_sub(BLOCK_TRAILER_BYTES as u64)?;
+    Some(BlockHandle { offset, size: u32::try_from(size).ok()? })
+}
+
+/// The tombstones of a decoded range-delete block; `None` if an entry is not a range delete,
+/// is empty (`end <= start`) or the block is malformed or out of order.
+#[must_use]
+pub fn decode_range_deletes(block: &Block) -> Option<Vec<RangeTombstone>> {
+    let mut it = block.iter();
+    let mut out: Vec<RangeTombstone> = Vec::new();
+    while let Some(e) = it.next_entry() {
+        let start = it.key();
+        if e.kind != Kind::RangeDelete || e.value <= start {
+            return None;
+        }
+        if let Some(last) = out.last() {
+            if compare_internal(&last.start, last.seq, start, e.seq) != Ordering::Less {
+                return None;
+            }
+        }
+        out.push(RangeTombstone { start: start.to_vec(), end: e.value.to_vec(), seq: e.seq });
+    }
+    (!it.is_corrupt()).then_some(out)
+}
+
 /// An open table.
 pub struct Table {
     number: u64,
@@ -127,6 +162,8 @@ pub struct Table {
     index: Index,
     filter: Vec<u8>,
     footer: Footer,
+    /// The range-delete block, fragmented; empty for tables without one.
+    range_deletes: RangeDeletes,
 }
 
 impl std::fmt::Debug for Table {
@@ -154,7 +191,16 @@ impl Table {
         let mut foot = [0u8; FOOTER_BYTES];
         file.read_exact_at(&mut foot, footer_at).ctx(|| format!("reading footer of {name}"))?;
         let footer = Footer::decode(&foot).map_err(|what| Error::corruption(&name, footer_at, what))?;
-        let mut table = Self { number, cache, name, file, index: Index::default(), filter: Vec::new(), footer };
+        let mut table = Self {
+            number,
+            cache,
+            name,
+            file,
+            index: Index::default(),
+            filter: Vec::new(),
+            footer,
+            range_deletes: RangeDeletes::default(),
+        };
         for h in [table.footer.filter, table.footer.index] {
             if h.offset.saturating_add(u64::from(h.size) + BLOCK_TRAILER_BYTES as u64) > footer_at {
                 return Err(Error::corruption(&table.name, footer_at, "block handle past the footer"));
@@ -162,7 +208,21 @@ impl Table {
         }
         table.filter = table.read_raw(table.footer.filter)?;
         table.index = table.load_index()?;
+        if header.flags & FLAG_HAS_RANGE_DELETES != 0 {
+            let handle = range_delete_handle(&table.footer, footer_at)
+                .ok_or_else(|| Error::corruption(&table.name, footer_at, "range-delete block missing"))?;
+            let block = table.read_block(handle)?;
+            let tombstones = decode_range_deletes(&block)
+                .ok_or_else(|| Error::corruption(&table.name, handle.offset, "malformed range-delete block"))?;
+            table.range_deletes = RangeDeletes::new(tombstones);
+        }
         Ok(table)
+    }
+
+    /// The table's range tombstones (empty for most tables).
+    #[must_use]
+    pub const fn range_deletes(&self) -> &RangeDeletes {
+        &self.range_deletes
     }
 
     fn load_index(&self) -> Result<Index> {
@@ -254,7 +314,7 @@ impl Table {
     }
 
     /// Looks up `key` at `seq` in a block `locate` chose; also says whether the version found
-    /// carries an expiry time.
+    /// carries an expiry time, and its sequence number (`u64::MAX` when absent).
     pub fn lookup<'b>(
         &self,
         block: &'b Block,
@@ -262,23 +322,33 @@ impl Table {
         key: &[u8],
         seq: u64,
         now_ms: u64,
-    ) -> Result<(Lookup<&'b [u8]>, bool)> {
+    ) -> Result<(Lookup<&'b [u8]>, bool, u64)> {
         let mut it = block.iter();
         let found = it.seek(key, seq);
         if it.is_corrupt() {
             return Err(Error::corruption(&self.name, handle.offset, "malformed data block"));
         }
         Ok(match found {
-            Some(e) if it.key() == key => (resolve(e.kind, e.expiry_ms, e.value, now_ms), e.kind.has_expiry()),
-            _ => (Lookup::Absent, false),
+            Some(e) if it.key() == key => (resolve(e.kind, e.expiry_ms, e.value, now_ms), e.kind.has_expiry(), e.seq),
+            _ => (Lookup::Absent, false, u64::MAX),
         })
     }
 
-    /// Looks up the newest version of `key` visible at `seq`, reading from disk if needed.
+    /// Looks up the newest version of `key` visible at `seq`, reading from disk if needed;
+    /// the table's own range tombstones apply.
     pub fn get<R>(&self, key: &[u8], seq: u64, now_ms: u64, f: impl FnOnce(Lookup<&[u8]>) -> R) -> Result<R> {
-        let Some(handle) = self.locate(key, filter::key_hash(key), seq) else { return Ok(f(Lookup::Absent)) };
+        let range_seq = self.range_deletes.covering_seq(key, seq);
+        let Some(handle) = self.locate(key, filter::key_hash(key), seq) else {
+            return Ok(f(if range_seq > 0 { Lookup::Deleted } else { Lookup::Absent }));
+        };
         let block = self.block(handle, false)?.ok_or_else(|| Error::Internal("uncached block after a read".into()))?;
-        Ok(f(self.lookup(&block, handle, key, seq, now_ms)?.0))
+        let (found, _, version_seq) = self.lookup(&block, handle, key, seq, now_ms)?;
+        Ok(f(match found {
+            Lookup::Absent if range_seq == 0 => Lookup::Absent,
+            Lookup::Absent => Lookup::Deleted,
+            _ if version_seq < range_seq => Lookup::Deleted,
+            found => found,
+        }))
     }
 
     /// Number of data blocks.

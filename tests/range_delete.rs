@@ -1,0 +1,437 @@
+//! Claim: a range delete (`WriteBatch::delete_range`, `Db::clear` without a limit) is one
+//! record that deletes every older version of every key in its range, for every read path
+//! (point reads from memtables, the HOT cache and tables at every level, reads at snapshots,
+//! memory-only reads, iterators both ways and after `seek`), across flush, compaction, WAL
+//! replay, a crash at any file-system call, `verify`, `repair` and export/import; a snapshot
+//! older than the tombstone still sees the keys; later writes are visible; and compaction
+//! returns the space of a cleared range.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use browserdb::engine::maintenance::{export, import, repair, verify, ExchangeFormat};
+use browserdb::engine::storage::{MemStorage, Storage};
+use browserdb::engine::{CompactionStyle, Compression, Db, IterOptions, Options, WriteBatch};
+use common::{dir, dump, open};
+
+fn k(i: u32) -> Vec<u8> {
+    format!("k{i:06}").into_bytes()
+}
+
+fn v(i: u32, round: u32) -> Vec<u8> {
+    format!("v{i}-{round}-{}", "x".repeat(40)).into_bytes()
+}
+
+fn options() -> Options {
+    Options {
+        write_buffer_size_bytes: 64 * 1024,
+        table_size_bytes_target: 16 * 1024,
+        level1_size_bytes_target: 64 * 1024,
+        block_size_bytes: 512,
+        compression: Compression::None,
+        ..Options::default()
+    }
+}
+
+fn fill(db: &Db, range: std::ops::Range<u32>, round: u32) {
+    let mut batch = WriteBatch::new();
+    for i in range {
+        batch.put(&k(i), &v(i, round)).unwrap();
+    }
+    db.write(batch, false).unwrap();
+}
+
+fn delete_range(db: &Db, start: u32, end: u32) {
+    let mut batch = WriteBatch::new();
+    batch.delete_range(&k(start), &k(end)).unwrap();
+    db.write(batch, false).unwrap();
+}
+
+/// Point reads of every key of `0..n` against what is expected: present (round) or absent.
+fn check_gets(db: &Db, n: u32, expect: impl Fn(u32) -> Option<u32>, at: &str) {
+    for i in 0..n {
+        assert_eq!(db.get(&k(i)).unwrap(), expect(i).map(|r| v(i, r)), "{at}: get {}", String::from_utf8_lossy(&k(i)));
+    }
+}
+
+/// Forward and reverse scans of everything, and a bounded scan in both directions.
+fn check_scans(db: &Db, n: u32, expect: impl Fn(u32) -> Option<u32>, at: &str) {
+    let all: Vec<(Vec<u8>, Vec<u8>)> = (0..n).filter_map(|i| expect(i).map(|r| (k(i), v(i, r)))).collect();
+    let scanned: Vec<(Vec<u8>, Vec<u8>)> = dump(db).into_iter().map(|(k, v, _)| (k, v)).collect();
+    assert_eq!(scanned, all, "{at}: forward scan");
+    let mut rev = db.iter(IterOptions { reverse: true, ..IterOptions::default() }, None).unwrap();
+    let mut reversed = Vec::new();
+    while let Some(e) = rev.next_entry().unwrap() {
+        reversed.push(e);
+    }
+    reversed.reverse();
+    assert_eq!(reversed, all, "{at}: reverse scan");
+    let bounded = IterOptions { lower: Bound::Included(k(n / 4)), upper: Bound::Excluded(k(3 * n / 4)), reverse: true };
+    let mut it = db.iter(bounded, None).unwrap();
+    let mut got = Vec::new();
+    while let Some(e) = it.next_entry().unwrap() {
+        got.push(e);
+    }
+    let want: Vec<_> = all.iter().rev().filter(|(key, _)| *key >= k(n / 4) && *key < k(3 * n / 4)).cloned().collect();
+    assert_eq!(got, want, "{at}: bounded reverse scan");
+}
+
+#[test]
+fn point_reads_and_scans_honour_a_range_delete_from_memtable_to_the_last_level() {
+    let storage = MemStorage::new();
+    let db = open(&storage, options()).unwrap();
+    let n = 2000;
+    fill(&db, 0..n, 0);
+    db.flush().unwrap();
+    db.compact(None, None).unwrap(); // the values now sit in level 1
+    fill(&db, 0..n / 2, 1); // newer versions of the first half in level 0
+    db.flush().unwrap();
+    fill(&db, 0..100, 2); // and in the memtable
+    delete_range(&db, 50, 1500);
+    fill(&db, 1000..1010, 3); // written after the range delete: visible
+    let expect = |i: u32| match i {
+        1000..1010 => Some(3),
+        50..1500 => None,
+        0..50 => Some(2),
+        _ => Some(0),
+    };
+    check_gets(&db, n, expect, "memtable");
+    check_scans(&db, n, expect, "memtable");
+    db.flush().unwrap();
+    check_gets(&db, n, expect, "level 0");
+    check_scans(&db, n, expect, "level 0");
+    db.compact(None, None).unwrap();
+    check_gets(&db, n, expect, "after compaction");
+    check_scans(&db, n, expect, "after compaction");
+    // The tables of each level stay disjoint (a tombstone's extent counts as part of a table).
+    let tables = db.tables().unwrap();
+    for level in 1..7u8 {
+        let mut ranges: Vec<_> =
+            tables.iter().filter(|t| t.level == level).map(|t| (&t.smallest, &t.largest)).collect();
+        ranges.sort();
+        for pair in ranges.windows(2) {
+            assert!(pair[0].1 < pair[1].0, "level {level}: {pair:?} overlap");
+        }
+    }
+    let report = verify(&db, &mut |_, _| {}).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    db.close().unwrap();
+    let db = open(&storage, options()).unwrap();
+    check_gets(&db, n, expect, "reopened");
+    check_scans(&db, n, expect, "reopened");
+}
+
+#[test]
+fn snapshots_older_than_the_tombstone_keep_seeing_the_keys() {
+    let storage = MemStorage::new();
+    let db = open(&storage, options()).unwrap();
+    let n = 1500;
+    fill(&db, 0..n, 0);
+    db.flush().unwrap();
+    let before = db.snapshot().unwrap();
+    delete_range(&db, 100, 1400);
+    let after = db.snapshot().unwrap();
+    fill(&db, 200..210, 1);
+    for step in ["memtable", "flushed", "compacted"] {
+        match step {
+            "flushed" => db.flush().unwrap(),
+            "compacted" => db.compact(None, None).unwrap(),
+            _ => {}
+        }
+        for i in (0..n).step_by(7) {
+            assert_eq!(db.get_at(&k(i), Some(&before)).unwrap(), Some(v(i, 0)), "{step}: old snapshot, key {i}");
+            let hidden = (100..1400).contains(&i);
+            assert_eq!(db.get_at(&k(i), Some(&after)).unwrap().is_none(), hidden, "{step}: new snapshot, key {i}");
+        }
+        let mut it = db.iter(IterOptions::default(), Some(&before)).unwrap();
+        let mut count = 0;
+        while it.next_entry().unwrap().is_some() {
+            count += 1;
+        }
+        assert_eq!(count, n, "{step}: a scan at the old snapshot");
+        let mut it = db.iter(IterOptions { reverse: true, ..IterOptions::default() }, Some(&after)).unwrap();
+        let mut count = 0;
+        while it.next_entry().unwrap().is_some() {
+            count += 1;
+        }
+        assert_eq!(count, n - 1300, "{step}: a reverse scan at the new snapshot");
+        assert_eq!(db.get(&k(205)).unwrap(), Some(v(205, 1)), "{step}: a later put");
+        let report = verify(&db, &mut |_, _| {}).unwrap();
+        assert!(report.problems.is_empty(), "{step}: {:?}", report.problems);
+    }
+    // The snapshot kept the covered values through compaction, over several level-1 tables
+    // that each carry their piece of the tombstone, without overlapping.
+    let level1: Vec<_> = db.tables().unwrap().into_iter().filter(|t| t.level == 1).collect();
+    assert!(level1.len() > 3, "{} level-1 tables", level1.len());
+    for pair in level1.windows(2) {
+        assert!(pair[0].largest < pair[1].smallest, "{:?} and {:?} overlap", pair[0], pair[1]);
+    }
+    drop((before, after));
+    db.compact(None, None).unwrap();
+    check_gets(
+        &db,
+        n,
+        |i| if (200..210).contains(&i) { Some(1) } else { (!(100..1400).contains(&i)).then_some(0) },
+        "end",
+    );
+}
+
+#[test]
+fn a_range_delete_survives_a_crash_through_wal_replay_and_is_atomic_with_its_batch() {
+    let storage = MemStorage::new();
+    let db = open(&storage, options()).unwrap();
+    fill(&db, 0..500, 0);
+    db.flush().unwrap();
+    let mut batch = WriteBatch::new();
+    batch.delete_range(&k(10), &k(400)).unwrap();
+    batch.put(&k(20), b"in the same batch").unwrap();
+    db.write(batch, true).unwrap();
+    drop(db);
+    let crashed = storage.process_crash();
+    let db = open(&crashed, options()).unwrap();
+    assert_eq!(db.get(&k(9)).unwrap(), Some(v(9, 0)));
+    assert_eq!(db.get(&k(10)).unwrap(), None);
+    assert_eq!(db.get(&k(20)).unwrap(), Some(b"in the same batch".to_vec()), "a put after it in its batch");
+    assert_eq!(db.get(&k(399)).unwrap(), None);
+    assert_eq!(db.get(&k(400)).unwrap(), Some(v(400, 0)), "the end is exclusive");
+    assert_eq!(dump(&db).len(), 500 - 390 + 1);
+}
+
+/// Which keys a `clear` case deletes.
+type Doomed = Box<dyn Fn(&[u8]) -> bool>;
+
+#[test]
+fn clear_writes_one_tombstone_for_bounds_and_prefixes() {
+    let storage = MemStorage::new();
+    let db = open(&storage, options()).unwrap();
+    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    let mut batch = WriteBatch::new();
+    for i in 0..3000 {
+        batch.put(&k(i), &v(i, 0)).unwrap();
+        model.insert(k(i), v(i, 0));
+    }
+    db.write(batch, false).unwrap();
+    db.flush().unwrap();
+    let writes = db.stats().wal_writes;
+    let cases: Vec<(IterOptions, Doomed)> = vec![
+        (IterOptions::default().with_prefix(b"k0001"), Box::new(|key: &[u8]| key.starts_with(b"k0001"))),
+        (
+            IterOptions { lower: Bound::Excluded(k(500)), upper: Bound::Included(k(600)), reverse: false },
+            Box::new(|key: &[u8]| key > k(500).as_slice() && key <= k(600).as_slice()),
+        ),
+        (
+            IterOptions { lower: Bound::Included(k(2900)), upper: Bound::Unbounded, reverse: true },
+            Box::new(|key: &[u8]| key >= k(2900).as_slice()),
+        ),
+        (
+            IterOptions { lower: Bound::Included(k(700)), upper: Bound::Excluded(k(700)), reverse: false },
+            Box::new(|_: &[u8]| false),
+        ),
+    ];
+    for (options, doomed) in cases {
+        assert_eq!(db.clear(options, None).unwrap(), None);
+        model.retain(|key, _| !doomed(key));
+        let got: BTreeMap<Vec<u8>, Vec<u8>> = dump(&db).into_iter().map(|(k, v, _)| (k, v)).collect();
+        assert_eq!(got, model);
+    }
+    assert_eq!(db.stats().wal_writes - writes, 3, "one write per non-empty clear");
+    db.clear(IterOptions::default(), None).unwrap();
+    assert!(dump(&db).is_empty());
+    assert_eq!(db.get(&k(1)).unwrap(), None);
+    db.put(b"\0", b"smallest key", false).unwrap();
+    db.put(&[0xff; 8], b"large key", false).unwrap();
+    db.clear(IterOptions::default(), None).unwrap();
+    assert!(dump(&db).is_empty(), "unbounded clear covers the smallest and largest keys");
+}
+
+#[test]
+fn hot_cache_entries_under_a_range_delete_are_not_served() {
+    let storage = MemStorage::new();
+    let db = open(&storage, Options { cache_size_bytes: 1 << 20, ..options() }).unwrap();
+    fill(&db, 0..200, 0);
+    db.flush().unwrap();
+    for _ in 0..8 {
+        for i in 0..200 {
+            assert_eq!(db.get(&k(i)).unwrap(), Some(v(i, 0)));
+        }
+    }
+    assert!(db.stats().cache.hot.entries > 0, "reads filled HOT");
+    delete_range(&db, 0, 150);
+    for i in 0..200 {
+        let want = (i >= 150).then(|| v(i, 0));
+        assert_eq!(db.get(&k(i)).unwrap(), want, "memtable masks HOT, key {i}");
+        assert_eq!(db.get_in_memory(&k(i), |x| x.map(<[u8]>::to_vec)).unwrap().flatten(), want);
+    }
+    db.flush().unwrap(); // the tombstone moves to a table, below HOT
+    for round in 0..3 {
+        for i in 0..200 {
+            let want = (i >= 150).then(|| v(i, 0));
+            assert_eq!(db.get(&k(i)).unwrap(), want, "round {round}, key {i}");
+            if let Some(found) = db.get_in_memory(&k(i), |x| x.map(<[u8]>::to_vec)).unwrap() {
+                assert_eq!(found, want, "memory-only read, key {i}");
+            }
+        }
+    }
+}
+
+fn table_bytes(db: &Db) -> u64 {
+    db.tables().unwrap().iter().map(|t| t.bytes).sum()
+}
+
+#[test]
+fn compaction_returns_the_space_of_a_cleared_range() {
+    let storage = MemStorage::new();
+    let db = open(&storage, Options { write_buffer_size_bytes: 1 << 20, ..Options::default() }).unwrap();
+    for chunk in 0..100 {
+        fill(&db, chunk * 1000..(chunk + 1) * 1000, 0);
+    }
+    db.put(b"zz-live", b"stays", false).unwrap();
+    db.flush().unwrap();
+    db.compact(None, None).unwrap();
+    let full = table_bytes(&db);
+    assert!(full > 1_000_000, "100k keys take {full} bytes");
+    db.clear(IterOptions { lower: Bound::Unbounded, upper: Bound::Excluded(b"zz".to_vec()), reverse: false }, None)
+        .unwrap();
+    assert_eq!(db.get(&k(5)).unwrap(), None);
+    db.compact(None, None).unwrap();
+    let after = table_bytes(&db);
+    assert!(after < 4096, "after clear and compaction the tables hold {after} bytes (were {full})");
+    assert_eq!(db.get(b"zz-live").unwrap(), Some(b"stays".to_vec()));
+    assert_eq!(dump(&db).len(), 1);
+    assert_eq!(db.stats().table_entries, 1, "the tombstone went at the bottom");
+}
+
+#[test]
+fn tiered_compaction_honours_range_deletes() {
+    let storage = MemStorage::new();
+    let db = open(&storage, Options { compaction_style: CompactionStyle::Tiered, ..options() }).unwrap();
+    for round in 0..6 {
+        fill(&db, 0..600, round);
+        delete_range(&db, round * 50, round * 50 + 75);
+        db.flush().unwrap();
+    }
+    let expect = |i: u32| if (250..325).contains(&i) { None } else { Some(5) };
+    check_gets(&db, 600, expect, "tiered");
+    db.compact(None, None).unwrap();
+    check_gets(&db, 600, expect, "tiered, compacted");
+    check_scans(&db, 600, expect, "tiered, compacted");
+}
+
+#[test]
+fn verify_repair_and_export_accept_tables_with_range_deletes() {
+    let storage = MemStorage::new();
+    let db = open(&storage, options()).unwrap();
+    fill(&db, 0..1000, 0);
+    db.flush().unwrap();
+    delete_range(&db, 100, 900);
+    db.flush().unwrap(); // a level-0 table holding only a tombstone
+    let expected = dump(&db);
+    assert_eq!(expected.len(), 200);
+    let report = verify(&db, &mut |_, _| {}).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let out = Path::new("/export.bdb");
+    export(&db, &storage, out, ExchangeFormat::Bdb, &mut |_| {}).unwrap();
+    db.close().unwrap();
+    // Repair rebuilds from the tables: the tombstone still applies.
+    let report = repair(&dir(), &options(), Arc::new(storage.clone())).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let db = open(&storage, options()).unwrap();
+    assert_eq!(dump(&db), expected);
+    db.close().unwrap();
+    // The export holds live data only, and imports into an empty database.
+    let other = MemStorage::new();
+    let target = open(&other, options()).unwrap();
+    let bytes = storage.file_bytes(out).unwrap();
+    let mut file = other.create(out).unwrap();
+    file.append(&bytes).unwrap();
+    file.sync_data().unwrap();
+    import(&target, &other, out, None, &mut |_| {}).unwrap();
+    assert_eq!(dump(&target), expected);
+}
+
+#[test]
+fn a_wal_holding_range_deletes_is_repaired() {
+    let storage = MemStorage::new();
+    let db = open(&storage, options()).unwrap();
+    fill(&db, 0..300, 0);
+    db.flush().unwrap();
+    delete_range(&db, 0, 200);
+    drop(db);
+    let crashed = storage.process_crash();
+    let report = repair(&dir(), &options(), Arc::new(crashed.clone())).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let db = open(&crashed, options()).unwrap();
+    assert_eq!(dump(&db).len(), 100);
+    assert_eq!(db.get(&k(0)).unwrap(), None);
+}
+
+/// Writes, range deletes, flushes and compactions; records what was acknowledged.
+fn workload(db: &Db, acked: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+    for round in 0..6u32 {
+        let mut batch = WriteBatch::new();
+        for i in 0..300u32 {
+            let i = (i * 37 + round) % 600;
+            batch.put(&k(i), &v(i, round)).unwrap();
+        }
+        if db.write(batch.clone(), false).is_err() {
+            return;
+        }
+        for i in 0..300u32 {
+            let i = (i * 37 + round) % 600;
+            acked.insert(k(i), Some(v(i, round)));
+        }
+        let (start, end) = (round * 90, round * 90 + 130);
+        let mut batch = WriteBatch::new();
+        batch.delete_range(&k(start), &k(end)).unwrap();
+        if db.write(batch, false).is_err() {
+            return;
+        }
+        for i in start..end {
+            acked.insert(k(i), None);
+        }
+        if db.flush().is_err() || (round % 2 == 1 && db.compact(None, None).is_err()) {
+            return;
+        }
+    }
+}
+
+fn kill_at_every_call(style: CompactionStyle) {
+    let options = || Options { compaction_style: style, ..options() };
+    let clean = MemStorage::new();
+    let db = open(&clean, options()).unwrap();
+    let start = clean.mutating_calls();
+    workload(&db, &mut BTreeMap::new());
+    let total = clean.mutating_calls() - start;
+    assert!(db.stats().compactions > 0);
+    drop(db);
+    let step = (total / 100).max(1);
+    for n in (1..=total).step_by(usize::try_from(step).unwrap()) {
+        let storage = MemStorage::new();
+        let db = open(&storage, options()).unwrap();
+        storage.fail_from_call(n);
+        let mut acked = BTreeMap::new();
+        workload(&db, &mut acked);
+        let _ = db.close();
+        let after = storage.process_crash();
+        let db = open(&after, options()).unwrap_or_else(|e| panic!("kill at call {n}: open failed: {e:?}"));
+        for (key, want) in &acked {
+            assert_eq!(&db.get(key).unwrap(), want, "kill at call {n}: key {}", String::from_utf8_lossy(key));
+        }
+        db.close().unwrap();
+    }
+}
+
+#[test]
+fn leveled_flush_and_compaction_of_range_deletes_survive_a_kill_at_every_call() {
+    kill_at_every_call(CompactionStyle::Leveled);
+}
+
+#[test]
+fn tiered_flush_and_compaction_of_range_deletes_survive_a_kill_at_every_call() {
+    kill_at_every_call(CompactionStyle::Tiered);
+}
