@@ -616,6 +616,8 @@ export interface RepairReport {
   lost: string[]
   /** What was found wrong. */
   problems: Problem[]
+  /** Indexes registered again to be rebuilt from the repaired data (after damage only; the build runs at the next open). */
+  indexesRestarted: number
 }
 
 /** What `backup()` did. */

@@ -1442,7 +1442,7 @@ impl Db {
         self.check_poison()?;
         let mut indexes_restarted = false;
         let added = self.as_sole_writer(|| {
-            indexes_restarted = self.restart_indexes_before_ingest()?;
+            indexes_restarted = self.restart_indexes()? > 0;
             if !self.inner.state.read().active.mem.is_empty() {
                 self.rotate_wal()?;
             }

@@ -195,6 +195,7 @@ pub fn repair_db(location: String) -> AsyncTask<Job> {
             "entries": r.entries,
             "lost": r.lost,
             "problems": problems_json(&r.problems),
+            "indexesRestarted": r.indexes_restarted,
         })))
     }))
 }

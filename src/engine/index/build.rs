@@ -97,17 +97,18 @@ impl Db {
         Ok(())
     }
 
-    /// Before data enters by ingest (import), which bypasses the commit path: every
-    /// maintained index is registered again, under a new id and building from scratch, and
-    /// its old entries are handed to the worker to delete (under an internal name). One
-    /// synced record, so a crash on either side of the ingest leaves indexes that rebuild.
-    /// Runs as the only writer. Returns whether there was any index.
-    pub(crate) fn restart_indexes_before_ingest(&self) -> Result<bool> {
+    /// Rebuilds every index from the data: before an ingest (import), which bypasses the
+    /// commit path, and after a repair that found damage. Each maintained index is registered
+    /// again, under a new id and building from scratch, and its old entries are handed to the
+    /// worker to delete (under an internal name). One synced record, so a crash on either side
+    /// leaves indexes that rebuild. Runs as the only writer. Returns how many it restarted.
+    pub(crate) fn restart_indexes(&self) -> Result<u64> {
         let defs = self.index_definitions();
         let maintained: Vec<&IndexDef> = defs.iter().filter(|d| d.is_maintained()).collect();
         if maintained.is_empty() {
-            return Ok(false);
+            return Ok(0);
         }
+        let count = maintained.len() as u64;
         let mut next_id = defs.iter().map(|d| d.id).max().unwrap_or(0);
         let mut batch = WriteBatch::new();
         for def in maintained {
@@ -120,7 +121,7 @@ impl Db {
             }
         }
         self.commit_as_leader(batch, true)?;
-        Ok(true)
+        Ok(count)
     }
 
     /// Blocks until the index is ready (or gone), calling `progress(keys_indexed)` as a build

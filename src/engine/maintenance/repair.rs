@@ -57,6 +57,8 @@ pub struct RepairReport {
     pub lost: Vec<String>,
     /// What was wrong.
     pub problems: Vec<Problem>,
+    /// Indexes registered again for a rebuild from the repaired data (after damage only).
+    pub indexes_restarted: u64,
 }
 
 /// Shared state of one repair.
@@ -142,7 +144,24 @@ pub fn repair(dir: &Path, options: &Options, storage: Arc<dyn Storage>) -> Resul
     r.set_aside_manifest()?;
     r.install(&outputs)?;
     r.set_aside()?;
-    Ok(r.report)
+    let damaged = !r.report.problems.is_empty() || !r.report.lost.is_empty();
+    let mut report = r.report;
+    drop(_lock);
+    if damaged {
+        report.indexes_restarted = restart_indexes(dir, options, storage)?;
+    }
+    Ok(report)
+}
+
+/// After damage, data and index entries may have been salvaged unevenly: every index is
+/// registered again to be rebuilt from the repaired data (the build runs at the next open).
+fn restart_indexes(dir: &Path, options: &Options, storage: Arc<dyn Storage>) -> Result<u64> {
+    let db = crate::engine::Db::open_with_storage(dir, options.clone(), storage)?;
+    let restarted = db.exclusively(|| db.restart_indexes());
+    let closed = db.close();
+    let restarted = restarted?;
+    closed?;
+    Ok(restarted)
 }
 
 impl Repair<'_> {
