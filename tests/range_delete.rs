@@ -435,3 +435,31 @@ fn leveled_flush_and_compaction_of_range_deletes_survive_a_kill_at_every_call() 
 fn tiered_flush_and_compaction_of_range_deletes_survive_a_kill_at_every_call() {
     kill_at_every_call(CompactionStyle::Tiered);
 }
+
+#[test]
+fn a_clear_that_kills_whole_tables_compacts_them_away_without_being_asked() {
+    let storage = MemStorage::new();
+    let db = open(&storage, options()).unwrap();
+    fill(&db, 0..40_000, 0);
+    fill(&db, 40_000..40_100, 0);
+    db.compact(None, None).unwrap();
+    let table_bytes = |db: &Db| db.tables().unwrap().iter().map(|t| t.bytes).sum::<u64>();
+    let before = table_bytes(&db);
+    assert!(before > 2 << 20, "enough data for whole tables: {before}");
+    // Clear all but the last 100 keys: most tables lie wholly inside the range.
+    let options = IterOptions { lower: Bound::Unbounded, upper: Bound::Excluded(k(40_000)), reverse: false };
+    assert_eq!(db.clear(options, None).unwrap(), None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while table_bytes(&db) > before / 10 {
+        assert!(std::time::Instant::now() < deadline, "still {} of {before} bytes", table_bytes(&db));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(dump(&db).len(), 100);
+    // A small clear inside large tables leaves them alone (nothing is compacted for it).
+    let compactions = db.stats().compactions;
+    let few = IterOptions { lower: Bound::Included(k(40_010)), upper: Bound::Excluded(k(40_020)), reverse: false };
+    db.clear(few, None).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(db.stats().compactions, compactions);
+    assert_eq!(dump(&db).len(), 90);
+}

@@ -1009,10 +1009,37 @@ impl Db {
     /// Writes one range tombstone covering the user keys between the bounds.
     fn clear_range(&self, lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> Result<()> {
         let mut batch = WriteBatch::new();
-        if let Some((start, stored_end)) = range_delete_bounds(lower, upper) {
-            batch.push_range(&start, &stored_end)?;
+        let Some((start, stored_end)) = range_delete_bounds(lower, upper) else { return Ok(()) };
+        batch.push_range(&start, &stored_end)?;
+        self.write(batch, false)?;
+        self.compact_cleared_range_soon(start, stored_end);
+        Ok(())
+    }
+
+    /// After a clear that made whole tables dead, compacts the range in the background so the
+    /// disk space comes back now rather than whenever size-triggered compaction reaches it
+    /// (RocksDB marks such files for compaction the same way). Partly covered tables do not
+    /// count: rewriting a large table to reclaim a few keys is not worth its I/O.
+    fn compact_cleared_range_soon(&self, start: Vec<u8>, stored_end: Vec<u8>) {
+        let stored_start = [&[Keyspace::User as u8], start.as_slice()].concat();
+        let dead_bytes: u64 = {
+            let levels = Arc::clone(&self.inner.state.read().levels);
+            levels
+                .all()
+                .filter(|t| t.meta.smallest.as_slice() >= stored_start.as_slice() && t.meta.largest < stored_end)
+                .map(|t| t.meta.file_size)
+                .sum()
+        };
+        if dead_bytes < CLEAR_COMPACTION_MIN_BYTES {
+            return;
         }
-        self.write(batch, false)
+        let db = self.clone();
+        background::schedule(move || {
+            let upper = (stored_end != USER_KEYSPACE_END).then(|| stored_end.get(1..).unwrap_or_default().to_vec());
+            // A failure here poisons the database like any compaction failure; a close that
+            // began meanwhile makes it return `Closed`, which is fine to drop.
+            let _ = db.compact(Some(&start), upper.as_deref());
+        });
     }
 
     fn clear_per_key(&self, options: IterOptions, limit: Option<u64>) -> Result<u64> {
@@ -1574,6 +1601,9 @@ fn range_delete_bounds(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> Option
 
 /// Bytes of keys and values per batch when copying a database (each batch is one WAL record).
 const COPY_BATCH_BYTES: usize = 1024 * 1024;
+
+/// Bytes of whole tables a `clear` must make dead before it compacts the range at once.
+const CLEAR_COMPACTION_MIN_BYTES: u64 = 1 << 20;
 
 /// Keys `clear` deletes per batch.
 const CLEAR_BATCH_KEYS: usize = 10_000;
