@@ -169,6 +169,9 @@ struct Inner {
     queue: Mutex<WriteQueue>,
     queue_cv: Condvar,
     wal: Mutex<Option<WalWriter>>,
+    /// Bytes in the live WAL, for `stats()`: read without the WAL lock, which a commit holds
+    /// across its write and fsync (and `rotate_wal` while it takes the state lock).
+    wal_bytes: AtomicU64,
     last_seq: AtomicU64,
     next_file_number: AtomicU64,
     manifest: Mutex<Manifest>,
@@ -407,6 +410,7 @@ impl Db {
             return Err(self.poison_by(&e, e.to_string()));
         }
         inner.wal_writes.fetch_add(1, Ordering::Relaxed);
+        inner.wal_bytes.store(wal.len_bytes(), Ordering::Relaxed);
         inner.user_bytes.fetch_add(group.iter().map(|w| w.batch.data_bytes() as u64).sum(), Ordering::Relaxed);
         if !inner.options.wal_disabled && group.iter().any(|w| w.sync) {
             if let Err(e) = wal.sync() {
@@ -607,6 +611,7 @@ impl Db {
             Ok(WalWriter::new(file, number))
         })();
         let new_wal = result.map_err(|e: Error| self.poison_by(&e, e.to_string()))?;
+        inner.wal_bytes.store(new_wal.len_bytes(), Ordering::Relaxed);
         *wal = Some(new_wal);
         let mut st = inner.state.write();
         let frozen =
@@ -1238,6 +1243,9 @@ impl Db {
     #[must_use]
     pub fn stats(&self) -> Stats {
         let inner = &self.inner;
+        // No other lock is taken while the state lock is held (rotate_wal takes the WAL lock,
+        // then the state lock: the reverse order here deadlocked against a writer).
+        let live_snapshots = inner.snapshots.lock().values().map(|&c| u64::from(c)).sum();
         let st = inner.state.read();
         Stats {
             last_sequence: inner.last_seq.load(Ordering::SeqCst),
@@ -1257,12 +1265,12 @@ impl Db {
             flush_bytes_written: inner.flush_bytes.load(Ordering::Relaxed),
             compaction_bytes_written: inner.compaction_bytes.load(Ordering::Relaxed),
             disk_bytes: st.levels.all().map(|t| t.meta.file_size).sum::<u64>()
-                + inner.wal.lock().as_ref().map_or(0, WalWriter::len_bytes),
+                + inner.wal_bytes.load(Ordering::Relaxed),
             live_bytes_estimate: live_bytes_estimate(&st.levels),
             write_slowdowns: inner.write_slowdowns.load(Ordering::Relaxed),
             write_stops: inner.write_stops.load(Ordering::Relaxed),
             live_iterators: inner.live_iterators.load(Ordering::SeqCst),
-            live_snapshots: inner.snapshots.lock().values().map(|&c| u64::from(c)).sum(),
+            live_snapshots,
         }
     }
 
@@ -1697,6 +1705,7 @@ impl Db {
             }),
             queue: Mutex::new(WriteQueue::default()),
             queue_cv: Condvar::new(),
+            wal_bytes: AtomicU64::new(r.wal.as_ref().map_or(0, WalWriter::len_bytes)),
             wal: Mutex::new(r.wal),
             last_seq: AtomicU64::new(r.last_seq),
             next_file_number: AtomicU64::new(r.next_file_number),
