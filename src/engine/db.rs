@@ -21,7 +21,7 @@ use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind};
 use super::heatmap::{HeatMap, HeatStats};
 use super::index;
-use super::index::catalog::{definition_name, IndexDef};
+use super::index::catalog::{definition_name, IndexDef, IndexState};
 use super::index::IndexWork;
 use super::iter::{DbIterator, IterOptions, PageEnd};
 use super::key::{Keyspace, Kind, Lookup, KEY_SIZE_BYTES_MAX};
@@ -496,12 +496,17 @@ impl Db {
     /// Updates the in-memory index definitions from the definition records a group wrote.
     fn apply_definition_changes(&self, batches: &[&WriteBatch]) {
         let mut defs: Vec<IndexDef> = self.inner.indexes.read().as_ref().clone();
+        // The group is applied and no other can start: snapshots from now on see all of it.
+        let group_end = self.inner.last_seq.load(Ordering::SeqCst);
         for batch in batches {
             for op in decode_payload(batch.payload()).unwrap_or_default() {
                 let Some(name) = definition_name(op.stored_key) else { continue };
-                defs.retain(|d| d.name.as_bytes() != name);
+                let previous = defs.iter().position(|d| d.name.as_bytes() == name).map(|i| defs.remove(i));
                 if op.kind == Kind::Put {
-                    if let Some(def) = IndexDef::decode(op.stored_key, op.value) {
+                    if let Some(mut def) = IndexDef::decode(op.stored_key, op.value) {
+                        def.ready_seq = previous
+                            .filter(|p| p.id == def.id && p.state == IndexState::Ready)
+                            .map_or(group_end, |p| p.ready_seq);
                         defs.push(def);
                     }
                 }

@@ -60,6 +60,11 @@ pub struct IndexDef {
     pub path: Vec<String>,
     /// Its state.
     pub state: IndexState,
+    /// In memory only (not in the record): the sequence number from which a snapshot holds
+    /// every entry of this `Ready` index (the end of the group that made it ready; 0 for an
+    /// index ready at open, which every snapshot of the session follows). Older snapshots
+    /// hold some of its entries or none, or another index's under a reused id.
+    pub ready_seq: u64,
 }
 
 impl IndexDef {
@@ -84,6 +89,7 @@ impl IndexDef {
             field: field.to_owned(),
             path,
             state: IndexState::Building { resume_after: None },
+            ready_seq: 0,
         })
     }
 

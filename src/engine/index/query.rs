@@ -143,6 +143,11 @@ impl Db {
         snapshot: Option<&Snapshot>,
     ) -> Result<IndexIterator> {
         let def = self.ready_index(name)?;
+        if snapshot.is_some_and(|s| s.sequence() < def.ready_seq) {
+            return Err(Error::InvalidArgument(format!(
+                "index {name:?} was not ready yet at the snapshot; query it at a later one"
+            )));
+        }
         let entries = self.iter_in(Keyspace::Index, entry_bounds(&def, range), snapshot)?;
         Ok(IndexIterator { db: self.clone(), entries, values, keys: Vec::new() })
     }
