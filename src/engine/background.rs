@@ -1,8 +1,10 @@
 //! The process-wide background pool: two threads that run flushes (and later compactions)
 //! for every open database, so a hundred open databases do not mean a hundred threads.
 //!
-//! The queue holds at most one job per database (each database schedules its next flush only
-//! after the previous one finished), so its length is bounded by the number of open databases.
+//! The queue holds at most three jobs per database (one flush, one compaction, one compaction
+//! of a range a `clear` emptied; each schedules its successor only after it finished), so its
+//! length is bounded by the number of open databases. Jobs do one unit of work each, so the
+//! pool serves databases round robin.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, OnceLock};

@@ -91,6 +91,30 @@ pub enum Event {
     },
 }
 
+/// A database's background jobs on the shared pool: one flush and one compaction at most, so
+/// a long compaction never holds up the flushes that keep writers going.
+#[derive(Debug, Default)]
+struct BackgroundJobs {
+    flush: bool,
+    compaction: bool,
+}
+
+impl BackgroundJobs {
+    const fn any(&self) -> bool {
+        self.flush || self.compaction
+    }
+}
+
+/// A range of user keys: start (inclusive), end (exclusive; `None`: unbounded).
+type UserRange = (Vec<u8>, Option<Vec<u8>>);
+
+/// The two kinds of background job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BackgroundKind {
+    Flush,
+    Compaction,
+}
+
 /// One writer waiting in the group-commit queue.
 struct PendingWrite {
     batch: WriteBatch,
@@ -178,6 +202,10 @@ struct Inner {
     /// Held by a flush or compaction from reading the current version to publishing the
     /// next, so version changes never interleave.
     version_lock: Mutex<()>,
+    /// Held by a compaction (background or manual) for its whole run, so two never merge the
+    /// same tables; the version lock is held only to pick and to install, so flushes go on
+    /// while a compaction merges.
+    compaction_lock: Mutex<()>,
     flush_bytes: AtomicU64,
     compaction_bytes: AtomicU64,
     compactions: AtomicU64,
@@ -186,7 +214,11 @@ struct Inner {
     write_stops: AtomicU64,
     compact_pointers: Mutex<[Vec<u8>; LEVELS_MAX]>,
     close_lock: Mutex<()>,
-    flush_scheduled: Mutex<bool>,
+    /// The user-key range a queued compaction after a large `clear` will compact (end `None`:
+    /// unbounded); `None` when no such job is queued.
+    cleared_range: Mutex<Option<UserRange>>,
+    /// Which background jobs are queued or running (at most one flush and one compaction).
+    bg_jobs: Mutex<BackgroundJobs>,
     flush_cv: Condvar,
     /// Live snapshots (sequence → count). The commit leader holds this lock while it applies
     /// a group, so a snapshot is taken either wholly before or wholly after a group.
@@ -556,12 +588,14 @@ impl Db {
             }
             if frozen >= inner.options.immutable_memtables_max {
                 self.schedule_background();
-                let mut scheduled = inner.flush_scheduled.lock();
-                if *scheduled {
-                    inner.flush_cv.wait_for(&mut scheduled, STALL_CHECK_INTERVAL);
+                let mut jobs = inner.bg_jobs.lock();
+                if jobs.flush {
+                    inner.flush_cv.wait_for(&mut jobs, STALL_CHECK_INTERVAL);
                 }
-                drop(scheduled);
+                drop(jobs);
                 self.check_poison()?;
+                // Close stops background work: a writer stalled here would wait forever.
+                self.check_open()?;
                 continue;
             }
             self.rotate_wal()?;
@@ -592,12 +626,13 @@ impl Db {
             }
             slowed = true;
             inner.write_stops.fetch_add(1, Ordering::Relaxed);
-            let mut scheduled = inner.flush_scheduled.lock();
-            if *scheduled {
-                inner.flush_cv.wait_for(&mut scheduled, STALL_CHECK_INTERVAL);
+            let mut jobs = inner.bg_jobs.lock();
+            if jobs.any() {
+                inner.flush_cv.wait_for(&mut jobs, STALL_CHECK_INTERVAL);
             }
-            drop(scheduled);
+            drop(jobs);
             self.check_poison()?;
+            self.check_open()?;
         }
     }
 
@@ -625,46 +660,52 @@ impl Db {
         Ok(())
     }
 
-    /// Starts the background job (flushes, then compactions) unless it runs or has nothing
-    /// to do. At most one job per database is queued or running.
+    /// Queues the background jobs that have work: a flush job when a frozen memtable waits, a
+    /// compaction job when a compaction is due; never a second job of a kind that is queued
+    /// or running. Each job does one unit of work and then schedules again, so it goes to
+    /// the back of the shared pool's queue: a busy database cannot hold the pool's threads
+    /// while other databases wait.
     fn schedule_background(&self) {
-        let mut scheduled = self.inner.flush_scheduled.lock();
-        if *scheduled
-            || self.inner.closed.load(Ordering::SeqCst)
-            || self.inner.options.read_only
-            || !self.background_work_due()
-        {
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::SeqCst) || inner.options.read_only {
             return;
         }
-        *scheduled = true;
-        drop(scheduled);
-        let db = self.clone();
-        background::schedule(move || db.background_work());
-    }
-
-    fn background_work_due(&self) -> bool {
-        let st = self.inner.state.read();
-        if !st.immutable.is_empty() {
-            return true;
+        let (flush_due, compaction_due) = self.background_work_due();
+        let mut jobs = inner.bg_jobs.lock();
+        if flush_due && !jobs.flush {
+            jobs.flush = true;
+            let db = self.clone();
+            background::schedule(move || db.background_job(BackgroundKind::Flush));
         }
-        let mut scratch = self.inner.compact_pointers.lock().clone();
-        compaction::pick(&st.levels, &self.inner.options, &mut scratch).is_some()
+        if compaction_due && !jobs.compaction {
+            jobs.compaction = true;
+            let db = self.clone();
+            background::schedule(move || db.background_job(BackgroundKind::Compaction));
+        }
     }
 
-    fn background_work(&self) {
+    /// Whether a flush is due, and whether a compaction is due.
+    fn background_work_due(&self) -> (bool, bool) {
+        let st = self.inner.state.read();
+        let mut scratch = self.inner.compact_pointers.lock().clone();
+        (!st.immutable.is_empty(), compaction::pick(&st.levels, &self.inner.options, &mut scratch).is_some())
+    }
+
+    /// One flush or one compaction, then the next jobs are scheduled.
+    fn background_job(&self, kind: BackgroundKind) {
+        let inner = &self.inner;
+        let stopped = || inner.poisoned.load(Ordering::SeqCst) || inner.closed.load(Ordering::SeqCst);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            while !self.inner.poisoned.load(Ordering::SeqCst) && !self.inner.closed.load(Ordering::SeqCst) {
-                if self.flush_oldest()? {
-                    continue;
-                }
-                if !self.compact_once()? {
-                    break;
-                }
+            if stopped() {
+                return Ok(false);
             }
-            Ok::<(), Error>(())
+            match kind {
+                BackgroundKind::Flush => self.flush_oldest(),
+                BackgroundKind::Compaction => self.compact_once(),
+            }
         }));
         match outcome {
-            Ok(Ok(())) => {}
+            Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 self.poison_by(&e, format!("background flush or compaction failed: {e}"));
             }
@@ -672,23 +713,37 @@ impl Db {
                 self.poison_with("a panic in the background flush or compaction".into());
             }
         }
-        *self.inner.flush_scheduled.lock() = false;
-        self.inner.flush_cv.notify_all();
+        {
+            let mut jobs = inner.bg_jobs.lock();
+            match kind {
+                BackgroundKind::Flush => jobs.flush = false,
+                BackgroundKind::Compaction => jobs.compaction = false,
+            }
+        }
+        inner.flush_cv.notify_all();
+        if !stopped() {
+            self.schedule_background();
+        }
     }
 
     /// Runs one due compaction; returns whether there was one.
     fn compact_once(&self) -> Result<bool> {
-        let _version = self.inner.version_lock.lock();
-        let levels = Arc::clone(&self.inner.state.read().levels);
-        let plan = compaction::pick(&levels, &self.inner.options, &mut self.inner.compact_pointers.lock());
+        let _compacting = self.inner.compaction_lock.lock();
+        let plan = {
+            let _version = self.inner.version_lock.lock();
+            let levels = Arc::clone(&self.inner.state.read().levels);
+            compaction::pick(&levels, &self.inner.options, &mut self.inner.compact_pointers.lock())
+        };
         match plan {
             Some(plan) => self.run_compaction(&plan).map(|()| true),
             None => Ok(false),
         }
     }
 
-    /// Merges a plan's inputs, swaps the MANIFEST, publishes the new version and retires the
-    /// inputs. The caller holds the version lock.
+    /// Merges a plan's inputs (no version lock: flushes go on meanwhile), then, under the
+    /// version lock, swaps the MANIFEST, publishes the new version (the current one, with any
+    /// tables flushed meanwhile, minus the inputs plus the outputs) and retires the inputs.
+    /// The caller holds the compaction lock.
     fn run_compaction(&self, plan: &compaction::Plan) -> Result<()> {
         let inner = &self.inner;
         let oldest_snapshot = inner.snapshots.lock().keys().next().copied().unwrap_or(u64::MAX);
@@ -714,6 +769,7 @@ impl Db {
         inner.compaction_bytes.fetch_add(output_bytes, Ordering::Relaxed);
         let added = metas.into_iter().map(|m| self.open_live_table(m)).collect::<Result<Vec<_>>>()?;
         let removed: Vec<u64> = plan.inputs().map(|t| t.meta.number).collect();
+        let _version = inner.version_lock.lock();
         let levels = inner.state.read().levels.with_compaction(&removed, added);
         self.store_manifest(&levels, None, None)?;
         inner.state.write().levels = Arc::new(levels);
@@ -742,9 +798,13 @@ impl Db {
         let lower = tag(lower, vec![Keyspace::User as u8]);
         // Unbounded: everything up to the next keyspace's tag (no user key reaches it).
         let upper = tag(upper, vec![Keyspace::User as u8 + 1]);
-        let _version = self.inner.version_lock.lock();
-        let levels = Arc::clone(&self.inner.state.read().levels);
-        let result = match compaction::plan_manual(&levels, &self.inner.options, &lower, &upper) {
+        let _compacting = self.inner.compaction_lock.lock();
+        let plan = {
+            let _version = self.inner.version_lock.lock();
+            let levels = Arc::clone(&self.inner.state.read().levels);
+            compaction::plan_manual(&levels, &self.inner.options, &lower, &upper)
+        };
+        let result = match plan {
             Some(plan) => self.run_compaction(&plan),
             None => Ok(()),
         };
@@ -1043,12 +1103,27 @@ impl Db {
         if dead_bytes < CLEAR_COMPACTION_MIN_BYTES {
             return;
         }
+        let end = (stored_end != USER_KEYSPACE_END).then(|| stored_end.get(1..).unwrap_or_default().to_vec());
+        // One such job at a time: a clear while one is queued widens its range instead.
+        let mut pending = self.inner.cleared_range.lock();
+        if let Some((queued_start, queued_end)) = pending.as_mut() {
+            if start < *queued_start {
+                *queued_start = start;
+            }
+            *queued_end = match (queued_end.take(), end) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            };
+            return;
+        }
+        *pending = Some((start, end));
+        drop(pending);
         let db = self.clone();
         background::schedule(move || {
-            let upper = (stored_end != USER_KEYSPACE_END).then(|| stored_end.get(1..).unwrap_or_default().to_vec());
+            let Some((start, end)) = db.inner.cleared_range.lock().take() else { return };
             // A failure here poisons the database like any compaction failure; a close that
             // began meanwhile makes it return `Closed`, which is fine to drop.
-            let _ = db.compact(Some(&start), upper.as_deref());
+            let _ = db.compact(Some(&start), end.as_deref());
         });
     }
 
@@ -1308,9 +1383,9 @@ impl Db {
         let nothing_to_write = self.is_poisoned() || inner.options.wal_disabled || inner.options.read_only;
         let result = if nothing_to_write { Ok(()) } else { self.flush_all_for_close() };
         {
-            let mut scheduled = inner.flush_scheduled.lock();
-            while *scheduled {
-                inner.flush_cv.wait(&mut scheduled);
+            let mut jobs = inner.bg_jobs.lock();
+            while jobs.any() {
+                inner.flush_cv.wait(&mut jobs);
             }
         }
         *inner.wal.lock() = None;
@@ -1716,6 +1791,7 @@ impl Db {
             next_file_number: AtomicU64::new(r.next_file_number),
             manifest: Mutex::new(r.manifest),
             version_lock: Mutex::new(()),
+            compaction_lock: Mutex::new(()),
             flush_bytes: AtomicU64::new(0),
             compaction_bytes: AtomicU64::new(0),
             compactions: AtomicU64::new(0),
@@ -1724,7 +1800,8 @@ impl Db {
             write_stops: AtomicU64::new(0),
             compact_pointers: Mutex::new(Default::default()),
             close_lock: Mutex::new(()),
-            flush_scheduled: Mutex::new(false),
+            bg_jobs: Mutex::new(BackgroundJobs::default()),
+            cleared_range: Mutex::new(None),
             flush_cv: Condvar::new(),
             snapshots: Mutex::new(std::collections::BTreeMap::new()),
             live_iterators: AtomicU64::new(0),
