@@ -463,3 +463,39 @@ fn a_clear_that_kills_whole_tables_compacts_them_away_without_being_asked() {
     assert_eq!(db.stats().compactions, compactions);
     assert_eq!(dump(&db).len(), 90);
 }
+
+#[test]
+fn clear_drops_whole_dead_tables_at_once_unless_an_older_snapshot_reads_them() {
+    let table_bytes = |db: &Db| db.tables().unwrap().iter().map(|t| t.bytes).sum::<u64>();
+    let all_before = |n: u32| IterOptions { lower: Bound::Unbounded, upper: Bound::Excluded(k(n)), reverse: false };
+
+    // No snapshot: the tables inside the range leave the version before clear returns.
+    let storage = MemStorage::new();
+    let db = open(&storage, options()).unwrap();
+    fill(&db, 0..20_100, 0);
+    db.compact(None, None).unwrap();
+    let before = table_bytes(&db);
+    let sst_before = common::files_with(&storage, "sst").len();
+    db.clear(all_before(20_000), None).unwrap();
+    assert!(table_bytes(&db) < before / 5, "{} of {before} bytes left", table_bytes(&db));
+    assert!(common::files_with(&storage, "sst").len() < sst_before / 5, "the dropped files are deleted");
+    assert_eq!(dump(&db).len(), 100);
+    drop(db);
+    let db = open(&storage.process_crash(), options()).unwrap();
+    assert_eq!(dump(&db).len(), 100, "the MANIFEST without the dropped tables survives a crash");
+
+    // An older snapshot: it keeps reading every key, so nothing is dropped for it.
+    let storage = MemStorage::new();
+    let db = open(&storage, options()).unwrap();
+    fill(&db, 0..20_100, 0);
+    db.compact(None, None).unwrap();
+    let snapshot = db.snapshot().unwrap();
+    db.clear(all_before(20_000), None).unwrap();
+    let mut iter = db.iter(IterOptions::default(), Some(&snapshot)).unwrap();
+    let mut seen = 0;
+    while iter.next_entry().unwrap().is_some() {
+        seen += 1;
+    }
+    assert_eq!(seen, 20_100);
+    assert_eq!(dump(&db).len(), 100);
+}

@@ -1081,9 +1081,52 @@ impl Db {
         let mut batch = WriteBatch::new();
         let Some((start, stored_end)) = range_delete_bounds(lower, upper) else { return Ok(()) };
         batch.push_range(&start, &stored_end)?;
+        // Every table holding only sequence numbers up to here is older than the tombstone.
+        let older_than_tombstone = self.inner.last_seq.load(Ordering::SeqCst);
         self.write(batch, false)?;
-        self.compact_cleared_range_soon(start, stored_end);
+        let stored_start = [&[Keyspace::User as u8], start.as_slice()].concat();
+        if !self.drop_dead_tables(&stored_start, &stored_end, older_than_tombstone)? {
+            self.compact_cleared_range_soon(start, stored_end);
+        }
         Ok(())
+    }
+
+    /// After a range tombstone at a sequence above `older_than`: removes from the version the
+    /// tables that lie wholly inside `[start, end)` and hold only sequences up to `older_than`
+    /// (the tombstone already hides every entry of them), with one MANIFEST swap, so the space
+    /// of a cleared history comes back at once (RocksDB's `DeleteFilesInRange`, made safe by
+    /// the tombstone: a crash before the swap still finds the tombstone in the WAL). Not while
+    /// a snapshot older than the tombstone lives: it may still read those tables. Returns
+    /// whether it could decide (false: a snapshot needs them).
+    fn drop_dead_tables(&self, start: &[u8], end: &[u8], older_than: u64) -> Result<bool> {
+        let inner = &self.inner;
+        let _guard = self.begin()?;
+        if inner.snapshots.lock().keys().next().is_some_and(|&oldest| oldest <= older_than) {
+            return Ok(false);
+        }
+        let _compacting = inner.compaction_lock.lock();
+        let _version = inner.version_lock.lock();
+        let levels = Arc::clone(&inner.state.read().levels);
+        let dead: Vec<Arc<LiveTable>> = levels
+            .all()
+            .filter(|t| {
+                t.meta.max_seq <= older_than && t.meta.smallest.as_slice() >= start && t.meta.largest.as_slice() < end
+            })
+            .cloned()
+            .collect();
+        if dead.is_empty() {
+            return Ok(true);
+        }
+        let removed: Vec<u64> = dead.iter().map(|t| t.meta.number).collect();
+        let next = levels.with_compaction(&removed, Vec::new());
+        self.store_manifest(&next, None, None)
+            .map_err(|e| self.poison_by(&e, format!("dropping cleared tables: {e}")))?;
+        inner.state.write().levels = Arc::new(next);
+        for t in &dead {
+            t.retire();
+        }
+        inner.flush_cv.notify_all();
+        Ok(true)
     }
 
     /// After a clear that made whole tables dead, compacts the range in the background so the
