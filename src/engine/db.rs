@@ -1084,8 +1084,35 @@ impl Db {
         // Every table holding only sequence numbers up to here is older than the tombstone.
         let older_than_tombstone = self.inner.last_seq.load(Ordering::SeqCst);
         self.write(batch, false)?;
+        // A running compaction holds the compaction lock for as long as it merges: rather than
+        // make `clear` wait for it, the drop then runs on the background pool.
+        if let Some(compacting) = self.inner.compaction_lock.try_lock() {
+            self.drop_dead_tables_then_compact(compacting, start, stored_end, older_than_tombstone)?;
+        } else {
+            let db = self.clone();
+            background::schedule(move || {
+                let compacting = db.inner.compaction_lock.lock();
+                // A failure poisons the database (the MANIFEST swap); `Closed` is fine to drop.
+                let _ = db.drop_dead_tables_then_compact(compacting, start, stored_end, older_than_tombstone);
+            });
+        }
+        Ok(())
+    }
+
+    /// `drop_dead_tables`, and when a snapshot keeps it from deciding, a compaction of the
+    /// range on the background pool instead (after letting go of the compaction lock, which
+    /// that compaction takes).
+    fn drop_dead_tables_then_compact(
+        &self,
+        compacting: parking_lot::MutexGuard<'_, ()>,
+        start: Vec<u8>,
+        stored_end: Vec<u8>,
+        older_than: u64,
+    ) -> Result<()> {
         let stored_start = [&[Keyspace::User as u8], start.as_slice()].concat();
-        if !self.drop_dead_tables(&stored_start, &stored_end, older_than_tombstone)? {
+        let decided = self.drop_dead_tables(&compacting, &stored_start, &stored_end, older_than)?;
+        drop(compacting);
+        if !decided {
             self.compact_cleared_range_soon(start, stored_end);
         }
         Ok(())
@@ -1098,13 +1125,20 @@ impl Db {
     /// the tombstone: a crash before the swap still finds the tombstone in the WAL). Not while
     /// a snapshot older than the tombstone lives: it may still read those tables. Returns
     /// whether it could decide (false: a snapshot needs them).
-    fn drop_dead_tables(&self, start: &[u8], end: &[u8], older_than: u64) -> Result<bool> {
+    /// The caller holds the compaction lock (`_compacting`), so no compaction has these tables
+    /// as inputs meanwhile.
+    fn drop_dead_tables(
+        &self,
+        _compacting: &parking_lot::MutexGuard<'_, ()>,
+        start: &[u8],
+        end: &[u8],
+        older_than: u64,
+    ) -> Result<bool> {
         let inner = &self.inner;
         let _guard = self.begin()?;
         if inner.snapshots.lock().keys().next().is_some_and(|&oldest| oldest <= older_than) {
             return Ok(false);
         }
-        let _compacting = inner.compaction_lock.lock();
         let _version = inner.version_lock.lock();
         let levels = Arc::clone(&inner.state.read().levels);
         let dead: Vec<Arc<LiveTable>> = levels
