@@ -284,12 +284,20 @@ impl Repair<'_> {
     /// damaged before its end is set aside (its prefix is kept).
     fn take_wals(&mut self, numbers: &[u64]) -> Result<()> {
         let mem = Memtable::new();
+        // Sequence numbers grow across WALs as within one: a later WAL whose records go back
+        // (crafted or mixed-up files) stops there as damage instead of reaching the memtable
+        // out of order.
+        let mut min_seq = 0;
         for (i, &number) in numbers.iter().enumerate() {
             let name = format!("{number:06}.wal");
             let path = files::path(self.dir, number, FileKind::Wal);
             let bytes = self.storage.read_all(&path).ctx(|| format!("reading {name}"))?;
             let is_newest = i + 1 == numbers.len();
-            let scanned = wal::scan(&bytes, number, is_newest, 0, |first_seq, ops| mem.apply(first_seq, ops, u64::MAX));
+            let scanned =
+                wal::scan(&bytes, number, is_newest, min_seq, |first_seq, ops| mem.apply(first_seq, ops, u64::MAX));
+            if scanned.records > 0 {
+                min_seq = scanned.last_seq + 1;
+            }
             self.report.wal_records += scanned.records;
             self.max_seq = self.max_seq.max(scanned.last_seq);
             match scanned.stop {
