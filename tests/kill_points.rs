@@ -6,9 +6,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use browserdb::engine::storage::MemStorage;
 use browserdb::engine::{CompactionStyle, Db, Options};
 
 fn options(style: CompactionStyle) -> Options {
@@ -23,7 +20,7 @@ fn options(style: CompactionStyle) -> Options {
 
 /// Writes, deletes, flushes and compacts; records what was acknowledged. Stops at the first
 /// error (the "dead" process cannot do more).
-fn workload(db: &Db, acked: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+fn workload(db: &Db, acked: &mut common::Acked) {
     for round in 0..6u32 {
         for i in 0..400u32 {
             let k = format!("k{:05}", (i * 37 + round) % 900).into_bytes();
@@ -47,29 +44,7 @@ fn workload(db: &Db, acked: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
 }
 
 fn kill_at_every_call(style: CompactionStyle) {
-    let clean = MemStorage::new();
-    let db = common::open(&clean, options(style)).unwrap();
-    let start = clean.mutating_calls();
-    workload(&db, &mut BTreeMap::new());
-    let total = clean.mutating_calls() - start;
-    assert!(db.stats().compactions > 0);
-    drop(db);
-    let step = (total / 120).max(1);
-    for n in (1..=total).step_by(usize::try_from(step).unwrap()) {
-        let storage = MemStorage::new();
-        let db = common::open(&storage, options(style)).unwrap();
-        storage.fail_from_call(n);
-        let mut acked = BTreeMap::new();
-        workload(&db, &mut acked);
-        let _ = db.close();
-        let after = storage.process_crash();
-        let db =
-            common::open(&after, options(style)).unwrap_or_else(|e| panic!("kill at call {n}: open failed: {e:?}"));
-        for (k, v) in &acked {
-            assert_eq!(&db.get(k).unwrap(), v, "kill at call {n}: key {}", String::from_utf8_lossy(k));
-        }
-        db.close().unwrap();
-    }
+    common::kill_at_every_call(|| options(style), 120, workload);
 }
 
 #[test]

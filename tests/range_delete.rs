@@ -371,7 +371,7 @@ fn a_wal_holding_range_deletes_is_repaired() {
 }
 
 /// Writes, range deletes, flushes and compactions; records what was acknowledged.
-fn workload(db: &Db, acked: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+fn workload(db: &Db, acked: &mut common::Acked) {
     for round in 0..6u32 {
         let mut batch = WriteBatch::new();
         for i in 0..300u32 {
@@ -401,29 +401,7 @@ fn workload(db: &Db, acked: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
 }
 
 fn kill_at_every_call(style: CompactionStyle) {
-    let options = || Options { compaction_style: style, ..options() };
-    let clean = MemStorage::new();
-    let db = open(&clean, options()).unwrap();
-    let start = clean.mutating_calls();
-    workload(&db, &mut BTreeMap::new());
-    let total = clean.mutating_calls() - start;
-    assert!(db.stats().compactions > 0);
-    drop(db);
-    let step = (total / 100).max(1);
-    for n in (1..=total).step_by(usize::try_from(step).unwrap()) {
-        let storage = MemStorage::new();
-        let db = open(&storage, options()).unwrap();
-        storage.fail_from_call(n);
-        let mut acked = BTreeMap::new();
-        workload(&db, &mut acked);
-        let _ = db.close();
-        let after = storage.process_crash();
-        let db = open(&after, options()).unwrap_or_else(|e| panic!("kill at call {n}: open failed: {e:?}"));
-        for (key, want) in &acked {
-            assert_eq!(&db.get(key).unwrap(), want, "kill at call {n}: key {}", String::from_utf8_lossy(key));
-        }
-        db.close().unwrap();
-    }
+    common::kill_at_every_call(|| Options { compaction_style: style, ..options() }, 100, workload);
 }
 
 #[test]

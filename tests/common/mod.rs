@@ -65,3 +65,35 @@ pub fn assert_corruption(result: Result<impl std::fmt::Debug, Error>, file_part:
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// What a workload saw acknowledged: each key's value, or `None` for a delete.
+pub type Acked = std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Kills the process at (about) `points` evenly spread file-system calls of `workload`: that
+/// call and every later one fail, so nothing after it reaches the disk. The copy of the disk
+/// each kill leaves must reopen with every write the workload saw acknowledged. The workload
+/// must compact at least once and stop at its first error.
+pub fn kill_at_every_call(options: impl Fn() -> Options, points: u64, workload: impl Fn(&Db, &mut Acked)) {
+    let clean = MemStorage::new();
+    let db = open(&clean, options()).unwrap();
+    let start = clean.mutating_calls();
+    workload(&db, &mut Acked::new());
+    let total = clean.mutating_calls() - start;
+    assert!(db.stats().compactions > 0);
+    drop(db);
+    let step = (total / points).max(1);
+    for n in (1..=total).step_by(usize::try_from(step).unwrap()) {
+        let storage = MemStorage::new();
+        let db = open(&storage, options()).unwrap();
+        storage.fail_from_call(n);
+        let mut acked = Acked::new();
+        workload(&db, &mut acked);
+        let _ = db.close();
+        let after = storage.process_crash();
+        let db = open(&after, options()).unwrap_or_else(|e| panic!("kill at call {n}: open failed: {e:?}"));
+        for (k, v) in &acked {
+            assert_eq!(&db.get(k).unwrap(), v, "kill at call {n}: key {}", String::from_utf8_lossy(k));
+        }
+        db.close().unwrap();
+    }
+}
