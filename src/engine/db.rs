@@ -564,12 +564,6 @@ impl Db {
         (&self.inner.index_work, &self.inner.index_cv)
     }
 
-    /// Runs `f` as the only writer: no group commit runs meanwhile (index builds read and
-    /// write with no writer in between).
-    pub(crate) fn exclusively<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.as_sole_writer(f)
-    }
-
     /// If the active memtable is full, freezes it behind a new WAL and schedules a flush;
     /// waits (bounded per check, re-checking poison) while too many frozen ones wait.
     fn make_room_for_write(&self) -> Result<()> {
@@ -917,8 +911,9 @@ impl Db {
         Ok(())
     }
 
-    /// Runs `f` while no group commit is in progress and none can start.
-    fn as_sole_writer<R>(&self, f: impl FnOnce() -> R) -> R {
+    /// Runs `f` while no group commit is in progress and none can start (index builds read
+    /// and write with no writer in between).
+    pub(crate) fn as_sole_writer<R>(&self, f: impl FnOnce() -> R) -> R {
         let inner = &self.inner;
         let mut queue = inner.queue.lock();
         while queue.leader_active {

@@ -50,7 +50,7 @@ impl Db {
             return Err(Error::InvalidArgument("an index name must not start with a NUL character".into()));
         }
         let candidate = IndexDef::new(0, name, prefix, field)?;
-        self.exclusively(|| {
+        self.as_sole_writer(|| {
             let defs = self.index_definitions();
             if let Some(existing) = defs.iter().find(|d| d.name == name) {
                 return match existing.state {
@@ -81,7 +81,7 @@ impl Db {
     pub fn drop_index(&self, name: &str) -> Result<()> {
         let _guard = self.begin()?;
         self.check_writable()?;
-        self.exclusively(|| {
+        self.as_sole_writer(|| {
             let defs = self.index_definitions();
             let def = defs
                 .iter()
@@ -274,7 +274,7 @@ impl Db {
 
     /// Indexes the next chunk of keys of a building index, as the only writer.
     fn build_chunk(&self, name: &str) -> Result<()> {
-        let indexed = self.exclusively(|| {
+        let indexed = self.as_sole_writer(|| {
             let Some(def) = self.index_definitions().iter().find(|d| d.name == name).cloned() else {
                 return Ok(0);
             };

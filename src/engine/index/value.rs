@@ -14,8 +14,6 @@
 //! So null < false < true < numbers (ascending) < strings (byte order). Every encoding is
 //! self-delimiting, so the primary key can follow it directly.
 
-use std::cmp::Ordering;
-
 use serde_json::Value;
 
 use crate::engine::error::{Error, Result};
@@ -110,12 +108,6 @@ impl IndexValue {
             _ => None,
         }
     }
-}
-
-/// Total order matching the encoding (for tests and oracles).
-#[must_use]
-pub fn compare(a: &IndexValue, b: &IndexValue) -> Ordering {
-    a.encode().cmp(&b.encode())
 }
 
 fn decode_string(bytes: &[u8]) -> Option<(IndexValue, &[u8])> {
@@ -268,6 +260,8 @@ impl serde::de::Visitor<'_> for KeyIs<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::cmp::Ordering;
+
     use super::*;
     use proptest::prelude::*;
 

@@ -157,7 +157,7 @@ pub fn repair(dir: &Path, options: &Options, storage: Arc<dyn Storage>) -> Resul
 /// registered again to be rebuilt from the repaired data (the build runs at the next open).
 fn restart_indexes(dir: &Path, options: &Options, storage: Arc<dyn Storage>) -> Result<u64> {
     let db = crate::engine::Db::open_with_storage(dir, options.clone(), storage)?;
-    let restarted = db.exclusively(|| db.restart_indexes());
+    let restarted = db.as_sole_writer(|| db.restart_indexes());
     let closed = db.close();
     let restarted = restarted?;
     closed?;
