@@ -344,6 +344,14 @@ test('per-call keyEncoding / valueEncoding override the open defaults', T, async
   assert.ok(asView instanceof Uint8Array)
   assert.deepEqual(Buffer.from(asView), Buffer.from('héllo', 'utf8'))
   assert.ok(Buffer.isBuffer(db.getSync('bin', { valueEncoding: 'buffer' })))
+  // Bytes that are not UTF-8 read as text with U+FFFD (E9 80 is one cut-short character), never
+  // as Latin-1 ('\xe9' would be é); plain ASCII reads back as itself (strings from ASCII bytes
+  // take a faster path).
+  await db.put('latin', Buffer.from([0x68, 0xe9, 0x80, 0x7f]), { valueEncoding: 'buffer' })
+  assert.equal(await db.get('latin'), 'h\ufffd\x7f')
+  assert.equal(db.getSync('latin'), 'h\ufffd\x7f')
+  await db.put('ascii', Buffer.from([0x00, 0x41, 0x7f]), { valueEncoding: 'buffer' })
+  assert.equal(db.getSync('ascii'), '\x00A\x7f')
 
   // Key written as buffer is the same key as its utf8 text.
   await db.put(Buffer.from('kk'), 'vv', { keyEncoding: 'buffer' })

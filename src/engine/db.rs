@@ -1301,14 +1301,14 @@ impl Db {
         cache_only: bool,
         f: &mut Option<F>,
     ) -> Result<Walk<R>> {
-        let now = (self.inner.options.clock)();
+        let now = self.inner.options.clock;
         let latest = seq == u64::MAX;
         let heat = &self.inner.heat;
         let generation = heat.generation();
         let key_hash = super::table::filter::key_hash(sk);
         let levels = {
             let st = self.inner.state.read();
-            if let Some(r) = lookup_memtables(&st, sk, seq, now, f) {
+            if let Some(r) = lookup_memtables(&st, sk, key_hash, seq, now, f) {
                 return Ok(Walk::Decided(r));
             }
             Arc::clone(&st.levels)
@@ -1708,13 +1708,14 @@ impl Db {
 fn lookup_memtables<R>(
     st: &State,
     sk: &[u8],
+    key_hash: u64,
     seq: u64,
-    now: u64,
+    now: fn() -> u64,
     f: &mut Option<impl FnOnce(Option<&[u8]>) -> R>,
 ) -> Option<R> {
     let layers = std::iter::once(&st.active).chain(st.immutable.iter().rev());
     for layer in layers {
-        let decided = layer.mem.get(sk, seq, now, |l| match l {
+        let decided = layer.mem.get(sk, key_hash, seq, now, |l| match l {
             Lookup::Value(v) => f.take().map(|f| f(Some(v))),
             Lookup::Deleted => f.take().map(|f| f(None)),
             Lookup::Absent => None,

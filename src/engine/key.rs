@@ -88,12 +88,13 @@ pub enum Lookup<T> {
     Absent,
 }
 
-/// Resolves a decoded entry into a lookup result, applying expiry at `now_ms`.
+/// Resolves a decoded entry into a lookup result, applying expiry at `now_ms()`, which is
+/// called only for a value with an expiry time (most reads never look at the clock).
 #[must_use]
-pub fn resolve<T>(kind: Kind, expiry_ms: u64, value: T, now_ms: u64) -> Lookup<T> {
+pub fn resolve<T>(kind: Kind, expiry_ms: u64, value: T, now_ms: impl FnOnce() -> u64) -> Lookup<T> {
     match kind {
         Kind::Put => Lookup::Value(value),
-        Kind::PutWithExpiry if expiry_ms > now_ms => Lookup::Value(value),
+        Kind::PutWithExpiry if expiry_ms > now_ms() => Lookup::Value(value),
         Kind::PutWithExpiry | Kind::Delete | Kind::RangeDelete => Lookup::Deleted,
     }
 }

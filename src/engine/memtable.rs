@@ -9,11 +9,13 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
+use hashbrown::HashTable;
 use parking_lot::RwLock;
 
 use super::batch::Op;
 use super::key::{resolve, Kind, Lookup};
 use super::range_del::RangeTombstone;
+use super::table::filter::key_hash;
 
 /// Per-entry bookkeeping estimate, in bytes, added to key and value sizes for accounting.
 const ENTRY_OVERHEAD_BYTES: usize = 64;
@@ -40,11 +42,24 @@ pub struct MemEntry {
     pub version: Version,
 }
 
+/// One key and its versions, newest first.
+struct Slot {
+    /// `key_hash(key)`, kept so growing the hash index rehashes nothing.
+    hash: u64,
+    key: Arc<[u8]>,
+    versions: Vec<Version>,
+}
+
 /// Point versions by key, and range tombstones, under one lock so a batch holding both is
-/// seen whole or not at all.
+/// seen whole or not at all. Each key lives in one slot, reached two ways: `by_hash` for point
+/// reads (one probe and one key comparison, instead of a dozen comparisons down a B-tree, each
+/// chasing a pointer to its key) and `order` for ordered scans and flush. Keys are never removed
+/// from a memtable (only old versions are), so slot numbers stay valid.
 #[derive(Default)]
 struct Contents {
-    map: BTreeMap<Arc<[u8]>, Vec<Version>>,
+    slots: Vec<Slot>,
+    by_hash: HashTable<u32>,
+    order: BTreeMap<Arc<[u8]>, u32>,
     /// Range tombstones in arrival order. Scanned linearly by point reads, and only when not
     /// empty: a memtable rarely holds more than a few (one per `clear`).
     ranges: Vec<RangeTombstone>,
@@ -54,6 +69,32 @@ impl Contents {
     /// The newest tombstone visible at `seq` covering `key`; 0 if none.
     fn covering_seq(&self, key: &[u8], seq: u64) -> u64 {
         self.ranges.iter().filter(|t| t.seq <= seq && t.covers(key)).map(|t| t.seq).max().unwrap_or(0)
+    }
+
+    /// The slot of `key`, whose hash is `hash`.
+    fn find(&self, key: &[u8], hash: u64) -> Option<&Slot> {
+        let slots = &self.slots;
+        self.by_hash.find(hash, |&i| *slots[i as usize].key == *key).map(|&i| &slots[i as usize])
+    }
+
+    /// The versions of `key`, a new empty slot if the key is new here.
+    fn versions_mut(&mut self, key: &[u8], hash: u64) -> (&mut Vec<Version>, bool) {
+        let slots = &self.slots;
+        if let Some(&i) = self.by_hash.find(hash, |&i| *slots[i as usize].key == *key) {
+            return (&mut self.slots[i as usize].versions, false);
+        }
+        let i = u32::try_from(self.slots.len()).expect("a memtable holds fewer than 2^32 keys");
+        let key: Arc<[u8]> = key.into();
+        self.order.insert(Arc::clone(&key), i);
+        self.slots.push(Slot { hash, key, versions: Vec::new() });
+        let slots = &self.slots;
+        self.by_hash.insert_unique(hash, i, |&j| slots[j as usize].hash);
+        (&mut self.slots[i as usize].versions, true)
+    }
+
+    /// The keys and their versions in key order.
+    fn in_order(&self) -> impl Iterator<Item = &Slot> {
+        self.order.values().map(|&i| &self.slots[i as usize])
     }
 }
 
@@ -86,16 +127,16 @@ impl Memtable {
                 contents.ranges.push(tombstone);
                 continue;
             }
-            let map = &mut contents.map;
             let version = Version { seq, kind: op.kind, expiry_ms: op.expiry_ms, value: op.value.into() };
             added += op.value.len() + ENTRY_OVERHEAD_BYTES;
-            if let Some(versions) = map.get_mut(op.stored_key) {
+            let (versions, new_key) = contents.versions_mut(op.stored_key, key_hash(op.stored_key));
+            if new_key {
+                added += op.stored_key.len();
+                versions.push(version);
+            } else {
                 assert!(versions.first().is_none_or(|v| v.seq < version.seq), "sequence numbers must grow");
                 versions.insert(0, version);
                 freed += prune(versions, oldest_snapshot_seq);
-            } else {
-                added += op.stored_key.len();
-                map.insert(op.stored_key.into(), vec![version]);
             }
         }
         drop(contents);
@@ -111,9 +152,19 @@ impl Memtable {
     /// read lock is held, so a hit copies the value once, straight into its destination. A
     /// visible range tombstone newer than that version (or covering a key with no version
     /// here) reads as `Deleted`.
-    pub fn get<R>(&self, stored_key: &[u8], seq: u64, now_ms: u64, f: impl FnOnce(Lookup<&[u8]>) -> R) -> R {
+    /// `hash` is `key_hash(stored_key)` (the reader computes it once for every layer); `now_ms`
+    /// is called only for a value with an expiry time.
+    pub fn get<R>(
+        &self,
+        stored_key: &[u8],
+        hash: u64,
+        seq: u64,
+        now_ms: impl FnOnce() -> u64,
+        f: impl FnOnce(Lookup<&[u8]>) -> R,
+    ) -> R {
+        debug_assert_eq!(hash, key_hash(stored_key));
         let contents = self.map.read();
-        let found = contents.map.get(stored_key).and_then(|versions| versions.iter().find(|v| v.seq <= seq));
+        let found = contents.find(stored_key, hash).and_then(|slot| slot.versions.iter().find(|v| v.seq <= seq));
         let range_seq = if contents.ranges.is_empty() { 0 } else { contents.covering_seq(stored_key, seq) };
         match found {
             Some(v) if v.seq > range_seq => f(resolve(v.kind, v.expiry_ms, &v.value[..], now_ms)),
@@ -148,10 +199,13 @@ impl Memtable {
             return 0; // BTreeMap::range panics on such ranges
         }
         let contents = self.map.read();
-        let range = contents.map.range::<[u8], _>((lower, upper));
+        let range = contents.order.range::<[u8], _>((lower, upper));
         let mut taken = 0;
-        let mut take = |key: &Arc<[u8]>, versions: &Vec<Version>| {
-            let entries = versions.iter().map(|v| MemEntry { key: Arc::clone(key), version: v.clone() });
+        let mut take = |key: &Arc<[u8]>, &i: &u32| {
+            let entries = contents.slots[i as usize]
+                .versions
+                .iter()
+                .map(|v| MemEntry { key: Arc::clone(key), version: v.clone() });
             if reverse {
                 out.extend(entries.rev());
             } else {
@@ -182,12 +236,12 @@ impl Memtable {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         let contents = self.map.read();
-        contents.map.is_empty() && contents.ranges.is_empty()
+        contents.slots.is_empty() && contents.ranges.is_empty()
     }
 
     /// Calls `f(stored_key)` for every key.
     pub fn for_each_key(&self, mut f: impl FnMut(&[u8])) {
-        for key in self.map.read().map.keys() {
+        for key in self.map.read().order.keys() {
             f(key);
         }
     }
@@ -196,9 +250,9 @@ impl Memtable {
     /// ascending, newest first). Used by flush on an immutable memtable.
     pub fn for_each(&self, mut f: impl FnMut(&[u8], &Version) -> super::error::Result<()>) -> super::error::Result<()> {
         let contents = self.map.read();
-        for (key, versions) in contents.map.iter() {
-            for v in versions {
-                f(key, v)?;
+        for slot in contents.in_order() {
+            for v in &slot.versions {
+                f(&slot.key, v)?;
             }
         }
         Ok(())
@@ -238,10 +292,10 @@ mod tests {
         let m = Memtable::new();
         m.apply(1, &[op(Kind::Put, b"k", b"1")], u64::MAX);
         m.apply(2, &[op(Kind::Put, b"k", b"2")], u64::MAX);
-        assert_eq!(m.get(b"k", u64::MAX, 0, |l| l.map_value()), Lookup::Value(b"2".to_vec()));
+        assert_eq!(m.get(b"k", key_hash(b"k"), u64::MAX, || 0, |l| l.map_value()), Lookup::Value(b"2".to_vec()));
         m.apply(3, &[op(Kind::Delete, b"k", b"")], u64::MAX);
-        assert_eq!(m.get(b"k", u64::MAX, 0, |l| l.map_value()), Lookup::Deleted);
-        assert_eq!(m.get(b"x", u64::MAX, 0, |l| l.map_value()), Lookup::Absent);
+        assert_eq!(m.get(b"k", key_hash(b"k"), u64::MAX, || 0, |l| l.map_value()), Lookup::Deleted);
+        assert_eq!(m.get(b"x", key_hash(b"x"), u64::MAX, || 0, |l| l.map_value()), Lookup::Absent);
     }
 
     #[test]
@@ -250,10 +304,10 @@ mod tests {
         m.apply(1, &[op(Kind::Put, b"k", b"1")], u64::MAX);
         m.apply(2, &[op(Kind::Put, b"k", b"2")], 1);
         m.apply(3, &[op(Kind::Put, b"k", b"3")], 1);
-        assert_eq!(m.get(b"k", 1, 0, |l| l.map_value()), Lookup::Value(b"1".to_vec()));
-        assert_eq!(m.get(b"k", 2, 0, |l| l.map_value()), Lookup::Value(b"2".to_vec()));
+        assert_eq!(m.get(b"k", key_hash(b"k"), 1, || 0, |l| l.map_value()), Lookup::Value(b"1".to_vec()));
+        assert_eq!(m.get(b"k", key_hash(b"k"), 2, || 0, |l| l.map_value()), Lookup::Value(b"2".to_vec()));
         m.apply(4, &[op(Kind::Put, b"k", b"4")], u64::MAX);
-        assert_eq!(m.get(b"k", 1, 0, |l| l.map_value()), Lookup::Absent);
+        assert_eq!(m.get(b"k", key_hash(b"k"), 1, || 0, |l| l.map_value()), Lookup::Absent);
     }
 
     #[test]
@@ -263,12 +317,28 @@ mod tests {
         m.apply(3, &[op(Kind::RangeDelete, b"a", b"c")], u64::MAX);
         m.apply(4, &[op(Kind::Put, b"a", b"2")], u64::MAX);
         assert!(!m.is_empty());
-        assert_eq!(m.get(b"b", u64::MAX, 0, |l| l.map_value()), Lookup::Deleted);
-        assert_eq!(m.get(b"b", 2, 0, |l| l.map_value()), Lookup::Value(b"1".to_vec()), "a snapshot below it");
-        assert_eq!(m.get(b"bz", u64::MAX, 0, |l| l.map_value()), Lookup::Deleted, "no version here, covered");
-        assert_eq!(m.get(b"a", u64::MAX, 0, |l| l.map_value()), Lookup::Value(b"2".to_vec()), "written after");
-        assert_eq!(m.get(b"c", u64::MAX, 0, |l| l.map_value()), Lookup::Absent, "the end is exclusive");
-        assert_eq!(m.get(b"d", u64::MAX, 0, |l| l.map_value()), Lookup::Value(b"1".to_vec()));
+        assert_eq!(m.get(b"b", key_hash(b"b"), u64::MAX, || 0, |l| l.map_value()), Lookup::Deleted);
+        assert_eq!(
+            m.get(b"b", key_hash(b"b"), 2, || 0, |l| l.map_value()),
+            Lookup::Value(b"1".to_vec()),
+            "a snapshot below it"
+        );
+        assert_eq!(
+            m.get(b"bz", key_hash(b"bz"), u64::MAX, || 0, |l| l.map_value()),
+            Lookup::Deleted,
+            "no version here, covered"
+        );
+        assert_eq!(
+            m.get(b"a", key_hash(b"a"), u64::MAX, || 0, |l| l.map_value()),
+            Lookup::Value(b"2".to_vec()),
+            "written after"
+        );
+        assert_eq!(
+            m.get(b"c", key_hash(b"c"), u64::MAX, || 0, |l| l.map_value()),
+            Lookup::Absent,
+            "the end is exclusive"
+        );
+        assert_eq!(m.get(b"d", key_hash(b"d"), u64::MAX, || 0, |l| l.map_value()), Lookup::Value(b"1".to_vec()));
         assert_eq!(m.range_tombstones().len(), 1);
         let only_range = Memtable::new();
         only_range.apply(1, &[op(Kind::RangeDelete, b"a", b"c")], u64::MAX);
@@ -279,7 +349,35 @@ mod tests {
     fn expired_values_read_as_deleted() {
         let m = Memtable::new();
         m.apply(1, &[Op { kind: Kind::PutWithExpiry, stored_key: b"k", expiry_ms: 100, value: b"v" }], u64::MAX);
-        assert_eq!(m.get(b"k", u64::MAX, 99, |l| l.map_value()), Lookup::Value(b"v".to_vec()));
-        assert_eq!(m.get(b"k", u64::MAX, 100, |l| l.map_value()), Lookup::Deleted);
+        assert_eq!(m.get(b"k", key_hash(b"k"), u64::MAX, || 99, |l| l.map_value()), Lookup::Value(b"v".to_vec()));
+        assert_eq!(m.get(b"k", key_hash(b"k"), u64::MAX, || 100, |l| l.map_value()), Lookup::Deleted);
+    }
+
+    #[test]
+    fn point_reads_and_ordered_scans_agree_over_many_keys() {
+        // Enough keys to grow the hash index many times; keys that share long prefixes and
+        // differ in one byte, and one key that is a prefix of another.
+        let m = Memtable::new();
+        let keys: Vec<Vec<u8>> = (0..5000u32).rev().map(|i| format!("history:{i:09}").into_bytes()).collect();
+        for (seq, key) in (1..).zip(&keys) {
+            m.apply(seq, &[op(Kind::Put, key, key)], u64::MAX);
+        }
+        m.apply(9000, &[op(Kind::Put, b"history:", b"prefix")], u64::MAX);
+        for key in &keys {
+            let hash = key_hash(key);
+            assert_eq!(m.get(key, hash, u64::MAX, || 0, |l| l.map_value()), Lookup::Value(key.clone()));
+        }
+        let missing = b"history:000005000";
+        assert_eq!(m.get(missing, key_hash(missing), u64::MAX, || 0, |l| l.map_value()), Lookup::Absent);
+        let mut scanned = Vec::new();
+        m.for_each(|k, _| {
+            scanned.push(k.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        let mut expected = keys.clone();
+        expected.push(b"history:".to_vec());
+        expected.sort();
+        assert_eq!(scanned, expected);
     }
 }

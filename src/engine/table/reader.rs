@@ -321,7 +321,7 @@ impl Table {
         handle: BlockHandle,
         key: &[u8],
         seq: u64,
-        now_ms: u64,
+        now_ms: impl FnOnce() -> u64,
     ) -> Result<(Lookup<&'b [u8]>, bool, u64)> {
         let mut it = block.iter();
         let found = it.seek(key, seq);
@@ -342,7 +342,7 @@ impl Table {
             return Ok(f(if range_seq > 0 { Lookup::Deleted } else { Lookup::Absent }));
         };
         let block = self.block(handle, false)?.ok_or_else(|| Error::Internal("uncached block after a read".into()))?;
-        let (found, _, version_seq) = self.lookup(&block, handle, key, seq, now_ms)?;
+        let (found, _, version_seq) = self.lookup(&block, handle, key, seq, || now_ms)?;
         Ok(f(match found {
             Lookup::Absent if range_seq == 0 => Lookup::Absent,
             Lookup::Absent => Lookup::Deleted,
