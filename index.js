@@ -1207,7 +1207,13 @@ class Iterator {
     }
     return this._serial(async () => {
       const out = []
-      while (out.length < size && (await this._ensure(size - out.length))) out.push(this._take())
+      while (out.length < size) {
+        // Buffered entries are taken synchronously; only a page fetch awaits (an await per
+        // entry cost a microtask each: ~10% of a 100k-key scan).
+        if (this._count >= this._limit) break
+        if ((this._page === null || this._pos >= this._page.length) && !(await this._ensure(size - out.length))) break
+        out.push(this._take())
+      }
       return out
     })
   }
