@@ -107,11 +107,25 @@ impl FromNapiValue for Collector {
     }
 }
 
+/// Whether every byte is below 0x80. `<[u8]>::is_ascii` checked the bytes after its last
+/// aligned word one at a time (half the time of a page's string making in a profile); this ORs
+/// 16 bytes at a time, then the last 16 (overlapping), with no byte loop.
+fn is_ascii(bytes: &[u8]) -> bool {
+    const HIGH: u128 = u128::from_ne_bytes([0x80; 16]);
+    let word = |chunk: &[u8]| chunk.try_into().map_or(HIGH, u128::from_ne_bytes);
+    if bytes.len() < 16 {
+        return bytes.iter().fold(0, |acc, b| acc | b) < 0x80;
+    }
+    let chunks = bytes.chunks_exact(16);
+    let tail = bytes.get(bytes.len() - 16..).map_or(HIGH, word);
+    chunks.fold(tail, |acc, chunk| acc | word(chunk)) & HIGH == 0
+}
+
 /// A key or value as a JS string or Buffer. ASCII strings are made with
 /// `napi_create_string_latin1`, a plain copy: V8's UTF-8 decoding (validate, count, copy) was
 /// the largest single item of a scan's profile. ASCII is the same text in both encodings.
 fn page_item(env: sys::napi_env, bytes: &[u8], as_string: bool) -> napi::Result<RawValue> {
-    if !as_string || !bytes.is_ascii() {
+    if !as_string || !is_ascii(bytes) {
         return bytes_to_js(env, bytes, as_string);
     }
     let mut out = std::ptr::null_mut();
@@ -299,5 +313,26 @@ impl NativeIterator {
     #[napi]
     pub fn close(&self) {
         *self.inner.lock() = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_ascii;
+
+    #[test]
+    fn is_ascii_finds_a_high_byte_anywhere_at_any_length() {
+        for len in 0..70 {
+            let bytes = vec![b'a'; len];
+            assert!(is_ascii(&bytes), "len {len}");
+            for at in 0..len {
+                let mut high = bytes.clone();
+                high[at] = 0x80;
+                assert!(!is_ascii(&high), "len {len}, 0x80 at {at}");
+                high[at] = 0xff;
+                assert!(!is_ascii(&high), "len {len}, 0xff at {at}");
+            }
+        }
+        assert!(is_ascii(b"\x00\x7f"));
     }
 }
