@@ -111,8 +111,8 @@ impl FromNapiValue for Collector {
 /// aligned word one at a time (half the time of a page's string making in a profile); this ORs
 /// 16 bytes at a time, then the last 16 (overlapping), with no byte loop.
 fn is_ascii(bytes: &[u8]) -> bool {
-    const HIGH: u128 = u128::from_ne_bytes([0x80; 16]);
-    let word = |chunk: &[u8]| chunk.try_into().map_or(HIGH, u128::from_ne_bytes);
+    const HIGH: u128 = u128::from_le_bytes([0x80; 16]);
+    let word = |chunk: &[u8]| chunk.try_into().map_or(HIGH, u128::from_le_bytes);
     if bytes.len() < 16 {
         return bytes.iter().fold(0, |acc, b| acc | b) < 0x80;
     }
