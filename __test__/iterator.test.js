@@ -532,6 +532,46 @@ test('paging: 6000 entries (some large values) read alike by next(), nextv(7), n
   assert.deepEqual(mixed, expected.slice(100, 3100), 'mixed next/nextv sizes')
 })
 
+test('pages mixing ASCII, non-ASCII and invalid UTF-8 decode alike from memory and from the pool, as strings and Buffers', T, async (t) => {
+  const db = await openDb(t, BrowserDB, tmpDir(t))
+  // ASCII strings are made from Latin-1 bytes, the rest from UTF-8: both must give the same text.
+  const texts = ['plain', '', 'caf\u00e9', '\u00ff', 'emoji \u{1F600}', '\u007f\u0000end', 'x'.repeat(300), '\u00e9'.repeat(300)]
+  const ops = []
+  for (let i = 0; i < 600; i++) ops.push({ type: 'put', key: `k${pad(i)}${texts[i % texts.length]}`, value: texts[(i * 3) % texts.length] + i })
+  await db.batch(ops)
+  // Bytes that are not UTF-8 (a lone continuation byte, a truncated sequence): U+FFFD as a string.
+  const raw = { keyEncoding: 'buffer', valueEncoding: 'buffer' }
+  await db.put(Buffer.from('z1'), Buffer.from([0x61, 0x80, 0x62]), raw)
+  await db.put(Buffer.from('z2'), Buffer.from([0xe2, 0x82]), raw)
+  const expected = ops.map((o) => [o.key, o.value]).sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])))
+  expected.push(['z1', 'a\ufffdb'], ['z2', '\ufffd'])
+  for (const disk of [false, true]) {
+    const label = disk ? 'pool pages' : 'JS-thread pages'
+    const it = (options) => (disk ? forceDiskPages(db.iterator(options)) : db.iterator(options))
+    assert.deepEqual(await drainNextv(it(), 1000), expected, `${label}: strings`)
+    assert.deepEqual(await it({ reverse: true }).all(), expected.slice().reverse(), `${label}: reverse`)
+    const buffers = await it({ keyEncoding: 'buffer', valueEncoding: 'buffer' }).all()
+    assert.deepEqual(buffers.slice(0, 600).map(([k, v]) => [k.toString(), v.toString()]), expected.slice(0, 600), `${label}: Buffers`)
+    assert.deepEqual(buffers[600][1], Buffer.from([0x61, 0x80, 0x62]), `${label}: raw bytes`)
+    assert.deepEqual(await (disk ? forceDiskPages(db.values()) : db.values()).all(), expected.map((e) => e[1]), `${label}: values()`)
+  }
+})
+
+test('a JS-thread page longer than the collector takes at once is still whole and in order', T, async (t) => {
+  const db = await openDb(t, BrowserDB, tmpDir(t))
+  await fillNumbered(db, 5000, { batchSize: 1000 })
+  // The native page call, as index.js makes it, with more entries than it ever asks for.
+  const it = db.iterator()
+  const page = it._native.nextFast(6000, 64 * 1024 * 1024, (...items) => items)
+  await it.close()
+  assert.equal(page[0], 1) // exhausted
+  assert.equal(page.length, 1 + 2 * 5000)
+  for (let i = 0; i < 5000; i++) {
+    assert.equal(page[1 + 2 * i], 'k' + pad(i))
+    assert.equal(page[2 + 2 * i], `value-${i}`)
+  }
+})
+
 test('nextv(0), nextv beyond the end and next() after the end', T, async (t) => {
   const db = await smallDb(t)
   const it = db.keys()

@@ -149,9 +149,11 @@ struct Decoded {
 }
 
 impl Decoded {
-    fn new(block: Arc<Block>) -> Option<Self> {
-        let mut keys = Vec::new();
-        let mut items = Vec::new();
+    /// Decodes `block` into `keys` and `items` (emptied first: a source reuses the buffers of
+    /// the block it leaves, so a scan allocates nothing per block).
+    fn new(block: Arc<Block>, mut keys: Vec<u8>, mut items: Vec<Item>) -> Option<Self> {
+        keys.clear();
+        items.clear();
         let mut it = block.iter();
         while let Some(e) = it.next_entry() {
             keys.extend_from_slice(it.key());
@@ -212,15 +214,24 @@ struct TableSource {
     block_index: usize,
     decoded: Option<Decoded>,
     pos: usize,
+    /// The buffers of the last block left, for the next one.
+    spare: (Vec<u8>, Vec<Item>),
 }
 
 impl TableSource {
+    const fn new(table: Arc<LiveTable>, reverse: bool, fill_cache: bool) -> Self {
+        Self { table, reverse, fill_cache, block_index: 0, decoded: None, pos: 0, spare: (Vec::new(), Vec::new()) }
+    }
+
     /// Loads block `i`; `Ok(false)` when `cache_only` and it is not cached.
     fn load(&mut self, i: usize, cache_only: bool) -> Result<bool> {
-        self.decoded = None;
+        if let Some(old) = self.decoded.take() {
+            self.spare = (old.keys, old.items);
+        }
         let Some(handle) = self.table.block_handle(i) else { return Ok(true) };
         let Some(block) = self.table.block_with(handle, cache_only, self.fill_cache)? else { return Ok(false) };
-        let decoded = Decoded::new(block).ok_or_else(|| self.table.corrupt_block(handle))?;
+        let (keys, items) = std::mem::take(&mut self.spare);
+        let decoded = Decoded::new(block, keys, items).ok_or_else(|| self.table.corrupt_block(handle))?;
         self.block_index = i;
         self.decoded = Some(decoded);
         Ok(true)
@@ -359,14 +370,7 @@ impl LevelSource {
             self.current = None;
             return Ok(Step::Done);
         };
-        let mut source = TableSource {
-            table: Arc::clone(table),
-            reverse: self.reverse,
-            fill_cache: self.fill_cache,
-            block_index: 0,
-            decoded: None,
-            pos: 0,
-        };
+        let mut source = TableSource::new(Arc::clone(table), self.reverse, self.fill_cache);
         let step = source.seek(target, cache_only)?;
         self.current = Some(source);
         Ok(step)
@@ -557,7 +561,7 @@ pub struct DbIterator {
     live: LiveIterator,
     keyspace: Keyspace,
     snapshot: Snapshot,
-    sources: Vec<Box<dyn Source>>,
+    merge: Merge,
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
     reverse: bool,
@@ -622,14 +626,7 @@ impl DbIterator {
             }));
         }
         for table in levels.level(0) {
-            sources.push(Box::new(TableSource {
-                fill_cache: true,
-                table: Arc::clone(table),
-                reverse,
-                block_index: 0,
-                decoded: None,
-                pos: 0,
-            }));
+            sources.push(Box::new(TableSource::new(Arc::clone(table), reverse, true)));
         }
         for level in 1..levels.depth() {
             let tables = levels.level(level);
@@ -649,7 +646,7 @@ impl DbIterator {
             live: LiveIterator(db),
             keyspace,
             snapshot,
-            sources,
+            merge: Merge::new(sources, reverse),
             lower,
             upper,
             reverse,
@@ -705,11 +702,9 @@ impl DbIterator {
             return Ok(PageEnd::Exhausted);
         }
         if let Some(target) = self.pending_seek.take() {
-            for source in &mut self.sources {
-                if source.seek(as_ref_bound(&target), cache_only)? == Step::NeedsDisk {
-                    self.pending_seek = Some(target);
-                    return Ok(PageEnd::NeedsDisk);
-                }
+            if self.merge.seek(as_ref_bound(&target), cache_only)? == Step::NeedsDisk {
+                self.pending_seek = Some(target);
+                return Ok(PageEnd::NeedsDisk);
             }
         }
         let now = self.live.0.now_ms();
@@ -761,8 +756,8 @@ impl DbIterator {
         &self.snapshot
     }
 
-    fn top(&self) -> Option<usize> {
-        top_index(&self.sources, self.reverse)
+    fn top(&mut self) -> Option<usize> {
+        self.merge.front()
     }
 
     fn out_of_range(&self, key: &[u8]) -> bool {
@@ -782,18 +777,26 @@ impl DbIterator {
     }
 
     fn advance(&mut self, i: usize, cache_only: bool) -> Result<bool> {
-        let source = self.sources.get_mut(i).ok_or_else(|| Error::Internal("iterator source index".into()))?;
-        let done = source.advance(cache_only)? == Step::Done;
+        let done = self.merge.advance(i, cache_only)? == Step::Done;
         if !done {
             self.interrupted = true;
         }
         Ok(done)
     }
 
+    /// Records `key` as fully processed (the resume point); its buffer and the previous
+    /// resume key's swap places, so no entry allocates.
+    fn finish_key(&mut self, key: Vec<u8>) {
+        self.key_buf = match std::mem::replace(&mut self.resume, Bound::Excluded(key)) {
+            Bound::Included(k) | Bound::Excluded(k) => k,
+            Bound::Unbounded => Vec::new(),
+        };
+    }
+
     /// Skips every remaining version of `key` in every source; false if a block is needed.
     fn skip_key(&mut self, key: &[u8], cache_only: bool) -> Result<bool> {
         while let Some(i) = self.top() {
-            let same = self.sources.get(i).and_then(|s| s.current()).is_some_and(|e| e.key == key);
+            let same = self.merge.current(i).is_some_and(|e| e.key == key);
             if !same {
                 break;
             }
@@ -811,7 +814,7 @@ impl DbIterator {
         let mut key = std::mem::take(&mut self.key_buf);
         let mut emitted = None;
         {
-            let Some(e) = self.sources.get(i).and_then(|s| s.current()) else { return Ok(Advance::End) };
+            let Some(e) = self.merge.current(i) else { return Ok(Advance::End) };
             if self.out_of_range(e.key) {
                 self.key_buf = key;
                 return Ok(Advance::End);
@@ -827,9 +830,9 @@ impl DbIterator {
                 emitted = Some(e.key.len() + e.value.len());
             }
         }
-        let complete = self.skip_key(&key, cache_only)?;
-        self.resume = Bound::Excluded(key.clone());
-        self.key_buf = key;
+        // Source `i` holds this key's first version: move it on, then skip the others.
+        let complete = self.advance(i, cache_only)? && self.skip_key(&key, cache_only)?;
+        self.finish_key(key);
         Ok(match (emitted, complete) {
             (Some(size), _) => Advance::Emitted(size),
             (None, true) => Advance::Skipped,
@@ -844,7 +847,7 @@ impl DbIterator {
         let mut key = std::mem::take(&mut self.key_buf);
         let mut value = std::mem::take(&mut self.value_buf);
         key.clear();
-        match self.sources.get(i).and_then(|s| s.current()) {
+        match self.merge.current(i) {
             Some(e) if !self.out_of_range(e.key) => key.extend_from_slice(e.key),
             _ => {
                 self.key_buf = key;
@@ -855,7 +858,7 @@ impl DbIterator {
         let mut live = None;
         let mut expiry = 0;
         while let Some(i) = self.top() {
-            let Some(e) = self.sources.get(i).and_then(|s| s.current()) else { break };
+            let Some(e) = self.merge.current(i) else { break };
             if e.key != key.as_slice() {
                 break;
             }
@@ -877,37 +880,104 @@ impl DbIterator {
         } else {
             Advance::Skipped
         };
-        self.resume = Bound::Excluded(key.clone());
-        self.key_buf = key;
+        self.finish_key(key);
         self.value_buf = value;
         Ok(result)
     }
 }
 
-/// Index of the source holding the smallest (forward) or largest (reverse) entry.
-fn top_index(sources: &[Box<dyn Source>], reverse: bool) -> Option<usize> {
-    let mut best: Option<(usize, EntryRef<'_>)> = None;
-    for (i, source) in sources.iter().enumerate() {
-        let Some(e) = source.current() else { continue };
-        let better = best.as_ref().is_none_or(|(_, b)| {
-            let order = compare_internal(e.key, e.seq, b.key, b.seq);
-            if reverse {
-                order == Ordering::Greater
-            } else {
-                order == Ordering::Less
-            }
-        });
-        if better {
-            best = Some((i, e));
-        }
+/// Whether `a` comes before `b` in walking order (strictly).
+fn precedes(a: &EntryRef<'_>, b: &EntryRef<'_>, reverse: bool) -> bool {
+    let order = compare_internal(a.key, a.seq, b.key, b.seq);
+    if reverse {
+        order == Ordering::Greater
+    } else {
+        order == Ordering::Less
     }
-    best.map(|(i, _)| i)
+}
+
+/// The sources of a merge and which of them is in front.
+///
+/// Finding the front source takes a comparison with every source; a scan did that two or three
+/// times per entry (the largest engine item of its profile). So the front source and the
+/// runner-up (the first among the others) are remembered: when the front source moves on and
+/// its next entry still precedes the runner-up's, it stays in front after one comparison.
+/// Otherwise (or after any other move) the front is found again from scratch, with the same
+/// result as always: the first source, in source order, holding the first entry.
+struct Merge {
+    sources: Vec<Box<dyn Source>>,
+    reverse: bool,
+    /// Whether `front` and `runner_up` are current.
+    known: bool,
+    front: Option<usize>,
+    runner_up: Option<usize>,
+}
+
+impl Merge {
+    const fn new(sources: Vec<Box<dyn Source>>, reverse: bool) -> Self {
+        Self { sources, reverse, known: false, front: None, runner_up: None }
+    }
+
+    /// The current entry of source `i`.
+    fn current(&self, i: usize) -> Option<EntryRef<'_>> {
+        self.sources.get(i).and_then(|s| s.current())
+    }
+
+    /// Index of the source holding the smallest (forward) or largest (reverse) entry.
+    fn front(&mut self) -> Option<usize> {
+        if !self.known {
+            self.find_front();
+        }
+        self.front
+    }
+
+    fn find_front(&mut self) {
+        let mut best: Option<(usize, EntryRef<'_>)> = None;
+        let mut second: Option<(usize, EntryRef<'_>)> = None;
+        for (i, source) in self.sources.iter().enumerate() {
+            let Some(e) = source.current() else { continue };
+            if best.as_ref().is_none_or(|(_, b)| precedes(&e, b, self.reverse)) {
+                second = best.replace((i, e));
+            } else if second.as_ref().is_none_or(|(_, r)| precedes(&e, r, self.reverse)) {
+                second = Some((i, e));
+            }
+        }
+        self.front = best.map(|(i, _)| i);
+        self.runner_up = second.map(|(i, _)| i);
+        self.known = true;
+    }
+
+    /// Positions every source at `target`; stops at the first that needs the disk.
+    fn seek(&mut self, target: Bound<&[u8]>, cache_only: bool) -> Result<Step> {
+        self.known = false;
+        for source in &mut self.sources {
+            if source.seek(target, cache_only)? == Step::NeedsDisk {
+                return Ok(Step::NeedsDisk);
+            }
+        }
+        Ok(Step::Done)
+    }
+
+    /// Moves source `i` one entry on.
+    fn advance(&mut self, i: usize, cache_only: bool) -> Result<Step> {
+        let source = self.sources.get_mut(i).ok_or_else(|| Error::Internal("iterator source index".into()))?;
+        let step = source.advance(cache_only)?;
+        self.known = self.known && step == Step::Done && self.front == Some(i) && self.still_in_front(i);
+        Ok(step)
+    }
+
+    /// Whether source `i`, in front before it moved, still is: its entry precedes the
+    /// runner-up's (the others did not move).
+    fn still_in_front(&self, i: usize) -> bool {
+        let Some(e) = self.current(i) else { return false };
+        self.runner_up.and_then(|r| self.current(r)).is_none_or(|r| precedes(&e, &r, self.reverse))
+    }
 }
 
 /// Every version of every key of a set of tables, in internal-key order: the input of a
 /// compaction. Level-0 tables are separate sources; a deeper level's tables are one.
 pub(crate) struct TableMerge {
-    sources: Vec<Box<dyn Source>>,
+    merge: Merge,
     positioned: bool,
 }
 
@@ -917,33 +987,23 @@ impl TableMerge {
     pub(crate) fn new(overlapping: &[Arc<LiveTable>], runs: Vec<Vec<Arc<LiveTable>>>) -> Self {
         let mut sources: Vec<Box<dyn Source>> = Vec::new();
         for table in overlapping {
-            sources.push(Box::new(TableSource {
-                fill_cache: false,
-                table: Arc::clone(table),
-                reverse: false,
-                block_index: 0,
-                decoded: None,
-                pos: 0,
-            }));
+            sources.push(Box::new(TableSource::new(Arc::clone(table), false, false)));
         }
         for tables in runs.into_iter().filter(|r| !r.is_empty()) {
             sources.push(Box::new(LevelSource { tables, reverse: false, fill_cache: false, index: 0, current: None }));
         }
-        Self { sources, positioned: false }
+        Self { merge: Merge::new(sources, false), positioned: false }
     }
 
     /// Hands the next entry to `f`; `None` at the end.
     pub(crate) fn next_entry<R>(&mut self, f: impl FnOnce(EntryRef<'_>) -> R) -> Result<Option<R>> {
         if !self.positioned {
-            for source in &mut self.sources {
-                source.seek(Bound::Unbounded, false)?;
-            }
+            self.merge.seek(Bound::Unbounded, false)?;
             self.positioned = true;
         }
-        let Some(i) = top_index(&self.sources, false) else { return Ok(None) };
-        let Some(source) = self.sources.get_mut(i) else { return Ok(None) };
-        let result = source.current().map(f);
-        source.advance(false)?;
+        let Some(i) = self.merge.front() else { return Ok(None) };
+        let result = self.merge.current(i).map(f);
+        self.merge.advance(i, false)?;
         Ok(result)
     }
 }
@@ -956,6 +1016,85 @@ fn user_key(stored: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A source over a sorted list of (key, seq), for the merge's bookkeeping.
+    struct ListSource {
+        entries: Vec<(Vec<u8>, u64)>,
+        pos: usize,
+    }
+
+    impl Source for ListSource {
+        fn seek(&mut self, _target: Bound<&[u8]>, _cache_only: bool) -> Result<Step> {
+            self.pos = 0;
+            Ok(Step::Done)
+        }
+        fn current(&self) -> Option<EntryRef<'_>> {
+            self.entries.get(self.pos).map(|(key, seq)| EntryRef {
+                key,
+                seq: *seq,
+                kind: Kind::Put,
+                expiry_ms: 0,
+                value: b"",
+            })
+        }
+        fn advance(&mut self, _cache_only: bool) -> Result<Step> {
+            self.pos += 1;
+            Ok(Step::Done)
+        }
+    }
+
+    /// The front source found from scratch: the first source holding the first entry.
+    fn front_from_scratch(merge: &Merge) -> Option<usize> {
+        let mut best: Option<(usize, EntryRef<'_>)> = None;
+        for i in 0..merge.sources.len() {
+            let Some(e) = merge.current(i) else { continue };
+            if best.as_ref().is_none_or(|(_, b)| precedes(&e, b, merge.reverse)) {
+                best = Some((i, e));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
+    #[test]
+    fn the_remembered_front_source_is_always_the_one_found_from_scratch() {
+        // Disjoint runs, interleaved keys, versions of one key in several sources and within
+        // one source, an empty source; walked forward and backwards to the end.
+        let lists: Vec<Vec<(&[u8], u64)>> = vec![
+            vec![(b"a", 9), (b"a", 3), (b"b", 5), (b"d", 1), (b"k", 2)],
+            vec![(b"a", 7), (b"c", 4), (b"d", 8), (b"e", 1)],
+            vec![],
+            vec![(b"f", 1), (b"g", 1), (b"h", 1)],
+            vec![(b"a", 1), (b"d", 5), (b"h", 6), (b"z", 1)],
+        ];
+        for reverse in [false, true] {
+            let sources: Vec<Box<dyn Source>> = lists
+                .iter()
+                .map(|list| {
+                    let mut entries: Vec<(Vec<u8>, u64)> = list.iter().map(|(k, s)| (k.to_vec(), *s)).collect();
+                    if reverse {
+                        entries.reverse();
+                    }
+                    Box::new(ListSource { entries, pos: 0 }) as Box<dyn Source>
+                })
+                .collect();
+            let mut merge = Merge::new(sources, reverse);
+            merge.seek(Bound::Unbounded, false).unwrap();
+            let mut walked = Vec::new();
+            while let Some(i) = merge.front() {
+                assert_eq!(Some(i), front_from_scratch(&merge));
+                let e = merge.current(i).unwrap();
+                walked.push((e.key.to_vec(), e.seq));
+                merge.advance(i, false).unwrap();
+            }
+            assert_eq!(front_from_scratch(&merge), None);
+            let mut all: Vec<(Vec<u8>, u64)> = lists.iter().flatten().map(|(k, s)| (k.to_vec(), *s)).collect();
+            all.sort_by(|a, b| compare_internal(&a.0, a.1, &b.0, b.1));
+            if reverse {
+                all.reverse();
+            }
+            assert_eq!(walked, all, "reverse: {reverse}");
+        }
+    }
 
     #[test]
     fn prefix_end_increments_with_carry() {
