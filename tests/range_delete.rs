@@ -477,3 +477,54 @@ fn clear_drops_whole_dead_tables_at_once_unless_an_older_snapshot_reads_them() {
     assert_eq!(seen, 20_100);
     assert_eq!(dump(&db).len(), 100);
 }
+
+/// Tables wholly before `k(end)` (all dead after a clear of that range).
+fn tables_before(db: &Db, end: u32) -> Vec<u64> {
+    db.tables().unwrap().iter().filter(|t| t.largest < k(end)).map(|t| t.number).collect()
+}
+
+#[test]
+fn clear_drops_dead_tables_while_a_compaction_runs_and_the_compacted_ones_after_it() {
+    let storage = MemStorage::new();
+    let db = open(&storage, options()).unwrap();
+    fill(&db, 0..20_100, 0);
+    db.compact(None, None).unwrap();
+    let dead_before = tables_before(&db, 20_000);
+    assert!(dead_before.len() > 10, "{} tables", dead_before.len());
+    // A compaction of the first keys, held in the middle (its output table's sync sleeps).
+    storage.set_table_sync_delay_ms(2_000);
+    let compacted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sst_before = common::files_with(&storage, "sst");
+    let compaction = {
+        let (db, compacted) = (db.clone(), Arc::clone(&compacted));
+        std::thread::spawn(move || {
+            db.compact(Some(&k(0)), Some(&k(10))).unwrap();
+            compacted.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let started = std::time::Instant::now();
+    while common::files_with(&storage, "sst") == sst_before {
+        assert!(started.elapsed().as_secs() < 10, "the compaction never wrote its output");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    db.clear(IterOptions { lower: Bound::Unbounded, upper: Bound::Excluded(k(20_000)), reverse: false }, None).unwrap();
+    // Every dead table but the one being compacted left the version before clear returned,
+    // while the compaction still runs (the old code waited for it to end).
+    let left = tables_before(&db, 20_000);
+    assert!(!compacted.load(std::sync::atomic::Ordering::SeqCst), "the compaction is still running");
+    assert_eq!(left.len(), 1, "only the compaction's input stays: {left:?}");
+    assert_eq!(left[0], dead_before[0]);
+    assert_eq!(dump(&db).len(), 100);
+    compaction.join().unwrap();
+    storage.set_table_sync_delay_ms(0);
+    // Then the compaction's output, dead too, goes on the background pool.
+    let started = std::time::Instant::now();
+    while !tables_before(&db, 20_000).is_empty() {
+        assert!(started.elapsed().as_secs() < 10, "dead tables stayed: {:?}", tables_before(&db, 20_000));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(dump(&db).len(), 100);
+    drop(db);
+    let db = open(&storage.process_crash(), options()).unwrap();
+    assert_eq!(dump(&db).len(), 100);
+}

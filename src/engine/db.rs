@@ -206,6 +206,11 @@ struct Inner {
     /// same tables; the version lock is held only to pick and to install, so flushes go on
     /// while a compaction merges.
     compaction_lock: Mutex<()>,
+    /// The table numbers the running compaction merges (empty when none runs). Registered
+    /// under the version lock in the same critical section as the pick, so `drop_dead_tables`
+    /// (which holds the version lock too) can leave exactly those alone instead of waiting
+    /// for the compaction lock.
+    compacting_inputs: Mutex<Vec<u64>>,
     flush_bytes: AtomicU64,
     compaction_bytes: AtomicU64,
     compactions: AtomicU64,
@@ -256,6 +261,17 @@ impl Drop for OpGuard<'_> {
 }
 
 /// Builds the stored key (keyspace tag + user key) on the stack for short keys.
+/// What `drop_dead_tables` could do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dropped {
+    /// Every dead table is gone.
+    All,
+    /// The running compaction merges some dead tables: they go when it is done.
+    SomeBeingCompacted,
+    /// A snapshot older than the tombstone may read them: none dropped.
+    SnapshotNeedsThem,
+}
+
 fn with_stored_key<R>(key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     let mut small = [0u8; 128];
     if let Some(slot) = small.get_mut(1..=key.len()) {
@@ -723,15 +739,26 @@ impl Db {
     /// Runs one due compaction; returns whether there was one.
     fn compact_once(&self) -> Result<bool> {
         let _compacting = self.inner.compaction_lock.lock();
-        let plan = {
-            let _version = self.inner.version_lock.lock();
-            let levels = Arc::clone(&self.inner.state.read().levels);
-            compaction::pick(&levels, &self.inner.options, &mut self.inner.compact_pointers.lock())
-        };
+        let plan = self.pick_compaction(|levels| {
+            compaction::pick(levels, &self.inner.options, &mut self.inner.compact_pointers.lock())
+        });
         match plan {
             Some(plan) => self.run_compaction(&plan).map(|()| true),
             None => Ok(false),
         }
+    }
+
+    /// Picks a compaction from the current version and registers its inputs as being merged,
+    /// both under the version lock. The caller holds the compaction lock and runs the plan
+    /// with `run_compaction`, which unregisters the inputs when it ends.
+    fn pick_compaction(&self, pick: impl FnOnce(&Levels) -> Option<compaction::Plan>) -> Option<compaction::Plan> {
+        let _version = self.inner.version_lock.lock();
+        let levels = Arc::clone(&self.inner.state.read().levels);
+        let plan = pick(&levels)?;
+        let mut inputs = self.inner.compacting_inputs.lock();
+        debug_assert!(inputs.is_empty(), "one compaction at a time");
+        *inputs = plan.inputs().map(|t| t.meta.number).collect();
+        Some(plan)
     }
 
     /// Merges a plan's inputs (no version lock: flushes go on meanwhile), then, under the
@@ -739,6 +766,18 @@ impl Db {
     /// tables flushed meanwhile, minus the inputs plus the outputs) and retires the inputs.
     /// The caller holds the compaction lock.
     fn run_compaction(&self, plan: &compaction::Plan) -> Result<()> {
+        /// Unregisters the inputs however the run ends (a panic included).
+        struct Unregister<'a>(&'a Mutex<Vec<u64>>);
+        impl Drop for Unregister<'_> {
+            fn drop(&mut self) {
+                self.0.lock().clear();
+            }
+        }
+        let _unregister = Unregister(&self.inner.compacting_inputs);
+        self.merge_and_install(plan)
+    }
+
+    fn merge_and_install(&self, plan: &compaction::Plan) -> Result<()> {
         let inner = &self.inner;
         let oldest_snapshot = inner.snapshots.lock().keys().next().copied().unwrap_or(u64::MAX);
         let next_number = || inner.next_file_number.fetch_add(1, Ordering::SeqCst);
@@ -793,11 +832,7 @@ impl Db {
         // Unbounded: everything up to the next keyspace's tag (no user key reaches it).
         let upper = tag(upper, vec![Keyspace::User as u8 + 1]);
         let _compacting = self.inner.compaction_lock.lock();
-        let plan = {
-            let _version = self.inner.version_lock.lock();
-            let levels = Arc::clone(&self.inner.state.read().levels);
-            compaction::plan_manual(&levels, &self.inner.options, &lower, &upper)
-        };
+        let plan = self.pick_compaction(|levels| compaction::plan_manual(levels, &self.inner.options, &lower, &upper));
         let result = match plan {
             Some(plan) => self.run_compaction(&plan),
             None => Ok(()),
@@ -1079,36 +1114,26 @@ impl Db {
         // Every table holding only sequence numbers up to here is older than the tombstone.
         let older_than_tombstone = self.inner.last_seq.load(Ordering::SeqCst);
         self.write(batch, false)?;
-        // A running compaction holds the compaction lock for as long as it merges: rather than
-        // make `clear` wait for it, the drop then runs on the background pool.
-        if let Some(compacting) = self.inner.compaction_lock.try_lock() {
-            self.drop_dead_tables_then_compact(compacting, start, stored_end, older_than_tombstone)?;
-        } else {
-            let db = self.clone();
-            background::schedule(move || {
-                let compacting = db.inner.compaction_lock.lock();
-                // A failure poisons the database (the MANIFEST swap); `Closed` is fine to drop.
-                let _ = db.drop_dead_tables_then_compact(compacting, start, stored_end, older_than_tombstone);
-            });
-        }
-        Ok(())
-    }
-
-    /// `drop_dead_tables`, and when a snapshot keeps it from deciding, a compaction of the
-    /// range on the background pool instead (after letting go of the compaction lock, which
-    /// that compaction takes).
-    fn drop_dead_tables_then_compact(
-        &self,
-        compacting: parking_lot::MutexGuard<'_, ()>,
-        start: Vec<u8>,
-        stored_end: Vec<u8>,
-        older_than: u64,
-    ) -> Result<()> {
+        // Dead tables go now, except those a running compaction merges: a background job
+        // drops them (or the compaction's dead outputs) once the compaction lock is free.
+        // When a snapshot needs them, a compaction of the range reclaims the space later.
         let stored_start = [&[Keyspace::User as u8], start.as_slice()].concat();
-        let decided = self.drop_dead_tables(&compacting, &stored_start, &stored_end, older_than)?;
-        drop(compacting);
-        if !decided {
-            self.compact_cleared_range_soon(start, stored_end);
+        match self.drop_dead_tables(&stored_start, &stored_end, older_than_tombstone)? {
+            Dropped::All => {}
+            Dropped::SnapshotNeedsThem => self.compact_cleared_range_soon(start, stored_end),
+            Dropped::SomeBeingCompacted => {
+                let db = self.clone();
+                background::schedule(move || {
+                    let compacting = db.inner.compaction_lock.lock();
+                    // A failure poisons the database (the MANIFEST swap); `Closed` is fine to
+                    // drop.
+                    let dropped = db.drop_dead_tables(&stored_start, &stored_end, older_than_tombstone);
+                    drop(compacting);
+                    if matches!(dropped, Ok(Dropped::SnapshotNeedsThem)) {
+                        db.compact_cleared_range_soon(start, stored_end);
+                    }
+                });
+            }
         }
         Ok(())
     }
@@ -1118,33 +1143,27 @@ impl Db {
     /// (the tombstone already hides every entry of them), with one MANIFEST swap, so the space
     /// of a cleared history comes back at once (RocksDB's `DeleteFilesInRange`, made safe by
     /// the tombstone: a crash before the swap still finds the tombstone in the WAL). Not while
-    /// a snapshot older than the tombstone lives: it may still read those tables. Returns
-    /// whether it could decide (false: a snapshot needs them).
-    /// The caller holds the compaction lock (`_compacting`), so no compaction has these tables
-    /// as inputs meanwhile.
-    fn drop_dead_tables(
-        &self,
-        _compacting: &parking_lot::MutexGuard<'_, ()>,
-        start: &[u8],
-        end: &[u8],
-        older_than: u64,
-    ) -> Result<bool> {
+    /// a snapshot older than the tombstone lives: it may still read those tables. Tables the
+    /// running compaction merges are left to it (its install removes them).
+    fn drop_dead_tables(&self, start: &[u8], end: &[u8], older_than: u64) -> Result<Dropped> {
         let inner = &self.inner;
         let _guard = self.begin()?;
         if inner.snapshots.lock().keys().next().is_some_and(|&oldest| oldest <= older_than) {
-            return Ok(false);
+            return Ok(Dropped::SnapshotNeedsThem);
         }
         let _version = inner.version_lock.lock();
         let levels = Arc::clone(&inner.state.read().levels);
-        let dead: Vec<Arc<LiveTable>> = levels
+        let compacting = inner.compacting_inputs.lock().clone();
+        let (busy, dead): (Vec<Arc<LiveTable>>, Vec<Arc<LiveTable>>) = levels
             .all()
             .filter(|t| {
                 t.meta.max_seq <= older_than && t.meta.smallest.as_slice() >= start && t.meta.largest.as_slice() < end
             })
             .cloned()
-            .collect();
+            .partition(|t| compacting.contains(&t.meta.number));
+        let outcome = if busy.is_empty() { Dropped::All } else { Dropped::SomeBeingCompacted };
         if dead.is_empty() {
-            return Ok(true);
+            return Ok(outcome);
         }
         let removed: Vec<u64> = dead.iter().map(|t| t.meta.number).collect();
         let next = levels.with_compaction(&removed, Vec::new());
@@ -1155,7 +1174,7 @@ impl Db {
             t.retire();
         }
         inner.flush_cv.notify_all();
-        Ok(true)
+        Ok(outcome)
     }
 
     /// After a clear that made whole tables dead, compacts the range in the background so the
@@ -1865,6 +1884,7 @@ impl Db {
             manifest: Mutex::new(r.manifest),
             version_lock: Mutex::new(()),
             compaction_lock: Mutex::new(()),
+            compacting_inputs: Mutex::new(Vec::new()),
             flush_bytes: AtomicU64::new(0),
             compaction_bytes: AtomicU64::new(0),
             compactions: AtomicU64::new(0),

@@ -264,6 +264,9 @@ struct Faults {
     fail_reads: AtomicBool,
     /// Milliseconds each `sync_data` sleeps (a slow disk, to make group commit observable).
     sync_delay_ms: AtomicU64,
+    /// Milliseconds each `sync_data` of a table sleeps besides (a flush or compaction caught
+    /// in the middle, while WAL and MANIFEST syncs stay fast).
+    table_sync_delay_ms: AtomicU64,
     /// Whether `read_exact_at_nowait` succeeds (as if every file were in the page cache).
     page_cache_hits: AtomicBool,
     /// Whether appends draw on `free_bytes` (a disk that can fill up).
@@ -399,6 +402,12 @@ impl MemStorage {
         self.faults.sync_delay_ms.store(delay_ms, Ordering::SeqCst);
     }
 
+    /// Makes every later `sync_data` of a table (`.sst`) take this long besides: a flush or a
+    /// compaction stays in progress that long while other writes go on.
+    pub fn set_table_sync_delay_ms(&self, delay_ms: u64) {
+        self.faults.table_sync_delay_ms.store(delay_ms, Ordering::SeqCst);
+    }
+
     /// Whether non-blocking reads succeed (as if files were in the page cache); off by
     /// default, so cache-only reads stop at every uncached block.
     pub fn set_page_cache_hits(&self, hits: bool) {
@@ -451,6 +460,11 @@ impl MemStorage {
 struct MemWritable {
     inode: InodeRef,
     faults: Arc<Faults>,
+    is_table: bool,
+}
+
+fn is_table_path(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "sst")
 }
 
 impl WritableFile for MemWritable {
@@ -465,7 +479,10 @@ impl WritableFile for MemWritable {
     }
     fn sync_data(&mut self) -> io::Result<()> {
         self.faults.check_sync("sync_data")?;
-        let delay_ms = self.faults.sync_delay_ms.load(Ordering::SeqCst);
+        let mut delay_ms = self.faults.sync_delay_ms.load(Ordering::SeqCst);
+        if self.is_table {
+            delay_ms += self.faults.table_sync_delay_ms.load(Ordering::SeqCst);
+        }
         if delay_ms > 0 {
             std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         }
@@ -547,11 +564,11 @@ impl Storage for MemStorage {
         self.faults.check("create")?;
         let inode = InodeRef::default();
         self.ns.lock().live.insert(path.to_path_buf(), Arc::clone(&inode));
-        Ok(Box::new(MemWritable { inode, faults: Arc::clone(&self.faults) }))
+        Ok(Box::new(MemWritable { inode, faults: Arc::clone(&self.faults), is_table: is_table_path(path) }))
     }
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let inode = self.ns.lock().live.get(path).cloned().ok_or_else(|| not_found(path))?;
-        Ok(Box::new(MemWritable { inode, faults: Arc::clone(&self.faults) }))
+        Ok(Box::new(MemWritable { inode, faults: Arc::clone(&self.faults), is_table: is_table_path(path) }))
     }
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn ReadableFile>> {
         let inode = self.ns.lock().live.get(path).cloned().ok_or_else(|| not_found(path))?;
