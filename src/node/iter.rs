@@ -107,38 +107,6 @@ impl FromNapiValue for Collector {
     }
 }
 
-/// Whether every byte is below 0x80. `<[u8]>::is_ascii` checked the bytes after its last
-/// aligned word one at a time (half the time of a page's string making in a profile); this ORs
-/// 16 bytes at a time, then the last 16 (overlapping), with no byte loop.
-fn is_ascii(bytes: &[u8]) -> bool {
-    const HIGH: u128 = u128::from_le_bytes([0x80; 16]);
-    let word = |chunk: &[u8]| chunk.try_into().map_or(HIGH, u128::from_le_bytes);
-    if bytes.len() < 16 {
-        return bytes.iter().fold(0, |acc, b| acc | b) < 0x80;
-    }
-    let chunks = bytes.chunks_exact(16);
-    let tail = bytes.get(bytes.len() - 16..).map_or(HIGH, word);
-    chunks.fold(tail, |acc, chunk| acc | word(chunk)) & HIGH == 0
-}
-
-/// A key or value as a JS string or Buffer. ASCII strings are made with
-/// `napi_create_string_latin1`, a plain copy: V8's UTF-8 decoding (validate, count, copy) was
-/// the largest single item of a scan's profile. ASCII is the same text in both encodings.
-fn page_item(env: sys::napi_env, bytes: &[u8], as_string: bool) -> napi::Result<RawValue> {
-    if !as_string || !is_ascii(bytes) {
-        return bytes_to_js(env, bytes, as_string);
-    }
-    let mut out = std::ptr::null_mut();
-    // SAFETY: `env` is the live env of the current JS-thread call; `bytes` outlives the call,
-    // which copies them; `out` is a valid out-pointer.
-    let status =
-        unsafe { sys::napi_create_string_latin1(env, bytes.as_ptr().cast(), bytes.len() as isize, &raw mut out) };
-    if status != sys::Status::napi_ok {
-        return Err(napi::Error::from_reason(format!("napi call failed: create string (status {status})")));
-    }
-    Ok(RawValue(out))
-}
-
 /// The values of a page under construction (JS thread), slot 0 reserved for the status. They
 /// become one array at the end: one call of the collector, instead of a `napi_set_element`
 /// per value (each a generic property store in V8, ~10% of a scan).
@@ -156,10 +124,10 @@ impl PageValues {
 
     fn push_entry(&mut self, key: &[u8], value: &[u8], shape: PageShape) -> napi::Result<()> {
         if shape.keys {
-            self.values.push(page_item(self.env, key, shape.key_as_string)?.0);
+            self.values.push(bytes_to_js(self.env, key, shape.key_as_string)?.0);
         }
         if shape.values {
-            self.values.push(page_item(self.env, value, shape.value_as_string)?.0);
+            self.values.push(bytes_to_js(self.env, value, shape.value_as_string)?.0);
         }
         Ok(())
     }
@@ -313,26 +281,5 @@ impl NativeIterator {
     #[napi]
     pub fn close(&self) {
         *self.inner.lock() = None;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_ascii;
-
-    #[test]
-    fn is_ascii_finds_a_high_byte_anywhere_at_any_length() {
-        for len in 0..70 {
-            let bytes = vec![b'a'; len];
-            assert!(is_ascii(&bytes), "len {len}");
-            for at in 0..len {
-                let mut high = bytes.clone();
-                high[at] = 0x80;
-                assert!(!is_ascii(&high), "len {len}, 0x80 at {at}");
-                high[at] = 0xff;
-                assert!(!is_ascii(&high), "len {len}, 0xff at {at}");
-            }
-        }
-        assert!(is_ascii(b"\x00\x7f"));
     }
 }
