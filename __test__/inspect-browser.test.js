@@ -11,6 +11,7 @@ const path = require('node:path')
 const { BrowserDB } = require('..')
 const { attachInspect } = require('../inspect/attach')
 const { ROOT, tmpDir, openDb } = require('./helpers')
+const { waitForFlushes } = require('./helpers/ordered')
 
 attachInspect(BrowserDB)
 
@@ -42,6 +43,9 @@ test('the inspect page renders real data in headless Chromium', { skip, timeout:
   for (let round = 0; round < 30; round++) {
     for (let i = 0; i < 8; i++) await db.get('user:' + String(i * 100).padStart(5, '0'))
   }
+  // The page's levels are compared with a later stats(): no flush may land in between. (The
+  // updates make three level-0 tables, below the 4 that start a background compaction.)
+  await waitForFlushes(db)
   const handle = await db.inspect()
   t.after(() => handle.close())
 

@@ -322,8 +322,24 @@ test('json keys sort by their JSON text', T, async (t) => {
 // Seeded property test against a sorted-array oracle
 
 /** Builds a database whose data lives in flushed tables and in the memtable; returns the model. */
+/**
+ * Writes the memtable to a level-0 table now: compact(range) flushes the memtable first, then
+ * merges the tables holding the range (docs/design.md), and no UTF-8 key starts with 0xff, so
+ * this range holds none.
+ */
+async function flushMemtable(db) {
+  const before = db.stats().levels[0].tables
+  await db.compact({ gte: Buffer.from([0xff]), keyEncoding: 'buffer' })
+  assert.equal(db.stats().levels[0].tables, before + 1, 'flushMemtable made one level-0 table')
+}
+
+// The layout is made explicitly, not left to the memtable size and background compaction (with
+// 64 KiB memtables, a compaction that ran late under load merged all the level-0 tables):
+// phase 1 is compacted into one level-1 table, phase 2 goes into three overlapping level-0
+// tables above it (fewer than the 4 that start a background compaction), phase 3 stays in the
+// 1 MiB memtable.
 async function buildMixedDb(t, seed) {
-  const db = await openDb(t, BrowserDB, tmpDir(t), { writeBufferSize: 65536 })
+  const db = await openDb(t, BrowserDB, tmpDir(t), { writeBufferSize: 1024 * 1024 })
   const r = randomTools(seed)
   const alphabet = ['a', 'b', 'z', '0', '~', 'é', '€', '😀']
   const model = new Map()
@@ -337,7 +353,7 @@ async function buildMixedDb(t, seed) {
   const del = (key) => model.delete(Buffer.from(key).toString('hex'))
   const filler = (n) => 'x'.repeat(20 + r.int(100)) + n
 
-  // Phase 1: ~3000 distinct keys in batches of 100 (many ticks: the memtable flushes often).
+  // Phase 1: ~3000 distinct keys in batches of 100, then compacted into one level-1 table.
   const all = new Set()
   while (all.size < 3000) all.add(randomKey(5))
   const keys = [...all]
@@ -346,13 +362,16 @@ async function buildMixedDb(t, seed) {
     await db.batch(ops)
     for (const op of ops) put(op.key, op.value)
   }
-  // Phase 2: overwrite 600 and delete 600 keys (tombstones over flushed tables), re-put some.
+  await db.compact()
+  // Phase 2: overwrite 600 and delete 600 keys (tombstones over flushed tables), re-put some;
+  // a level-0 table after rounds 3 and 7, and one after the re-puts.
   for (let round = 0; round < 12; round++) {
     const ops = []
     for (let j = 0; j < 50; j++) ops.push({ type: 'put', key: r.pick(keys), value: `p2:${round}:${j}:${filler(j)}` })
     for (let j = 0; j < 50; j++) ops.push({ type: 'del', key: r.pick(keys) })
     await db.batch(ops)
     for (const op of ops) (op.type === 'put' ? put(op.key, op.value) : del(op.key))
+    if (round === 3 || round === 7) await flushMemtable(db)
   }
   for (let j = 0; j < 50; j++) {
     const key = r.pick(keys)
@@ -363,8 +382,8 @@ async function buildMixedDb(t, seed) {
       put(key, 'resurrected:' + j)
     }
   }
-  await waitForFlushes(db)
-  // Phase 3: a little more, small enough to stay in the memtable.
+  await flushMemtable(db)
+  // Phase 3: a little more, in the memtable.
   const ops = []
   for (let j = 0; j < 150; j++) {
     if (j % 3 === 0) ops.push({ type: 'del', key: r.pick(keys) })
@@ -374,7 +393,9 @@ async function buildMixedDb(t, seed) {
   for (const op of ops) (op.type === 'put' ? put(op.key, op.value) : del(op.key))
 
   const stats = db.stats()
-  assert.ok(stats.tables >= 3, `expected data in several tables, got ${stats.tables}`)
+  const levels = stats.levels.map((l) => l.tables)
+  assert.deepEqual(levels, [3, 1, 0, 0, 0, 0, 0], 'expected three level-0 tables over one level-1 table')
+  assert.equal(stats.immutableMemtables, 0)
   assert.ok(stats.memtableBytes > 0, 'expected data in the memtable too')
   return { db, model, keys, alphabet, r }
 }
