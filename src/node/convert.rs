@@ -65,6 +65,99 @@ impl FromNapiValue for BytesArg<'_> {
     }
 }
 
+/// An array of keys and values (strings UTF-8 encoded, Uint8Arrays/Buffers copied), packed
+/// into one buffer: no allocation per item, and each string is encoded once, straight into
+/// place (napi-rs's `Vec<String>` measured its UTF-8 length first, then allocated and wrote it:
+/// a tenth of a batch put's profile).
+pub struct ItemsArg {
+    bytes: Vec<u8>,
+    /// Where each item ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl ItemsArg {
+    /// The items in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(start, &end)| self.bytes.get(start..end).unwrap_or_default())
+    }
+}
+
+impl TypeName for ItemsArg {
+    fn type_name() -> &'static str {
+        "Array<string | Uint8Array>"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl FromNapiValue for ItemsArg {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        let mut is_array = false;
+        // SAFETY: called by napi-rs on the JS thread with a live env and value.
+        check(unsafe { sys::napi_is_array(env, value, &raw mut is_array) }, "check an array")?;
+        if !is_array {
+            return Err(napi::Error::from_reason("expected an array of strings or Uint8Arrays"));
+        }
+        let mut len = 0u32;
+        // SAFETY: as above; `len` is a valid out-pointer.
+        check(unsafe { sys::napi_get_array_length(env, value, &raw mut len) }, "read an array length")?;
+        let mut items = Self { bytes: Vec::new(), ends: Vec::with_capacity(len as usize) };
+        for i in 0..len {
+            let mut item = std::ptr::null_mut();
+            // SAFETY: as above; `item` is a valid out-pointer.
+            check(unsafe { sys::napi_get_element(env, value, i, &raw mut item) }, "read an array item")?;
+            // SAFETY: `item` is a live value of this call.
+            unsafe { items.push(env, item) }?;
+        }
+        Ok(items)
+    }
+}
+
+impl ItemsArg {
+    /// Appends one item.
+    ///
+    /// # Safety
+    /// `env` and `item` must be live values of the current JS-thread call.
+    unsafe fn push(&mut self, env: sys::napi_env, item: sys::napi_value) -> napi::Result<()> {
+        let mut kind = 0;
+        // SAFETY: per this function's contract.
+        check(unsafe { sys::napi_typeof(env, item, &raw mut kind) }, "typeof")?;
+        if kind == sys::ValueType::napi_string {
+            let mut units = 0usize;
+            // SAFETY: a null buffer asks for the length in UTF-16 units (no encoding work).
+            let status =
+                unsafe { sys::napi_get_value_string_utf16(env, item, std::ptr::null_mut(), 0, &raw mut units) };
+            check(status, "measure a string")?;
+            // A UTF-16 unit takes at most 3 UTF-8 bytes (a surrogate pair, 2 units, takes 4),
+            // plus the terminator napi writes.
+            let start = self.bytes.len();
+            self.bytes.resize(start + 3 * units + 1, 0);
+            let mut written = 0usize;
+            // SAFETY: `bytes[start..]` has room for `3 * units + 1` bytes, terminator included.
+            let status = unsafe {
+                sys::napi_get_value_string_utf8(
+                    env,
+                    item,
+                    self.bytes.as_mut_ptr().add(start).cast(),
+                    3 * units + 1,
+                    &raw mut written,
+                )
+            };
+            check(status, "read a string")?;
+            self.bytes.truncate(start + written);
+        } else {
+            // SAFETY: per this function's contract; napi-rs checks the typed array and borrows
+            // its bytes for the copy.
+            let borrowed = unsafe { <&[u8] as FromNapiValue>::from_napi_value(env, item) }?;
+            self.bytes.extend_from_slice(borrowed);
+        }
+        self.ends.push(self.bytes.len());
+        Ok(())
+    }
+}
+
 /// The bytes of a key or value argument.
 pub fn arg_bytes<'a>(arg: &'a BytesArg<'_>) -> &'a [u8] {
     match arg {

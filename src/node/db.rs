@@ -5,7 +5,7 @@
 use napi::bindgen_prelude::{AsyncTask, Either, Env, Uint8Array};
 use napi_derive::napi;
 
-use super::convert::{arg_bytes, null, option_to_js, BytesArg, RawValue};
+use super::convert::{arg_bytes, null, option_to_js, BytesArg, ItemsArg, RawValue};
 use super::error::{no_panic, to_js};
 use super::iter::{NativeIterator, PageShape, Walker};
 use super::snapshot::NativeSnapshot;
@@ -288,21 +288,9 @@ impl NativeDb {
 
     /// Reads many keys off the JS thread.
     #[napi(ts_return_type = "Promise<Array<string | Buffer | undefined>>")]
-    pub fn get_many(
-        &self,
-        keys: Vec<Either<String, Uint8Array>>,
-        as_string: bool,
-        snapshot: Option<&NativeSnapshot>,
-    ) -> AsyncTask<Job> {
+    pub fn get_many(&self, keys: ItemsArg, as_string: bool, snapshot: Option<&NativeSnapshot>) -> AsyncTask<Job> {
         let db = self.db.clone();
         let held = snapshot_of(snapshot);
-        let keys: Vec<Vec<u8>> = keys
-            .into_iter()
-            .map(|k| match k {
-                Either::A(s) => s.into_bytes(),
-                Either::B(b) => b.to_vec(),
-            })
-            .collect();
         AsyncTask::new(Job::new(move || {
             let held = held?;
             let values = keys.iter().map(|k| db.get_at(k, held.as_ref())).collect::<Result<Vec<_>, _>>()?;
@@ -341,12 +329,7 @@ impl NativeDb {
     /// holds key, value for a put and key for a delete. All ops are checked before any is
     /// queued, and they land in one WAL record.
     #[napi]
-    pub fn queue_batch(
-        &self,
-        kinds: String,
-        items: Vec<Either<String, Uint8Array>>,
-        expiries: Option<Vec<f64>>,
-    ) -> napi::Result<(), String> {
+    pub fn queue_batch(&self, kinds: String, items: ItemsArg, expiries: Option<Vec<f64>>) -> napi::Result<(), String> {
         let batch = build_batch(&kinds, &items, expiries.as_deref().unwrap_or_default()).map_err(|e| to_js(&e))?;
         if !self.with_batch(batch.data_bytes(), |target| target.append(&batch)) {
             return Err(to_js(&Error::Internal("queued batch does not fit".into())));
@@ -534,12 +517,8 @@ impl NativeDb {
     }
 }
 
-fn item_bytes(item: Option<&Either<String, Uint8Array>>) -> Result<&[u8], Error> {
-    match item {
-        Some(Either::A(s)) => Ok(s.as_bytes()),
-        Some(Either::B(b)) => Ok(b),
-        None => Err(Error::InvalidArgument("batch items do not match their kinds".into())),
-    }
+fn item_bytes(item: Option<&[u8]>) -> Result<&[u8], Error> {
+    item.ok_or_else(|| Error::InvalidArgument("batch items do not match their kinds".into()))
 }
 
 /// An expiry time from JS (unix ms, a whole number).
@@ -552,7 +531,7 @@ fn expiry_of(expiry_ms: f64) -> Result<u64, Error> {
     }
 }
 
-fn build_batch(kinds: &str, items: &[Either<String, Uint8Array>], expiries: &[f64]) -> Result<WriteBatch, Error> {
+fn build_batch(kinds: &str, items: &ItemsArg, expiries: &[f64]) -> Result<WriteBatch, Error> {
     let mut batch = WriteBatch::new();
     let mut items = items.iter();
     let mut expiries = expiries.iter();
