@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::error::{IoContext, Result};
+use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind};
 use super::iter::{EntryRef, TableMerge};
 use super::key::Kind;
@@ -300,6 +300,9 @@ pub struct Merger<'a> {
     pub options: &'a Options,
     /// Hands out file numbers.
     pub next_number: &'a dyn Fn() -> u64,
+    /// Set to abandon the merge (a `clear` made its inputs dead): `run` then removes what it
+    /// wrote and returns `Ok(None)`. `None` for merges nothing cancels.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 impl Merger<'_> {
@@ -314,7 +317,31 @@ impl Merger<'_> {
     /// disjoint: an output cut after key `L` takes the fragments below `L + 0x00` (clipped, so
     /// its largest key stays `L`, see `range_del::inclusive_end`), and the next output starts
     /// at `L + 0x00`.
-    pub fn run(&self, plan: &Plan, oldest_snapshot: u64, now_ms: u64) -> Result<Vec<TableMeta>> {
+    ///
+    /// Returns `None`, having removed every file it created, when `cancel` was set meanwhile.
+    pub fn run(&self, plan: &Plan, oldest_snapshot: u64, now_ms: u64) -> Result<Option<Vec<TableMeta>>> {
+        let created = std::cell::RefCell::new(Vec::new());
+        let merged = self.merge_inputs(plan, oldest_snapshot, now_ms, &created)?;
+        if merged.is_none() {
+            for &number in created.borrow().iter() {
+                // Not named by any MANIFEST: a file left behind is removed at the next open.
+                let _ = self.storage.remove(&files::path(self.dir, number, FileKind::Table));
+            }
+        }
+        Ok(merged)
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    fn merge_inputs(
+        &self,
+        plan: &Plan,
+        oldest_snapshot: u64,
+        now_ms: u64,
+        created: &std::cell::RefCell<Vec<u64>>,
+    ) -> Result<Option<Vec<TableMeta>>> {
         let mut merge = TableMerge::new(&plan.overlapping, plan.runs.clone());
         let mut rule =
             DropRule { oldest_snapshot, now_ms, bottommost: plan.bottommost, key: Vec::new(), newer_seq: None };
@@ -327,7 +354,15 @@ impl Merger<'_> {
         let mut last_key: Vec<u8> = Vec::new();
         // One output table per run of keys: cut only where the user key changes.
         let split = plan.output_level > 0;
+        let start = |range_deletes: bool| {
+            let b = self.start(range_deletes)?;
+            created.borrow_mut().push(b.number());
+            Ok::<_, Error>(b)
+        };
         loop {
+            if self.cancelled() {
+                return Ok(None);
+            }
             let step = merge.next_entry(|e| -> Result<()> {
                 if !rule.keep(&e) || covering.deletes(e.key, e.seq, oldest_snapshot) {
                     return Ok(());
@@ -343,7 +378,7 @@ impl Merger<'_> {
                 }
                 let b = match builder.as_mut() {
                     Some(b) => b,
-                    None => builder.insert(self.start(!pending.is_empty())?),
+                    None => builder.insert(start(!pending.is_empty())?),
                 };
                 b.add(e.key, e.seq, e.kind, e.expiry_ms, e.value)?;
                 last_key.clear();
@@ -356,13 +391,13 @@ impl Merger<'_> {
             }
         }
         if builder.is_none() && !pending.is_empty() {
-            builder = Some(self.start(true)?);
+            builder = Some(start(true)?);
         }
         if let Some(mut b) = builder.take() {
             add_fragments_below(&mut b, &mut pending, None)?;
             outputs.push(self.finish(b, plan.output_level)?);
         }
-        Ok(outputs)
+        Ok((!self.cancelled()).then_some(outputs))
     }
 
     /// Starts an output table; `range_deletes`: it may get range tombstones (decided before

@@ -211,6 +211,10 @@ struct Inner {
     /// (which holds the version lock too) can leave exactly those alone instead of waiting
     /// for the compaction lock.
     compacting_inputs: Mutex<Vec<u64>>,
+    /// Set by `drop_dead_tables` when it dropped inputs of the running compaction: that merge
+    /// only rewrites dead data, so it stops, removes its outputs and lets go of its inputs
+    /// (whose files then go at once). Cleared when a compaction is picked.
+    compaction_cancel: AtomicBool,
     flush_bytes: AtomicU64,
     compaction_bytes: AtomicU64,
     compactions: AtomicU64,
@@ -261,17 +265,6 @@ impl Drop for OpGuard<'_> {
 }
 
 /// Builds the stored key (keyspace tag + user key) on the stack for short keys.
-/// What `drop_dead_tables` could do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dropped {
-    /// Every dead table is gone.
-    All,
-    /// The running compaction merges some dead tables: they go when it is done.
-    SomeBeingCompacted,
-    /// A snapshot older than the tombstone may read them: none dropped.
-    SnapshotNeedsThem,
-}
-
 fn with_stored_key<R>(key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     let mut small = [0u8; 128];
     if let Some(slot) = small.get_mut(1..=key.len()) {
@@ -743,7 +736,8 @@ impl Db {
             compaction::pick(levels, &self.inner.options, &mut self.inner.compact_pointers.lock())
         });
         match plan {
-            Some(plan) => self.run_compaction(&plan).map(|()| true),
+            // Cancelled or not, there was one: the job looks for more.
+            Some(plan) => self.run_compaction(&plan).map(|_| true),
             None => Ok(false),
         }
     }
@@ -758,6 +752,7 @@ impl Db {
         let mut inputs = self.inner.compacting_inputs.lock();
         debug_assert!(inputs.is_empty(), "one compaction at a time");
         *inputs = plan.inputs().map(|t| t.meta.number).collect();
+        self.inner.compaction_cancel.store(false, Ordering::SeqCst);
         Some(plan)
     }
 
@@ -765,7 +760,8 @@ impl Db {
     /// version lock, swaps the MANIFEST, publishes the new version (the current one, with any
     /// tables flushed meanwhile, minus the inputs plus the outputs) and retires the inputs.
     /// The caller holds the compaction lock.
-    fn run_compaction(&self, plan: &compaction::Plan) -> Result<()> {
+    /// Returns false when a `clear` cancelled it (nothing installed, its outputs removed).
+    fn run_compaction(&self, plan: &compaction::Plan) -> Result<bool> {
         /// Unregisters the inputs however the run ends (a panic included).
         struct Unregister<'a>(&'a Mutex<Vec<u64>>);
         impl Drop for Unregister<'_> {
@@ -777,7 +773,7 @@ impl Db {
         self.merge_and_install(plan)
     }
 
-    fn merge_and_install(&self, plan: &compaction::Plan) -> Result<()> {
+    fn merge_and_install(&self, plan: &compaction::Plan) -> Result<bool> {
         let inner = &self.inner;
         let oldest_snapshot = inner.snapshots.lock().keys().next().copied().unwrap_or(u64::MAX);
         let next_number = || inner.next_file_number.fetch_add(1, Ordering::SeqCst);
@@ -786,8 +782,9 @@ impl Db {
             dir: &inner.dir,
             options: &inner.options,
             next_number: &next_number,
+            cancel: Some(&inner.compaction_cancel),
         };
-        let metas = merger.run(plan, oldest_snapshot, (inner.options.clock)())?;
+        let Some(metas) = merger.run(plan, oldest_snapshot, (inner.options.clock)())? else { return Ok(false) };
         if !metas.is_empty() {
             inner.storage.sync_dir(&inner.dir).ctx(|| "syncing the database directory".into())?;
         }
@@ -803,6 +800,15 @@ impl Db {
         let added = metas.into_iter().map(|m| self.open_live_table(m)).collect::<Result<Vec<_>>>()?;
         let removed: Vec<u64> = plan.inputs().map(|t| t.meta.number).collect();
         let _version = inner.version_lock.lock();
+        // A clear dropped inputs while this merged (it sets the flag under the version lock):
+        // the outputs would put their data where the dropped inputs were (a level-0 output of
+        // a tiered merge, in front of tables flushed since), so they are abandoned instead.
+        if inner.compaction_cancel.load(Ordering::SeqCst) {
+            for t in &added {
+                t.retire();
+            }
+            return Ok(false);
+        }
         let levels = inner.state.read().levels.with_compaction(&removed, added);
         self.store_manifest(&levels, None, None)?;
         inner.state.write().levels = Arc::new(levels);
@@ -812,7 +818,7 @@ impl Db {
         inner.compactions.fetch_add(1, Ordering::Relaxed);
         self.record_event(event);
         inner.flush_cv.notify_all();
-        Ok(())
+        Ok(true)
     }
 
     /// Flushes the memtable, then merges every table that holds keys in `[lower, upper]`
@@ -832,12 +838,17 @@ impl Db {
         // Unbounded: everything up to the next keyspace's tag (no user key reaches it).
         let upper = tag(upper, vec![Keyspace::User as u8 + 1]);
         let _compacting = self.inner.compaction_lock.lock();
-        let plan = self.pick_compaction(|levels| compaction::plan_manual(levels, &self.inner.options, &lower, &upper));
-        let result = match plan {
-            Some(plan) => self.run_compaction(&plan),
-            None => Ok(()),
-        };
-        result.map_err(|e| self.poison_by(&e, format!("compaction failed: {e}")))
+        // A `clear` may cancel the merge (its inputs died): then plan again over what is left.
+        loop {
+            let plan =
+                self.pick_compaction(|levels| compaction::plan_manual(levels, &self.inner.options, &lower, &upper));
+            let Some(plan) = plan else { return Ok(()) };
+            match self.run_compaction(&plan) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => return Err(self.poison_by(&e, format!("compaction failed: {e}"))),
+            }
+        }
     }
 
     /// Flushes the oldest frozen memtable into a table and records it in the MANIFEST.
@@ -1114,26 +1125,11 @@ impl Db {
         // Every table holding only sequence numbers up to here is older than the tombstone.
         let older_than_tombstone = self.inner.last_seq.load(Ordering::SeqCst);
         self.write(batch, false)?;
-        // Dead tables go now, except those a running compaction merges: a background job
-        // drops them (or the compaction's dead outputs) once the compaction lock is free.
-        // When a snapshot needs them, a compaction of the range reclaims the space later.
+        // Dead tables go now (a running compaction that merges some of them is cancelled);
+        // when a snapshot needs them, a compaction of the range reclaims the space later.
         let stored_start = [&[Keyspace::User as u8], start.as_slice()].concat();
-        match self.drop_dead_tables(&stored_start, &stored_end, older_than_tombstone)? {
-            Dropped::All => {}
-            Dropped::SnapshotNeedsThem => self.compact_cleared_range_soon(start, stored_end),
-            Dropped::SomeBeingCompacted => {
-                let db = self.clone();
-                background::schedule(move || {
-                    let compacting = db.inner.compaction_lock.lock();
-                    // A failure poisons the database (the MANIFEST swap); `Closed` is fine to
-                    // drop.
-                    let dropped = db.drop_dead_tables(&stored_start, &stored_end, older_than_tombstone);
-                    drop(compacting);
-                    if matches!(dropped, Ok(Dropped::SnapshotNeedsThem)) {
-                        db.compact_cleared_range_soon(start, stored_end);
-                    }
-                });
-            }
+        if !self.drop_dead_tables(&stored_start, &stored_end, older_than_tombstone)? {
+            self.compact_cleared_range_soon(start, stored_end);
         }
         Ok(())
     }
@@ -1143,27 +1139,31 @@ impl Db {
     /// (the tombstone already hides every entry of them), with one MANIFEST swap, so the space
     /// of a cleared history comes back at once (RocksDB's `DeleteFilesInRange`, made safe by
     /// the tombstone: a crash before the swap still finds the tombstone in the WAL). Not while
-    /// a snapshot older than the tombstone lives: it may still read those tables. Tables the
-    /// running compaction merges are left to it (its install removes them).
-    fn drop_dead_tables(&self, start: &[u8], end: &[u8], older_than: u64) -> Result<Dropped> {
+    /// a snapshot older than the tombstone lives: it may still read those tables. Returns
+    /// whether it could decide (false: a snapshot needs them).
+    fn drop_dead_tables(&self, start: &[u8], end: &[u8], older_than: u64) -> Result<bool> {
         let inner = &self.inner;
         let _guard = self.begin()?;
         if inner.snapshots.lock().keys().next().is_some_and(|&oldest| oldest <= older_than) {
-            return Ok(Dropped::SnapshotNeedsThem);
+            return Ok(false);
         }
         let _version = inner.version_lock.lock();
         let levels = Arc::clone(&inner.state.read().levels);
-        let compacting = inner.compacting_inputs.lock().clone();
-        let (busy, dead): (Vec<Arc<LiveTable>>, Vec<Arc<LiveTable>>) = levels
+        let dead: Vec<Arc<LiveTable>> = levels
             .all()
             .filter(|t| {
                 t.meta.max_seq <= older_than && t.meta.smallest.as_slice() >= start && t.meta.largest.as_slice() < end
             })
             .cloned()
-            .partition(|t| compacting.contains(&t.meta.number));
-        let outcome = if busy.is_empty() { Dropped::All } else { Dropped::SomeBeingCompacted };
+            .collect();
         if dead.is_empty() {
-            return Ok(outcome);
+            return Ok(true);
+        }
+        // Inputs of the running compaction go too, and it is cancelled (flag set under the
+        // version lock, which its install takes and checks): it would only rewrite dead data,
+        // and it lets go of their files when it stops.
+        if dead.iter().any(|t| inner.compacting_inputs.lock().contains(&t.meta.number)) {
+            inner.compaction_cancel.store(true, Ordering::SeqCst);
         }
         let removed: Vec<u64> = dead.iter().map(|t| t.meta.number).collect();
         let next = levels.with_compaction(&removed, Vec::new());
@@ -1174,7 +1174,7 @@ impl Db {
             t.retire();
         }
         inner.flush_cv.notify_all();
-        Ok(outcome)
+        Ok(true)
     }
 
     /// After a clear that made whole tables dead, compacts the range in the background so the
@@ -1885,6 +1885,7 @@ impl Db {
             version_lock: Mutex::new(()),
             compaction_lock: Mutex::new(()),
             compacting_inputs: Mutex::new(Vec::new()),
+            compaction_cancel: AtomicBool::new(false),
             flush_bytes: AtomicU64::new(0),
             compaction_bytes: AtomicU64::new(0),
             compactions: AtomicU64::new(0),

@@ -328,8 +328,9 @@ impl Repair<'_> {
     fn merge(&mut self) -> Result<Vec<TableMeta>> {
         let plan = Plan { overlapping: self.sources.clone(), runs: Vec::new(), output_level: 1, bottommost: true };
         let next = || self.allocate();
-        let merger = Merger { storage: self.storage, dir: self.dir, options: self.options, next_number: &next };
-        let outputs = merger.run(&plan, u64::MAX, (self.options.clock)())?;
+        let merger =
+            Merger { storage: self.storage, dir: self.dir, options: self.options, next_number: &next, cancel: None };
+        let outputs = merger.run(&plan, u64::MAX, (self.options.clock)())?.unwrap_or_default();
         self.storage.sync_dir(self.dir).ctx(|| "syncing the database directory".into())?;
         self.report.tables = outputs.len() as u64;
         self.report.entries = outputs.iter().map(|t| t.entry_count).sum();
