@@ -283,6 +283,11 @@ fn prune(versions: &mut Vec<Version>, oldest_snapshot_seq: u64) -> usize {
 mod tests {
     use super::*;
 
+    /// The newest version of `key` visible at `seq`, expiry judged at `now_ms`, copied out.
+    fn read(m: &Memtable, key: &[u8], seq: u64, now_ms: u64) -> Lookup<Vec<u8>> {
+        m.get(key, key_hash(key), seq, || now_ms, |l| l.map_value())
+    }
+
     fn op<'a>(kind: Kind, key: &'a [u8], value: &'a [u8]) -> Op<'a> {
         Op { kind, stored_key: key, expiry_ms: 0, value }
     }
@@ -292,10 +297,10 @@ mod tests {
         let m = Memtable::new();
         m.apply(1, &[op(Kind::Put, b"k", b"1")], u64::MAX);
         m.apply(2, &[op(Kind::Put, b"k", b"2")], u64::MAX);
-        assert_eq!(m.get(b"k", key_hash(b"k"), u64::MAX, || 0, |l| l.map_value()), Lookup::Value(b"2".to_vec()));
+        assert_eq!(read(&m, b"k", u64::MAX, 0), Lookup::Value(b"2".to_vec()));
         m.apply(3, &[op(Kind::Delete, b"k", b"")], u64::MAX);
-        assert_eq!(m.get(b"k", key_hash(b"k"), u64::MAX, || 0, |l| l.map_value()), Lookup::Deleted);
-        assert_eq!(m.get(b"x", key_hash(b"x"), u64::MAX, || 0, |l| l.map_value()), Lookup::Absent);
+        assert_eq!(read(&m, b"k", u64::MAX, 0), Lookup::Deleted);
+        assert_eq!(read(&m, b"x", u64::MAX, 0), Lookup::Absent);
     }
 
     #[test]
@@ -304,10 +309,10 @@ mod tests {
         m.apply(1, &[op(Kind::Put, b"k", b"1")], u64::MAX);
         m.apply(2, &[op(Kind::Put, b"k", b"2")], 1);
         m.apply(3, &[op(Kind::Put, b"k", b"3")], 1);
-        assert_eq!(m.get(b"k", key_hash(b"k"), 1, || 0, |l| l.map_value()), Lookup::Value(b"1".to_vec()));
-        assert_eq!(m.get(b"k", key_hash(b"k"), 2, || 0, |l| l.map_value()), Lookup::Value(b"2".to_vec()));
+        assert_eq!(read(&m, b"k", 1, 0), Lookup::Value(b"1".to_vec()));
+        assert_eq!(read(&m, b"k", 2, 0), Lookup::Value(b"2".to_vec()));
         m.apply(4, &[op(Kind::Put, b"k", b"4")], u64::MAX);
-        assert_eq!(m.get(b"k", key_hash(b"k"), 1, || 0, |l| l.map_value()), Lookup::Absent);
+        assert_eq!(read(&m, b"k", 1, 0), Lookup::Absent);
     }
 
     #[test]
@@ -317,28 +322,12 @@ mod tests {
         m.apply(3, &[op(Kind::RangeDelete, b"a", b"c")], u64::MAX);
         m.apply(4, &[op(Kind::Put, b"a", b"2")], u64::MAX);
         assert!(!m.is_empty());
-        assert_eq!(m.get(b"b", key_hash(b"b"), u64::MAX, || 0, |l| l.map_value()), Lookup::Deleted);
-        assert_eq!(
-            m.get(b"b", key_hash(b"b"), 2, || 0, |l| l.map_value()),
-            Lookup::Value(b"1".to_vec()),
-            "a snapshot below it"
-        );
-        assert_eq!(
-            m.get(b"bz", key_hash(b"bz"), u64::MAX, || 0, |l| l.map_value()),
-            Lookup::Deleted,
-            "no version here, covered"
-        );
-        assert_eq!(
-            m.get(b"a", key_hash(b"a"), u64::MAX, || 0, |l| l.map_value()),
-            Lookup::Value(b"2".to_vec()),
-            "written after"
-        );
-        assert_eq!(
-            m.get(b"c", key_hash(b"c"), u64::MAX, || 0, |l| l.map_value()),
-            Lookup::Absent,
-            "the end is exclusive"
-        );
-        assert_eq!(m.get(b"d", key_hash(b"d"), u64::MAX, || 0, |l| l.map_value()), Lookup::Value(b"1".to_vec()));
+        assert_eq!(read(&m, b"b", u64::MAX, 0), Lookup::Deleted);
+        assert_eq!(read(&m, b"b", 2, 0), Lookup::Value(b"1".to_vec()), "a snapshot below it");
+        assert_eq!(read(&m, b"bz", u64::MAX, 0), Lookup::Deleted, "no version here, covered");
+        assert_eq!(read(&m, b"a", u64::MAX, 0), Lookup::Value(b"2".to_vec()), "written after");
+        assert_eq!(read(&m, b"c", u64::MAX, 0), Lookup::Absent, "the end is exclusive");
+        assert_eq!(read(&m, b"d", u64::MAX, 0), Lookup::Value(b"1".to_vec()));
         assert_eq!(m.range_tombstones().len(), 1);
         let only_range = Memtable::new();
         only_range.apply(1, &[op(Kind::RangeDelete, b"a", b"c")], u64::MAX);
@@ -349,8 +338,8 @@ mod tests {
     fn expired_values_read_as_deleted() {
         let m = Memtable::new();
         m.apply(1, &[Op { kind: Kind::PutWithExpiry, stored_key: b"k", expiry_ms: 100, value: b"v" }], u64::MAX);
-        assert_eq!(m.get(b"k", key_hash(b"k"), u64::MAX, || 99, |l| l.map_value()), Lookup::Value(b"v".to_vec()));
-        assert_eq!(m.get(b"k", key_hash(b"k"), u64::MAX, || 100, |l| l.map_value()), Lookup::Deleted);
+        assert_eq!(read(&m, b"k", u64::MAX, 99), Lookup::Value(b"v".to_vec()));
+        assert_eq!(read(&m, b"k", u64::MAX, 100), Lookup::Deleted);
     }
 
     #[test]
@@ -364,11 +353,10 @@ mod tests {
         }
         m.apply(9000, &[op(Kind::Put, b"history:", b"prefix")], u64::MAX);
         for key in &keys {
-            let hash = key_hash(key);
-            assert_eq!(m.get(key, hash, u64::MAX, || 0, |l| l.map_value()), Lookup::Value(key.clone()));
+            assert_eq!(read(&m, key, u64::MAX, 0), Lookup::Value(key.clone()));
         }
         let missing = b"history:000005000";
-        assert_eq!(m.get(missing, key_hash(missing), u64::MAX, || 0, |l| l.map_value()), Lookup::Absent);
+        assert_eq!(read(&m, missing, u64::MAX, 0), Lookup::Absent);
         let mut scanned = Vec::new();
         m.for_each(|k, _| {
             scanned.push(k.to_vec());
