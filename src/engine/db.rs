@@ -1162,9 +1162,11 @@ impl Db {
         // Inputs of the running compaction go too, and it is cancelled (flag set under the
         // version lock, which its install takes and checks): it would only rewrite dead data,
         // and it lets go of their files when it stops.
-        if dead.iter().any(|t| inner.compacting_inputs.lock().contains(&t.meta.number)) {
+        let compacting = inner.compacting_inputs.lock();
+        if dead.iter().any(|t| compacting.contains(&t.meta.number)) {
             inner.compaction_cancel.store(true, Ordering::SeqCst);
         }
+        drop(compacting);
         let removed: Vec<u64> = dead.iter().map(|t| t.meta.number).collect();
         let next = levels.with_compaction(&removed, Vec::new());
         self.store_manifest(&next, None, None)
