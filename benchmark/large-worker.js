@@ -2,7 +2,10 @@
 // The "grows large" workloads for one store, in its own process, in one fresh directory:
 //   node --expose-gc large-worker.js <store> <dir> <keys> <ops>
 // fill random -> stats -> close + reopen -> check -> random gets (awaited, then sync) -> mixed
-// -> check -> stats -> close -> disk size. Progress goes to stderr; the result is one JSON line
+// -> check -> stats -> close -> disk size.
+//   node --expose-gc large-worker.js <store> <dir> <keys> <ops> reads
+// a read round over the directory a full run left: open -> warm-up -> random gets (awaited,
+// then sync) -> close (large.js alternates these rounds between the stores). Progress goes to stderr; the result is one JSON line
 // on stdout. The store adapters (each store's idiomatic API, default settings) are
 // store-worker.js's.
 const { prng, makeData, shuffledIndexes } = require('./data')
@@ -128,12 +131,49 @@ async function settle (store, db) {
   return { stats: last.st, seconds: (quietSince - start) / 1000 }
 }
 
+// The mixed workload's overwrites: op j writes when isMixedPut(j), the next value of
+// mixedValues(ops) (fresh 100-200 byte JSON values).
+const isMixedPut = (j) => j % PUT_EVERY === PUT_EVERY - 1
+const mixedValues = (ops) => makeData(Math.floor(ops / PUT_EVERY), VALUE_SEED).values
+
+// Each key's value after the fill and the mixed workload, recomputed without the store.
+function valuesAfterMixed (values, ops) {
+  const current = values.slice()
+  const idx = randomIndexes(values.length, ops, MIXED_SEED)
+  const pool = mixedValues(ops)
+  let p = 0
+  for (let j = 0; j < ops; j++) if (isMixedPut(j)) current[idx[j]] = pool[p++]
+  return current
+}
+
+// Random gets (awaited, then sync) over what a full run left in `dir`: one read round.
+async function readRound (s, store, dir, n, ops) {
+  const { keys, values } = makeData(n)
+  const want = valuesAfterMixed(values, ops)
+  const label = `${store}/large reads`
+  const db = await s.open(dir)
+  await readLoop(s, db, keys, want, randomIndexes(n, Math.min(1000, ops), WARM_SEED), false, label) // warm-up
+  const result = { store }
+  gc()
+  let t = await readLoop(s, db, keys, want, randomIndexes(n, ops, GET_SEED), false, `${label} get`)
+  result.get = { seconds: t, opsPerSec: ops / t }
+  if (!s.hasGetSync || s.hasGetSync(db)) {
+    gc()
+    t = await readLoop(s, db, keys, want, randomIndexes(n, ops, SYNC_SEED), true, `${label} getSync`)
+    result.getsync = { seconds: t, opsPerSec: ops / t }
+  }
+  await s.close(db)
+  log(`read round: get ${Math.round(result.get.opsPerSec)} ops/s, sync get ${result.getsync ? Math.round(result.getsync.opsPerSec) : 'n/a'} ops/s`)
+  return result
+}
+
 async function main () {
-  const [store, dir, keysArg, opsArg] = process.argv.slice(2)
+  const [store, dir, keysArg, opsArg, mode] = process.argv.slice(2)
   if (!stores[store]) throw new Error(`unknown store ${store}`)
   const s = stores[store]()
   const n = Number(keysArg)
   const ops = Number(opsArg)
+  if (mode === 'reads') return readRound(s, store, dir, n, ops)
   const label = `${store}/large`
 
   const { keys, values } = makeData(n)
@@ -192,15 +232,14 @@ async function main () {
   // (every fifth op), each read checked against the latest value.
   const current = values.slice()
   idx = randomIndexes(n, ops, MIXED_SEED)
-  const puts = Math.floor(ops / PUT_EVERY)
-  const pool = makeData(puts, VALUE_SEED).values // fresh 100-200 byte JSON values
+  const pool = mixedValues(ops)
   let p = 0
   let mixedUserBytes = 0
   gc()
   t0 = process.hrtime.bigint()
   for (let j = 0; j < ops; j++) {
     const i = idx[j]
-    if (j % PUT_EVERY === PUT_EVERY - 1) {
+    if (isMixedPut(j)) {
       const v = pool[p++]
       await s.put(db, keys[i], v)
       current[i] = v
@@ -211,7 +250,7 @@ async function main () {
     }
   }
   t = seconds(t0)
-  result.mixed = { seconds: t, opsPerSec: ops / t, reads: ops - puts, puts }
+  result.mixed = { seconds: t, opsPerSec: ops / t, reads: ops - pool.length, puts: pool.length }
   result.mixedUserBytes = mixedUserBytes
   log(`mixed 80/20: ${Math.round(ops / t)} ops/s (${t.toFixed(2)} s)`)
   result.verified += await check(s, db, keys, current, `${label} after mixed`)

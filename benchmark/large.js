@@ -5,6 +5,10 @@
 //   node benchmark/large.js                      1,000,000 keys, 200,000 ops per read/mixed run
 //   LARGE_KEYS=100000 LARGE_OPS=50000 node benchmark/large.js
 //   LARGE_STORES=browserdb,lmdb ...              run only some stores
+//   LARGE_READ_ROUNDS=3 (default)                 then this many read rounds per store over the
+//                                                 directories the runs left, the stores taking
+//                                                 turns (a fresh process each), so a slow spell
+//                                                 of this shared machine falls on every store
 const { runWorker, fmt } = require('./child')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -14,11 +18,13 @@ const { machineInfo, machineLines } = require('./machine')
 const KEYS = Number.parseInt(process.env.LARGE_KEYS || '1000000', 10)
 const OPS = Number.parseInt(process.env.LARGE_OPS || '200000', 10)
 const STORES = (process.env.LARGE_STORES || 'browserdb,lmdb,classic-level').split(',')
+const READ_ROUNDS = Number.parseInt(process.env.LARGE_READ_ROUNDS || '3', 10)
 const PEERS = STORES.filter((s) => s !== 'browserdb')
 const TIMEOUT_MS = 60 * 60 * 1000
 
 if (!(KEYS > 0)) throw new Error(`LARGE_KEYS must be a positive integer, got ${process.env.LARGE_KEYS}`)
 if (!(OPS > 0)) throw new Error(`LARGE_OPS must be a positive integer, got ${process.env.LARGE_OPS}`)
+if (!(READ_ROUNDS >= 0)) throw new Error(`LARGE_READ_ROUNDS must be a non-negative integer, got ${process.env.LARGE_READ_ROUNDS}`)
 
 const mb = (bytes) => (bytes / 1e6).toFixed(1)
 const num = (x) => x.toLocaleString('en-US')
@@ -45,11 +51,13 @@ function main () {
 
   const results = {}
   let failed = false
-  for (const store of stores) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `browserdb-large-${store}-`))
-    console.error(`running ${store}: ${num(KEYS)} keys, ${num(OPS)} ops per read/mixed run`)
-    const t0 = Date.now()
-    try {
+  const dirs = {}
+  try {
+    for (const store of stores) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `browserdb-large-${store}-`))
+      dirs[store] = dir
+      console.error(`running ${store}: ${num(KEYS)} keys, ${num(OPS)} ops per read/mixed run`)
+      const t0 = Date.now()
       const r = child('large-worker.js', [store, dir, String(KEYS), String(OPS)], true)
       if (r.error) {
         failed = true
@@ -57,26 +65,59 @@ function main () {
         results[store] = { error: r.error }
       } else {
         r.wallSeconds = (Date.now() - t0) / 1000
+        r.readRounds = []
         console.error(`  ${store} done in ${r.wallSeconds.toFixed(0)} s`)
         results[store] = r
       }
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
     }
+    // Read rounds, the stores taking turns (the order rotates each round).
+    const readers = stores.filter((s) => results[s] && !results[s].error)
+    for (let round = 0; round < READ_ROUNDS; round++) {
+      for (let k = 0; k < readers.length; k++) {
+        const store = readers[(round + k) % readers.length]
+        console.error(`read round ${round + 1}/${READ_ROUNDS}: ${store}`)
+        const r = child('large-worker.js', [store, dirs[store], String(KEYS), String(OPS), 'reads'], true)
+        if (r.error) {
+          failed = true
+          console.error(`FAILED ${store} read round:\n${r.error}`)
+          results[store] = { error: r.error }
+        } else {
+          results[store].readRounds.push(r)
+        }
+      }
+    }
+  } finally {
+    for (const dir of Object.values(dirs)) fs.rmSync(dir, { recursive: true, force: true })
   }
   const runSeconds = (Date.now() - started) / 1000
 
   const ok = (s) => results[s] && !results[s].error
+  const median = (xs) => {
+    const sorted = xs.slice().sort((a, b) => a - b)
+    const mid = sorted.length >> 1
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  }
+  // A read workload's median over the read rounds (n/a without rounds or without that read).
+  const roundsOf = (w) => (r) => {
+    const xs = (r.readRounds || []).map((x) => x[w] && x[w].opsPerSec).filter((x) => typeof x === 'number')
+    return xs.length ? { opsPerSec: median(xs) } : { na: 'no rounds' }
+  }
   const workloads = [
     ['fill', `fill random, ${num(KEYS)} keys, 1000 per batch (awaited)`],
     ['get', `random get, ${num(OPS)} awaited one at a time`],
     ['getsync', `random sync get, ${num(OPS)}`],
     ['mixed', `mixed, ${num(OPS)} ops: 80% get / 20% overwrite, each awaited`]
   ]
-  const opsOf = (s, w) => {
+  if (READ_ROUNDS > 0) {
+    workloads.push(
+      ['get', `random get, ${num(OPS)} awaited: median of ${READ_ROUNDS} read rounds, stores taking turns`, roundsOf('get')],
+      ['getsync', `random sync get, ${num(OPS)}: median of ${READ_ROUNDS} read rounds, stores taking turns`, roundsOf('getsync')]
+    )
+  }
+  const opsOf = (s, w, from) => {
     if (!results[s]) return 'skipped'
     if (!ok(s)) return 'FAILED'
-    const x = results[s][w]
+    const x = from ? from(results[s]) : results[s][w]
     return x.na ? 'n/a' : x.opsPerSec
   }
   const totalMB = ok('browserdb') ? mb(results.browserdb.userBytes) : mb(Object.values(results).find((r) => r.userBytes)?.userBytes || 0)
@@ -86,13 +127,14 @@ function main () {
     ...machineLines(machine, STORES, stores),
     `- data: ${num(KEYS)} keys \`history:000000000\`... (${totalMB} MB of keys + values), 100-200 byte JSON string values, filled in a random order; each store with its default settings`,
     `- reads and mixed: uniform random keys (seeded, the same for every store), after a close and reopen; every read checked against the latest value`,
+    `- read rounds: after all full runs, ${READ_ROUNDS} rounds of the same gets and sync gets over the databases the mixed runs left, each store in a fresh process, the stores taking turns in a rotating order; the median rows are the fairer comparison on a shared machine`,
     `- run time: ${(runSeconds / 60).toFixed(1)} min (${STORES.map((s) => results[s]?.wallSeconds ? `${s} ${results[s].wallSeconds.toFixed(0)} s` : null).filter(Boolean).join(', ')})`,
     '',
     `| workload | ${STORES.map((s) => `${s} ops/s`).join(' | ')} | browserdb / best peer |`,
     `| --- | ${STORES.map(() => '---:').join(' | ')} | ---: |`
   ]
-  for (const [w, title] of workloads) {
-    const row = Object.fromEntries(STORES.map((s) => [s, opsOf(s, w)]))
+  for (const [w, title, from] of workloads) {
+    const row = Object.fromEntries(STORES.map((s) => [s, opsOf(s, w, from)]))
     const peers = PEERS.filter((p) => typeof row[p] === 'number').sort((a, b) => row[b] - row[a])
     const ratio = typeof row.browserdb === 'number' && peers.length
       ? `${(row.browserdb / row[peers[0]]).toFixed(2)}x (vs ${peers[0]})`
