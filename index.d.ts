@@ -541,6 +541,9 @@ export interface Stats {
   flushBytesWritten: number
   /** Table bytes written by compactions since open. */
   compactionBytesWritten: number
+  /** Compactions a `clear()` scheduled to give back its range's disk space (tables it cut
+   * through, the memtable's log), queued or running; 0 once that space is back. */
+  clearCompactionsPending: number
   /** (flushBytesWritten + compactionBytesWritten) / userBytesWritten; 0 before any write. */
   writeAmplification: number
   /** Bytes of every live table plus the current WAL. */

@@ -658,6 +658,7 @@ test('stats(): the compaction counters exist, are numbers and relate sensibly', 
     'compactions', 'userBytesWritten', 'flushBytesWritten', 'compactionBytesWritten', 'writeAmplification',
     'diskBytes', 'liveBytesEstimate', 'spaceAmplification', 'writeSlowdowns', 'writeStops',
     'tables', 'tableEntries', 'flushes', 'immutableMemtables', 'liveIterators', 'liveSnapshots',
+    'clearCompactionsPending',
   ]
   const checkShape = (s, label) => {
     for (const f of fields) {

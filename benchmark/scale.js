@@ -477,7 +477,7 @@ const phases = {
       timeline.push({
         day, phase, t: (now() - perf0) / 1000, live: live.bytes, liveVisits: live.visits, disk,
         statsDiskBytes: st.diskBytes, ratio: disk / live.bytes, debtBytes: d.bytes, l0: d.l0,
-        settled: d.bytes === 0 && st.immutableMemtables === 0, tables: st.tables,
+        settled: d.bytes === 0 && st.immutableMemtables === 0 && !(st.clearCompactionsPending > 0), tables: st.tables,
         tableEntries: st.tableEntries, writeAmplification: st.writeAmplification, rss: rss()
       })
     }
@@ -896,7 +896,7 @@ function report (o, results, machine, runSeconds) {
     '## How to read it',
     '',
     `- Compaction debt (scale.js debtOf): all of level 0 once it holds ${L0_TRIGGER} tables, plus each level's bytes over its target (16 MiB × 10^(level−1)); 0 = no compaction due (the rules of pick_leveled in src/engine/compaction.rs). Write amplification: stats().writeAmplification, (flush + compaction bytes) / user bytes.`,
-    `- Churn: the engine's clock cannot be injected from JS, so one simulated day is ${o.dayMs} ms of real time; a visit is put with a TTL that ends when day (its day + ${o.retention}) starts. Live data = key + value bytes of unexpired, uncleared visits + bookmarks + settings, tracked by the script; disk = the sum of file sizes in the directory (tables, WAL, MANIFEST), sampled after each simulated day. "Settled" samples are those where no compaction is due and no memtable waits for a flush. Clears: the last hour of the day every 7th day, the last day every 30th (day 14, 44, ...), the last 7 days at day 300, all history at day ${Math.floor(o.days / 2)}.`,
+    `- Churn: the engine's clock cannot be injected from JS, so one simulated day is ${o.dayMs} ms of real time; a visit is put with a TTL that ends when day (its day + ${o.retention}) starts. Live data = key + value bytes of unexpired, uncleared visits + bookmarks + settings, tracked by the script; disk = the sum of file sizes in the directory (tables, WAL, MANIFEST), sampled after each simulated day. "Settled" samples are those where no compaction is due, no memtable waits for a flush and no compaction a clear() scheduled to reclaim its range is queued or running (`stats().clearCompactionsPending`). Clears: the last hour of the day every 7th day, the last day every 30th (day 14, 44, ...), the last 7 days at day 300, all history at day ${Math.floor(o.days / 2)}.`,
     `- Multi: ${o.dbs} databases (cacheSize ${mb(SITE_CACHE)} MiB, writeBufferSize ${SITE_WBS / 1024} KiB each) in one process; during the hammer db #0 gets batches of 1000 with 4 in flight, the others batches of 100 round robin, for ${o.hammerSeconds} s. A database "has a compaction due" while its level 0 holds ≥ ${L0_TRIGGER} tables.`,
     ''
   ]

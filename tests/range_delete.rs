@@ -442,6 +442,59 @@ fn a_clear_that_kills_whole_tables_compacts_them_away_without_being_asked() {
     assert_eq!(dump(&db).len(), 90);
 }
 
+/// Bytes of the files with extension `ext` in the database directory.
+fn file_bytes(storage: &MemStorage, ext: &str) -> u64 {
+    common::files_with(storage, ext).iter().map(|p| storage.open_read(p).unwrap().len_bytes()).sum()
+}
+
+/// Waits (at most 20 s) until `done` holds, describing what it waits for with `what`.
+fn wait_until(mut done: impl FnMut() -> bool, what: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {}", what());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_clear_through_tables_and_the_memtable_compacts_the_range_without_being_asked() {
+    // One large table spans the cleared range (keys on both sides stay), so no table is dead
+    // as a whole; the memtable holds more of the range, in the WAL until it is flushed.
+    let storage = MemStorage::new();
+    let opts = || Options { table_size_bytes_target: 64 << 20, write_buffer_size_bytes: 16 << 20, ..options() };
+    let db = open(&storage, opts()).unwrap();
+    fill(&db, 0..30_000, 0);
+    db.compact(None, None).unwrap();
+    assert_eq!(db.tables().unwrap().len(), 1);
+    let tables_before = table_bytes(&db);
+    fill(&db, 30_000..60_000, 0);
+    let wal_before = file_bytes(&storage, "wal");
+    assert!(tables_before > 1 << 20 && wal_before > 1 << 20, "tables {tables_before}, WAL {wal_before} bytes");
+    let compactions = db.stats().compactions;
+    let cleared = IterOptions { lower: Bound::Included(k(100)), upper: Bound::Excluded(k(59_900)), reverse: false };
+    // Holds the cleanup compaction at its table syncs, so it is seen pending.
+    storage.set_table_sync_delay_ms(300);
+    db.clear(cleared, None).unwrap();
+    assert_eq!(db.stats().clear_compactions_pending, 1);
+    storage.set_table_sync_delay_ms(0);
+    wait_until(|| db.stats().clear_compactions_pending == 0, || "the cleanup compaction to end".into());
+    wait_until(
+        || table_bytes(&db) < tables_before / 10 && file_bytes(&storage, "wal") < wal_before / 10,
+        || {
+            format!(
+                "tables {} of {tables_before}, WAL {} of {wal_before} bytes",
+                table_bytes(&db),
+                file_bytes(&storage, "wal")
+            )
+        },
+    );
+    assert!(db.stats().compactions > compactions);
+    assert_eq!(dump(&db).len(), 200);
+    drop(db);
+    let db = open(&storage.process_crash(), opts()).unwrap();
+    assert_eq!(dump(&db).len(), 200, "what the cleanup compaction installed survives a crash");
+}
+
 #[test]
 fn clear_drops_whole_dead_tables_at_once_unless_an_older_snapshot_reads_them() {
     let table_bytes = |db: &Db| db.tables().unwrap().iter().map(|t| t.bytes).sum::<u64>();

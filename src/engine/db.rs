@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -168,6 +168,8 @@ pub struct Stats {
     pub flush_bytes_written: u64,
     /// Bytes of tables written by compactions since open.
     pub compaction_bytes_written: u64,
+    /// Compactions a `clear` scheduled to reclaim its range's space, queued or running.
+    pub clear_compactions_pending: u64,
     /// Bytes of live table files and the current WAL.
     pub disk_bytes: u64,
     /// Estimate of the live data's size on disk: the deepest non-empty level (leveled) or
@@ -226,6 +228,8 @@ struct Inner {
     /// The user-key range a queued compaction after a large `clear` will compact (end `None`:
     /// unbounded); `None` when no such job is queued.
     cleared_range: Mutex<Option<UserRange>>,
+    /// Cleanup compactions `clear` scheduled that have not ended (`Stats`).
+    clear_compactions_pending: AtomicU32,
     /// Which background jobs are queued or running (at most one flush and one compaction).
     bg_jobs: Mutex<BackgroundJobs>,
     flush_cv: Condvar,
@@ -1128,9 +1132,8 @@ impl Db {
         // Dead tables go now (a running compaction that merges some of them is cancelled);
         // when a snapshot needs them, a compaction of the range reclaims the space later.
         let stored_start = [&[Keyspace::User as u8], start.as_slice()].concat();
-        if !self.drop_dead_tables(&stored_start, &stored_end, older_than_tombstone)? {
-            self.compact_cleared_range_soon(start, stored_end);
-        }
+        let dropped = self.drop_dead_tables(&stored_start, &stored_end, older_than_tombstone)?;
+        self.compact_cleared_range_soon(start, stored_end, !dropped);
         Ok(())
     }
 
@@ -1179,21 +1182,21 @@ impl Db {
         Ok(true)
     }
 
-    /// After a clear that made whole tables dead, compacts the range in the background so the
-    /// disk space comes back now rather than whenever size-triggered compaction reaches it
-    /// (RocksDB marks such files for compaction the same way). Partly covered tables do not
-    /// count: rewriting a large table to reclaim a few keys is not worth its I/O.
-    fn compact_cleared_range_soon(&self, start: Vec<u8>, stored_end: Vec<u8>) {
+    /// After a clear: compacts the range in the background when much of what it made dead is
+    /// still on disk, so the space comes back now rather than whenever size-triggered
+    /// compaction reaches it (RocksDB marks such files for compaction the same way; browsers
+    /// vacuum after "clear history" for the same reason). Dead: whole tables in the range that
+    /// `drop_dead_tables` could not drop (`whole_tables_kept`, a snapshot needs them), the
+    /// covered blocks of tables the range cuts through (level 0's span every key), and the
+    /// covered entries of the memtables, whose log stays on disk until they are flushed. Not
+    /// when the merge would rewrite more than `CLEAR_COMPACTION_REWRITE_PER_DEAD_BYTE_MAX`
+    /// bytes per dead byte: reclaiming a few keys from large tables is not worth the I/O.
+    fn compact_cleared_range_soon(&self, start: Vec<u8>, stored_end: Vec<u8>, whole_tables_kept: bool) {
         let stored_start = [&[Keyspace::User as u8], start.as_slice()].concat();
-        let dead_bytes: u64 = {
-            let levels = Arc::clone(&self.inner.state.read().levels);
-            levels
-                .all()
-                .filter(|t| t.meta.smallest.as_slice() >= stored_start.as_slice() && t.meta.largest < stored_end)
-                .map(|t| t.meta.file_size)
-                .sum()
-        };
-        if dead_bytes < CLEAR_COMPACTION_MIN_BYTES {
+        let (dead_bytes, merged_bytes) = self.cleared_bytes_on_disk(&stored_start, &stored_end, whole_tables_kept);
+        if dead_bytes < CLEAR_COMPACTION_MIN_BYTES
+            || merged_bytes > dead_bytes.saturating_mul(CLEAR_COMPACTION_REWRITE_PER_DEAD_BYTE_MAX)
+        {
             return;
         }
         let end = (stored_end != USER_KEYSPACE_END).then(|| stored_end.get(1..).unwrap_or_default().to_vec());
@@ -1211,13 +1214,44 @@ impl Db {
         }
         *pending = Some((start, end));
         drop(pending);
+        self.inner.clear_compactions_pending.fetch_add(1, Ordering::SeqCst);
         let db = self.clone();
         background::schedule(move || {
-            let Some((start, end)) = db.inner.cleared_range.lock().take() else { return };
-            // A failure here poisons the database like any compaction failure; a close that
-            // began meanwhile makes it return `Closed`, which is fine to drop.
-            let _ = db.compact(Some(&start), end.as_deref());
+            if let Some((start, end)) = db.inner.cleared_range.lock().take() {
+                // A failure here poisons the database like any compaction failure; a close
+                // that began meanwhile makes it return `Closed`, which is fine to drop.
+                let _ = db.compact(Some(&start), end.as_deref());
+            }
+            db.inner.clear_compactions_pending.fetch_sub(1, Ordering::SeqCst);
         });
+    }
+
+    /// What a clear of `[stored_start, stored_end)` left dead on disk, and what a compaction
+    /// of the range would read: `(dead bytes, bytes of the tables and memtables it merges)`.
+    fn cleared_bytes_on_disk(&self, stored_start: &[u8], stored_end: &[u8], whole_tables_kept: bool) -> (u64, u64) {
+        let (levels, memtables) = {
+            let st = self.inner.state.read();
+            let mut memtables = vec![Arc::clone(&st.active.mem)];
+            memtables.extend(st.immutable.iter().map(|m| Arc::clone(&m.mem)));
+            (Arc::clone(&st.levels), memtables)
+        };
+        let (mut dead, mut merged) = (0u64, 0u64);
+        for mem in &memtables {
+            dead += mem.bytes_in_range(stored_start, stored_end);
+            merged += mem.approximate_bytes() as u64;
+        }
+        for t in levels
+            .all()
+            .filter(|t| t.meta.smallest.as_slice() < stored_end && stored_start <= t.meta.largest.as_slice())
+        {
+            let inside = t.meta.smallest.as_slice() >= stored_start && t.meta.largest.as_slice() < stored_end;
+            if inside && !whole_tables_kept {
+                continue; // dropped already
+            }
+            dead += if inside { t.meta.file_size } else { t.approximate_bytes_in_range(stored_start, stored_end) };
+            merged += t.meta.file_size;
+        }
+        (dead, merged)
     }
 
     fn clear_per_key(&self, options: IterOptions, limit: Option<u64>) -> Result<u64> {
@@ -1437,6 +1471,7 @@ impl Db {
             user_bytes_written: inner.user_bytes.load(Ordering::Relaxed),
             flush_bytes_written: inner.flush_bytes.load(Ordering::Relaxed),
             compaction_bytes_written: inner.compaction_bytes.load(Ordering::Relaxed),
+            clear_compactions_pending: u64::from(inner.clear_compactions_pending.load(Ordering::SeqCst)),
             disk_bytes: st.levels.all().map(|t| t.meta.file_size).sum::<u64>()
                 + inner.wal_bytes.load(Ordering::Relaxed),
             live_bytes_estimate: live_bytes_estimate(&st.levels),
@@ -1784,8 +1819,11 @@ fn range_delete_bounds(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> Option
 /// Bytes of keys and values per batch when copying a database (each batch is one WAL record).
 const COPY_BATCH_BYTES: usize = 1024 * 1024;
 
-/// Bytes of whole tables a `clear` must make dead before it compacts the range at once.
+/// Bytes a `clear` must leave dead on disk (tables and memtables) before it compacts the range.
 const CLEAR_COMPACTION_MIN_BYTES: u64 = 1 << 20;
+/// A clear's cleanup compaction runs only if it rewrites at most this many bytes per byte it
+/// reclaims (`compact_cleared_range_soon`).
+const CLEAR_COMPACTION_REWRITE_PER_DEAD_BYTE_MAX: u64 = 4;
 
 /// Keys `clear` deletes per batch.
 const CLEAR_BATCH_KEYS: usize = 10_000;
@@ -1898,6 +1936,7 @@ impl Db {
             close_lock: Mutex::new(()),
             bg_jobs: Mutex::new(BackgroundJobs::default()),
             cleared_range: Mutex::new(None),
+            clear_compactions_pending: AtomicU32::new(0),
             flush_cv: Condvar::new(),
             snapshots: Mutex::new(std::collections::BTreeMap::new()),
             live_iterators: AtomicU64::new(0),

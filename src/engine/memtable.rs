@@ -226,6 +226,21 @@ impl Memtable {
         taken
     }
 
+    /// Key and value bytes of every version whose stored key lies in `[start, end)`: what a
+    /// clear of that range leaves dead here. Walks the range (a memtable is bounded).
+    #[must_use]
+    pub fn bytes_in_range(&self, start: &[u8], end: &[u8]) -> u64 {
+        if start >= end {
+            return 0;
+        }
+        let contents = self.map.read();
+        let range = contents.order.range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)));
+        range
+            .flat_map(|(key, &i)| contents.slots[i as usize].versions.iter().map(move |v| key.len() + v.value.len()))
+            .map(|b| b as u64)
+            .sum()
+    }
+
     /// Approximate memory used, in bytes (keys, values, per-entry overhead).
     #[must_use]
     pub fn approximate_bytes(&self) -> usize {

@@ -320,6 +320,21 @@ impl Table {
         self.index.get(at).map(|e| e.handle)
     }
 
+    /// About how many bytes of data blocks hold stored keys in `[start, end)`, from the index
+    /// alone (no block read): the distance between the blocks where `start` and `end` would
+    /// go, so a range inside one block counts as nothing.
+    #[must_use]
+    pub fn approximate_bytes_in_range(&self, start: &[u8], end: &[u8]) -> u64 {
+        let data_end = HEADER_BYTES as u64 + self.footer.data_size;
+        let offset_of = |key: &[u8]| {
+            let at = self
+                .index
+                .partition_point(key, |k, e| compare_internal(k, e.last_seq, key, u64::MAX) == Ordering::Less);
+            self.index.get(at).map_or(data_end, |e| e.handle.offset)
+        };
+        offset_of(end).saturating_sub(offset_of(start))
+    }
+
     /// The block at `handle`, from the cache or read, checked and cached. With `cache_only`
     /// it reads only what is in memory (block cache or OS page cache) and answers `Ok(None)`
     /// when the disk would be needed (the caller must then read off the JS thread).
