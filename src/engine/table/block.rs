@@ -136,12 +136,87 @@ pub fn decode_stored(stored_with_trailer: &[u8]) -> Result<Vec<u8>, &'static str
     super::compress::decompress(stored, compression)
 }
 
+/// The 8 bytes of `key` after `skip`, big-endian, zero padded: ordered like the keys (a
+/// strictly smaller probe means a smaller key; equal probes need the keys compared).
+/// Big-endian on purpose: an in-memory sort key (never stored), whose integer order must be
+/// the byte order.
+#[allow(clippy::big_endian_bytes)]
+#[must_use]
+pub fn probe_of(key: &[u8], skip: usize) -> u64 {
+    let mut window = [0u8; 8];
+    let rest = key.get(skip..).unwrap_or_default();
+    let n = rest.len().min(8);
+    window[..n].copy_from_slice(&rest[..n]);
+    u64::from_be_bytes(window)
+}
+
+/// Restart points a block keeps probes for; a block with more (an index block, a block of
+/// small entries) seeks by decoding restart keys only.
+const RESTART_PROBES_MAX: usize = 8;
+/// Longest prefix of the restart keys a block keeps; a longer shared prefix is cut there
+/// (the probes then hold the 8 bytes after the cut, which all keys still share a prefix up to).
+const PROBE_PREFIX_MAX_BYTES: usize = 24;
+
+/// What a seek needs to pick its restart point without touching the block's bytes: the
+/// prefix all restart keys share and, per restart, the next 8 key bytes (`probe_of`). A point
+/// read's binary search over restart keys missed the CPU cache at each step (the restart
+/// array, then each restart entry: 16% of a cached random `getSync` in a profile); these
+/// live in the `Block` itself, next to its reference count, which the cache lookup touched.
+#[derive(Debug)]
+struct RestartProbes {
+    prefix: [u8; PROBE_PREFIX_MAX_BYTES],
+    prefix_len: u8,
+    count: u8,
+    probes: [u64; RESTART_PROBES_MAX],
+}
+
+impl RestartProbes {
+    /// `None` for blocks with no or too many restarts, or a malformed restart entry (the
+    /// seek then decodes restart keys and reports the damage).
+    fn of(block: &Block) -> Option<Self> {
+        if block.restart_count == 0 || block.restart_count > RESTART_PROBES_MAX {
+            return None;
+        }
+        let key_at = |i: usize| block.restart(i).and_then(|at| block.restart_key(at)).map(|(k, _)| k);
+        let (first, last) = (key_at(0)?, key_at(block.restart_count - 1)?);
+        let shared = first.iter().zip(last).take_while(|(a, b)| a == b).count().min(PROBE_PREFIX_MAX_BYTES);
+        let mut probes = Self {
+            prefix: [0; PROBE_PREFIX_MAX_BYTES],
+            prefix_len: u8::try_from(shared).ok()?,
+            count: u8::try_from(block.restart_count).ok()?,
+            probes: [0; RESTART_PROBES_MAX],
+        };
+        probes.prefix[..shared].copy_from_slice(first.get(..shared)?);
+        for (i, slot) in probes.probes.iter_mut().take(block.restart_count).enumerate() {
+            *slot = probe_of(key_at(i)?, shared);
+        }
+        Some(probes)
+    }
+
+    /// `(lo, hi)`: restarts before `lo` hold keys below `key`, restarts from `hi` on keys
+    /// above it; those between tie on the probe and need their keys compared.
+    fn candidates(&self, key: &[u8]) -> (usize, usize) {
+        let (len, count) = (usize::from(self.prefix_len), usize::from(self.count));
+        let prefix = self.prefix.get(..len).unwrap_or_default();
+        let probes = self.probes.get(..count).unwrap_or_default();
+        match key.get(..len) {
+            Some(head) if head == prefix => {
+                let wanted = probe_of(key, len);
+                (probes.partition_point(|&p| p < wanted), probes.partition_point(|&p| p <= wanted))
+            }
+            _ if key < prefix => (0, 0),
+            _ => (count, count),
+        }
+    }
+}
+
 /// A decoded, checked block.
 #[derive(Debug)]
 pub struct Block {
     data: Vec<u8>,
     restarts_offset: usize,
     restart_count: usize,
+    probes: Option<RestartProbes>,
 }
 
 impl Block {
@@ -154,12 +229,13 @@ impl Block {
         if restart_count == 0 && restarts_offset != 0 {
             return Err("entries without restart points");
         }
-        let block = Self { data, restarts_offset, restart_count };
+        let mut block = Self { data, restarts_offset, restart_count, probes: None };
         for i in 0..restart_count {
             if block.restart(i).is_none_or(|r| r >= restarts_offset) {
                 return Err("restart point out of range");
             }
         }
+        block.probes = RestartProbes::of(&block);
         Ok(block)
     }
 
@@ -291,22 +367,12 @@ impl<'a> BlockIter<'a> {
 
     /// Positions at the first entry whose internal key is `>= (key, seq)` and returns it.
     pub fn seek(&mut self, key: &[u8], seq: u64) -> Option<EntryRef<'a>> {
-        // Binary search for the last restart point whose key is < target.
-        let (mut lo, mut hi) = (0usize, self.block.restart_count);
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            let Some((restart_key, restart_seq)) = self.block.restart(mid).and_then(|at| self.block.restart_key(at))
-            else {
-                self.corrupt = true;
-                return None;
-            };
-            if compare_internal(restart_key, restart_seq, key, seq) == Ordering::Less {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        self.next_offset = self.block.restart(lo).unwrap_or(self.block.restarts_offset);
+        // Scan from the last restart point whose key is < target (or the first one).
+        let Some(below) = self.restarts_below(key, seq) else {
+            self.corrupt = true;
+            return None;
+        };
+        self.next_offset = self.block.restart(below.saturating_sub(1)).unwrap_or(self.block.restarts_offset);
         self.key.clear();
         while let Some(e) = self.next_entry() {
             if compare_internal(&self.key, e.seq, key, seq) != Ordering::Less {
@@ -314,6 +380,23 @@ impl<'a> BlockIter<'a> {
             }
         }
         None
+    }
+
+    /// How many restart points hold internal keys below `(key, seq)`: the probes narrow the
+    /// search, restart keys settle ties. `None` if a restart entry is malformed.
+    fn restarts_below(&self, key: &[u8], seq: u64) -> Option<usize> {
+        let block = self.block;
+        let (mut lo, mut hi) = block.probes.as_ref().map_or((0, block.restart_count), |p| p.candidates(key));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (restart_key, restart_seq) = block.restart(mid).and_then(|at| block.restart_key(at))?;
+            if compare_internal(restart_key, restart_seq, key, seq) == Ordering::Less {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Some(lo)
     }
 }
 
@@ -349,6 +432,47 @@ mod tests {
         let mut it = block.iter();
         it.seek(b"key00010x", u64::MAX).unwrap();
         assert_eq!(it.key(), b"key00011");
+    }
+
+    proptest::proptest! {
+        /// A seek lands where a walk over every entry says, whether the block keeps restart
+        /// probes (up to 8 restarts) or not, with shared prefixes shorter and longer than the
+        /// kept 24 bytes, keys that are prefixes of others, and several versions per key.
+        #[test]
+        fn seek_finds_the_first_entry_at_or_after_the_target(
+            prefix_len in 0usize..40,
+            suffixes in proptest::collection::btree_set(proptest::collection::vec(0u8..4, 0..6), 1..60),
+            versions in 1u64..4,
+            targets in proptest::collection::vec(
+                (0usize..48, proptest::bool::ANY, proptest::collection::vec(0u8..4, 0..7), 0u64..5),
+                1..20,
+            ),
+        ) {
+            let prefix = vec![b'p'; prefix_len];
+            let mut entries = Vec::new();
+            for suffix in &suffixes {
+                let key = [prefix.as_slice(), suffix.as_slice()].concat();
+                for seq in (1..=versions).rev() {
+                    entries.push((key.clone(), seq));
+                }
+            }
+            let mut builder = BlockBuilder::default();
+            for (key, seq) in &entries {
+                builder.add(key, *seq, Kind::Put, 0, format!("{seq}").as_bytes());
+            }
+            let block = Block::new(builder.finish()).unwrap();
+            proptest::prop_assert_eq!(block.probes.is_some(), entries.len().div_ceil(RESTART_INTERVAL) <= RESTART_PROBES_MAX);
+            for (cut, above, suffix, seq) in targets {
+                // Targets with the whole prefix, a cut one (below every key) or another (above).
+                let head = if above { b"q".as_slice() } else { prefix.get(..cut).unwrap_or(&prefix) };
+                let key = [head, suffix.as_slice()].concat();
+                let want = entries.iter().find(|(k, s)| compare_internal(k, *s, &key, seq) != Ordering::Less);
+                let mut it = block.iter();
+                let got = it.seek(&key, seq).map(|e| (it.key().to_vec(), e.seq));
+                proptest::prop_assert_eq!(got, want.cloned());
+                proptest::prop_assert!(!it.is_corrupt());
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::block::{decode_stored, Block};
+use super::block::{decode_stored, probe_of, Block};
 use super::filter;
 use super::format::{
     BlockHandle, Footer, Header, BLOCK_TRAILER_BYTES, FILE_KIND_TABLE, FLAG_HAS_RANGE_DELETES, FOOTER_BYTES,
@@ -47,18 +47,6 @@ struct Index {
 
 /// Probes per group of the two-step index search: 16 × 8 bytes = two cache lines.
 const PROBE_GROUP: usize = 16;
-
-/// The 8 bytes of `key` after `skip`, big-endian, zero padded: ordered like the keys.
-/// Big-endian on purpose: an in-memory sort key (never stored), whose integer order must be
-/// the byte order.
-#[allow(clippy::big_endian_bytes)]
-fn probe_of(key: &[u8], skip: usize) -> u64 {
-    let mut window = [0u8; 8];
-    let rest = key.get(skip..).unwrap_or_default();
-    let n = rest.len().min(8);
-    window[..n].copy_from_slice(&rest[..n]);
-    u64::from_be_bytes(window)
-}
 
 impl Index {
     fn key(&self, e: &IndexEntry) -> &[u8] {
