@@ -162,6 +162,7 @@ function main () {
     ['disk size after close, MB (sum of file sizes)', (r) => mb(r.disk.bytes)],
     ['disk allocated after close, MB (file blocks)', (r) => mb(r.disk.allocated)],
     ['disk size / keys + values bytes', (r) => (r.disk.bytes / r.userBytes).toFixed(2)],
+    ['disk size after reopen + full compaction + close, MB', (r) => r.diskCompacted ? mb(r.diskCompacted.bytes) : undefined],
     ['write amplification, fill: at its last batch / settled', bdb((r) => `${r.statsFillEnd.writeAmplification.toFixed(2)} / ${r.statsAfterFill.writeAmplification.toFixed(2)}`)],
     ['write amplification, after reopen (`stats()` before final close)', bdb((r) => r.statsEnd.writeAmplification.toFixed(2))],
     ['write amplification, whole run (fill + after reopen)', bdb(wholeRunWA)],
