@@ -89,6 +89,9 @@ pub struct Trace {
     pub keys: Vec<u64>,
     /// Marks requests that belong to a full scan (browser mix only), for the non-scan hit rate.
     pub scan: Option<Vec<bool>>,
+    /// Marks requests that are writes (browser mix only). The policy comparison counts every
+    /// request as an access; the engine run (examples/whole_cache.rs) puts these.
+    pub writes: Option<Vec<bool>>,
     /// The number the cache sizes are a percentage of.
     pub key_space: usize,
     /// Distinct keys actually requested.
@@ -113,6 +116,7 @@ pub fn zipf(n: usize, s: f64, requests: usize, seed: u64) -> Trace {
         name: format!("Zipf s={s} over {n} keys, {requests} requests"),
         keys,
         scan: None,
+        writes: None,
         key_space: n,
         distinct: d,
     }
@@ -125,6 +129,7 @@ pub fn looping(len: usize, requests: usize) -> Trace {
         name: format!("Loop over {len} keys, {requests} requests"),
         keys,
         scan: None,
+        writes: None,
         key_space: len,
         distinct: len,
     }
@@ -142,8 +147,8 @@ pub struct BrowserMix {
     pub scan_every: usize,
 }
 
-const BOOKMARK_BASE: u64 = 1 << 40;
-const SETTINGS_THEME: u64 = 2 << 40;
+pub const BOOKMARK_BASE: u64 = 1 << 40;
+pub const SETTINGS_THEME: u64 = 2 << 40;
 
 /// The seed guide's browser mix (docs: shared DESIGN.md "The seed guide's browser mix":
 /// history 10k ops at 80% reads / 20% writes, bookmarks 5k ops at 50/50, `settings:theme`
@@ -164,6 +169,7 @@ pub fn browser_mix(p: &BrowserMix, seed: u64) -> Trace {
     let mut history = p.history_initial as u64;
     let mut keys = Vec::with_capacity(p.requests * 2);
     let mut scan = Vec::with_capacity(p.requests * 2);
+    let mut writes = Vec::with_capacity(p.requests * 2);
     let s = 0.9f64;
     let recent = |rng: &mut Rng, count: u64| -> u64 {
         // Inverse CDF of density ~ x^-s on [1, count + 1]; d = floor(x) - 1 in 0..count.
@@ -177,28 +183,30 @@ pub fn browser_mix(p: &BrowserMix, seed: u64) -> Trace {
             for n in 0..history {
                 keys.push(n);
                 scan.push(true);
+                writes.push(false);
             }
         }
         let op = rng.below(17);
-        let key = if op < 10 {
+        let (key, write) = if op < 10 {
             // History.
             if rng.f64() < 0.8 {
-                recent(&mut rng, history)
+                (recent(&mut rng, history), false)
             } else if rng.f64() < 0.25 {
                 history += 1;
-                history - 1
+                (history - 1, true)
             } else {
-                recent(&mut rng, history)
+                (recent(&mut rng, history), true)
             }
         } else if op < 15 {
             // Bookmarks: a read or a write, both of the same popularity.
-            let _write = rng.f64() < 0.5;
-            BOOKMARK_BASE + bperm[bzipf.sample(&mut rng)]
+            let write = rng.f64() < 0.5;
+            (BOOKMARK_BASE + bperm[bzipf.sample(&mut rng)], write)
         } else {
-            SETTINGS_THEME
+            (SETTINGS_THEME, false)
         };
         keys.push(key);
         scan.push(false);
+        writes.push(write);
     }
     let d = distinct(&keys);
     Trace {
@@ -208,6 +216,7 @@ pub fn browser_mix(p: &BrowserMix, seed: u64) -> Trace {
         ),
         keys,
         scan: Some(scan),
+        writes: Some(writes),
         key_space: d,
         distinct: d,
     }
