@@ -1417,8 +1417,8 @@ impl Db {
     fn check_memory(&self, batch: &WriteBatch) -> Result<()> {
         let Some(limit_bytes) = self.inner.options.memory_bytes_max else { return Ok(()) };
         let used_bytes = self.memory_bytes();
-        // The memtable charges 64 bookkeeping bytes per version besides keys and values.
-        let wanted_bytes = (batch.data_bytes() + 65 * batch.count() as usize) as u64;
+        // What the memtable will charge for the batch at most (each op a new key).
+        let wanted_bytes = super::memtable::charge_estimate(batch.count() as usize, batch.data_bytes()) as u64;
         if used_bytes + wanted_bytes > limit_bytes {
             return Err(Error::Full { limit_bytes, used_bytes, wanted_bytes });
         }

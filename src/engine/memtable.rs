@@ -17,8 +17,45 @@ use super::key::{resolve, Kind, Lookup};
 use super::range_del::RangeTombstone;
 use super::table::filter::key_hash;
 
-/// Per-entry bookkeeping estimate, in bytes, added to key and value sizes for accounting.
-const ENTRY_OVERHEAD_BYTES: usize = 64;
+/// Bytes the allocator (glibc malloc) really takes for a request of `n` bytes: the request
+/// plus its 8-byte chunk header, rounded up to 16, at least 32.
+#[must_use]
+pub const fn malloc_bytes(n: usize) -> usize {
+    let chunk = (n + 8 + 15) & !15;
+    if chunk < 32 {
+        32
+    } else {
+        chunk
+    }
+}
+
+/// Bytes of an `Arc<[u8]>` of `len` bytes: its two counters and the bytes, in one allocation.
+const fn arc_bytes(len: usize) -> usize {
+    malloc_bytes(16 + len)
+}
+
+/// Per key, the ordered map's share of its B-tree nodes: a leaf holds up to 11 keys (an
+/// `Arc<[u8]>` pointer and a `u32` slot number each) in a ~240-byte allocation and is about
+/// 70% full under random inserts; internal nodes add an eighth. Measured with
+/// examples/memory_breakdown.rs (`memtable`).
+const ORDER_BYTES_PER_KEY: usize = 36;
+
+/// Slots are stored in chunks of this many, so the slot array grows by a chunk, never by
+/// doubling (a doubled array would leave up to half its bytes unused and uncounted).
+const SLOTS_PER_CHUNK: usize = 1024;
+
+/// What a batch of `count` operations with `data_bytes` of keys and values may add to a
+/// memtable at most (for `maxMemory` checks before a write): each op a new key.
+#[must_use]
+pub const fn charge_estimate(count: usize, data_bytes: usize) -> usize {
+    let per_op = 2 * (16 + 8 + 15)
+        + std::mem::size_of::<Version>()
+        + std::mem::size_of::<Slot>()
+        + ORDER_BYTES_PER_KEY
+        + 2 * std::mem::size_of::<u32>()
+        + 8;
+    data_bytes + count * per_op
+}
 
 /// One version of a key.
 #[derive(Debug, Clone)]
@@ -57,7 +94,7 @@ struct Slot {
 /// from a memtable (only old versions are), so slot numbers stay valid.
 #[derive(Default)]
 struct Contents {
-    slots: Vec<Slot>,
+    slots: Slots,
     by_hash: HashTable<u32>,
     order: BTreeMap<Arc<[u8]>, u32>,
     /// Range tombstones in arrival order. Scanned linearly by point reads, and only when not
@@ -65,7 +102,66 @@ struct Contents {
     ranges: Vec<RangeTombstone>,
 }
 
+/// The slots, in fixed-size chunks (`SLOTS_PER_CHUNK`).
+#[derive(Default)]
+struct Slots {
+    chunks: Vec<Vec<Slot>>,
+    len: usize,
+}
+
+impl std::ops::Index<usize> for Slots {
+    type Output = Slot;
+    fn index(&self, i: usize) -> &Slot {
+        &self.chunks[i / SLOTS_PER_CHUNK][i % SLOTS_PER_CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Slots {
+    fn index_mut(&mut self, i: usize) -> &mut Slot {
+        &mut self.chunks[i / SLOTS_PER_CHUNK][i % SLOTS_PER_CHUNK]
+    }
+}
+
+impl Slots {
+    const fn len(&self) -> usize {
+        self.len
+    }
+
+    const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, slot: Slot) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < SLOTS_PER_CHUNK => chunk.push(slot),
+            _ => {
+                let mut chunk = Vec::with_capacity(SLOTS_PER_CHUNK);
+                chunk.push(slot);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Bytes of the chunk arrays (the keys and versions they point to not included).
+    fn size_bytes(&self) -> usize {
+        self.chunks.capacity() * std::mem::size_of::<Vec<Slot>>()
+            + self.chunks.len() * malloc_bytes(SLOTS_PER_CHUNK * std::mem::size_of::<Slot>())
+    }
+}
+
 impl Contents {
+    /// Bytes of the structures whose size follows their capacity: the slot chunks, the hash
+    /// index (a `u32` and a control byte per bucket, buckets = capacity × 8/7), the ordered
+    /// map's nodes, and the range tombstones.
+    fn structure_bytes(&self) -> usize {
+        let buckets = self.by_hash.capacity() * 8 / 7;
+        self.slots.size_bytes()
+            + if buckets > 0 { malloc_bytes(buckets * (std::mem::size_of::<u32>() + 1) + 16) } else { 0 }
+            + self.order.len() * ORDER_BYTES_PER_KEY
+            + self.ranges.capacity() * std::mem::size_of::<RangeTombstone>()
+    }
+
     /// The newest tombstone visible at `seq` covering `key`; 0 if none.
     fn covering_seq(&self, key: &[u8], seq: u64) -> u64 {
         self.ranges.iter().filter(|t| t.seq <= seq && t.covers(key)).map(|t| t.seq).max().unwrap_or(0)
@@ -86,7 +182,8 @@ impl Contents {
         let i = u32::try_from(self.slots.len()).expect("a memtable holds fewer than 2^32 keys");
         let key: Arc<[u8]> = key.into();
         self.order.insert(Arc::clone(&key), i);
-        self.slots.push(Slot { hash, key, versions: Vec::new() });
+        // Most keys keep one version: room for exactly one (`Vec::push` would make room for 4).
+        self.slots.push(Slot { hash, key, versions: Vec::with_capacity(1) });
         let slots = &self.slots;
         self.by_hash.insert_unique(hash, i, |&j| slots[j as usize].hash);
         (&mut self.slots[i as usize].versions, true)
@@ -106,6 +203,12 @@ pub struct Memtable {
     entries: std::sync::atomic::AtomicU64,
 }
 
+/// Bytes of the allocations one key owns besides its slot: the key, and the versions array
+/// of `capacity`.
+const fn key_bytes(key_len: usize, capacity: usize) -> usize {
+    arc_bytes(key_len) + if capacity > 0 { malloc_bytes(capacity * std::mem::size_of::<Version>()) } else { 0 }
+}
+
 impl Memtable {
     /// An empty memtable.
     #[must_use]
@@ -117,30 +220,45 @@ impl Memtable {
     /// readers. Versions older than `oldest_snapshot_seq` that no snapshot needs are dropped.
     pub fn apply(&self, first_seq: u64, ops: &[Op<'_>], oldest_snapshot_seq: u64) {
         let mut contents = self.map.write();
+        // Allocation bytes owned by keys, values and range tombstones, as they change; the
+        // structures that grow by capacity are measured after the batch.
         let mut added = 0usize;
         let mut freed = 0usize;
+        let structure_before = contents.structure_bytes();
         for (i, op) in ops.iter().enumerate() {
             let seq = first_seq + i as u64;
             if op.kind == Kind::RangeDelete {
-                added += op.stored_key.len() + op.value.len() + ENTRY_OVERHEAD_BYTES;
+                added += malloc_bytes(op.stored_key.len()) + malloc_bytes(op.value.len());
                 let tombstone = RangeTombstone { start: op.stored_key.to_vec(), end: op.value.to_vec(), seq };
                 contents.ranges.push(tombstone);
                 continue;
             }
             let version = Version { seq, kind: op.kind, expiry_ms: op.expiry_ms, value: op.value.into() };
-            added += op.value.len() + ENTRY_OVERHEAD_BYTES;
+            added += arc_bytes(op.value.len());
             let (versions, new_key) = contents.versions_mut(op.stored_key, key_hash(op.stored_key));
+            let capacity_before = versions.capacity();
             if new_key {
-                added += op.stored_key.len();
                 versions.push(version);
             } else {
                 assert!(versions.first().is_none_or(|v| v.seq < version.seq), "sequence numbers must grow");
                 versions.insert(0, version);
                 freed += prune(versions, oldest_snapshot_seq);
             }
+            let capacity_after = versions.capacity();
+            if new_key {
+                added += key_bytes(op.stored_key.len(), capacity_after);
+            } else if capacity_after != capacity_before {
+                let unchanged = key_bytes(op.stored_key.len(), 0);
+                added += key_bytes(op.stored_key.len(), capacity_after) - unchanged;
+                freed += key_bytes(op.stored_key.len(), capacity_before) - unchanged;
+            }
         }
+        let structure_after = contents.structure_bytes();
         drop(contents);
-        // Accounting only ever moves by whole entries, so `freed` never exceeds what was added.
+        added += structure_after.saturating_sub(structure_before);
+        freed += structure_before.saturating_sub(structure_after);
+        // Accounting only ever moves by whole allocations, so `freed` never exceeds what was
+        // added.
         let bytes = &self.approximate_bytes;
         let _ = bytes.fetch_update(std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed, |b| {
             Some((b + added).saturating_sub(freed))
@@ -241,7 +359,9 @@ impl Memtable {
             .sum()
     }
 
-    /// Approximate memory used, in bytes (keys, values, per-entry overhead).
+    /// Memory used, in bytes: every allocation the memtable owns (keys, values, version
+    /// arrays, slot chunks, hash index, ordered-map nodes), counted at the size the allocator
+    /// really takes (`malloc_bytes`); the ordered map's nodes are estimated per key.
     #[must_use]
     pub fn approximate_bytes(&self) -> usize {
         self.approximate_bytes.load(std::sync::atomic::Ordering::Relaxed)
@@ -288,10 +408,11 @@ pub fn range_is_empty(lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> bool {
 }
 
 /// Keeps every version newer than the oldest snapshot plus the newest one it can see;
-/// returns the accounted bytes of the versions dropped.
+/// returns the accounted bytes of the values dropped. A value still shared with an
+/// iterator is freed when the iterator lets go; it is not counted here after that.
 fn prune(versions: &mut Vec<Version>, oldest_snapshot_seq: u64) -> usize {
     let Some(visible) = versions.iter().position(|v| v.seq <= oldest_snapshot_seq) else { return 0 };
-    versions.drain(visible + 1..).map(|v| v.value.len() + ENTRY_OVERHEAD_BYTES).sum()
+    versions.drain(visible + 1..).map(|v| arc_bytes(v.value.len())).sum()
 }
 
 #[cfg(test)]
