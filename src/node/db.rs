@@ -6,7 +6,7 @@ use napi::bindgen_prelude::{AsyncTask, Either, Env, External, Uint8Array};
 use napi_derive::napi;
 
 use super::convert::{arg_bytes, null, option_to_js, BytesArg, ItemsArg, RawValue};
-use super::error::{no_panic, to_js};
+use super::error::{internal, no_panic, to_js};
 use super::iter::{NativeIterator, PageShape, Walker};
 use super::snapshot::NativeSnapshot;
 use super::tasks::{Job, Output};
@@ -261,8 +261,8 @@ pub fn db_get_fast(
     })
     .map_err(|e| to_js(&e))?;
     match found {
-        Some(value) => value.map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason)),
-        None => null(raw).map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason)),
+        Some(value) => value.map_err(internal),
+        None => null(raw).map_err(internal),
     }
 }
 
@@ -276,10 +276,11 @@ pub fn db_get_sync(
     snapshot: Option<&NativeSnapshot>,
 ) -> napi::Result<RawValue, String> {
     let raw = env.raw();
-    let value =
-        no_panic(|| db.0.get_at_with(arg_bytes(&key), snapshot_of(snapshot)?.as_ref(), |v| option_to_js(raw, v, as_string)))
-            .map_err(|e| to_js(&e))?;
-    value.map_err(|e| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason))
+    let value = no_panic(|| {
+        db.0.get_at_with(arg_bytes(&key), snapshot_of(snapshot)?.as_ref(), |v| option_to_js(raw, v, as_string))
+    })
+    .map_err(|e| to_js(&e))?;
+    value.map_err(internal)
 }
 
 #[napi]
@@ -470,7 +471,6 @@ impl NativeDb {
     #[napi(ts_return_type = "Array<string | Buffer | number>")]
     pub fn hottest(&self, env: Env, limit: u32, key_as_string: bool) -> napi::Result<Vec<RawValue>, String> {
         let raw = env.raw();
-        let internal = |e: napi::Error| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason);
         let keys = no_panic(|| self.db.hottest(limit as usize)).map_err(|e| to_js(&e))?;
         let mut out = Vec::with_capacity(keys.len() * 2);
         for (key, heat) in keys {

@@ -8,6 +8,12 @@ pub fn to_js(e: &Error) -> napi::Error<String> {
     napi::Error::new(e.code().to_string(), e.to_string())
 }
 
+/// A failed N-API call while building a JS value (a string, an array) from a result: the
+/// engine did its part, so it is `BROWSERDB_INTERNAL` with N-API's reason.
+pub fn internal(e: napi::Error) -> napi::Error<String> {
+    napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason)
+}
+
 /// Runs `f`, turning a panic into `BROWSERDB_INTERNAL` so it never unwinds into Node
 /// (which would abort the process).
 pub fn no_panic<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {

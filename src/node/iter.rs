@@ -11,7 +11,7 @@ use napi_derive::napi;
 use parking_lot::Mutex;
 
 use super::convert::{arg_bytes, bytes_to_js, BytesArg, RawValue};
-use super::error::{no_panic, to_js};
+use super::error::{internal, no_panic, to_js};
 use super::tasks::{Job, Output};
 use crate::engine::{DbIterator, Error, IndexIterator, PageEnd};
 
@@ -228,7 +228,6 @@ impl NativeIterator {
         let raw = env.raw();
         let shape = self.shape;
         let (entries, bytes) = page_limits(entries_max, bytes_max);
-        let internal = |e: napi::Error| napi::Error::new("BROWSERDB_INTERNAL".to_string(), e.reason);
         let per_entry = usize::from(shape.keys) + usize::from(shape.values);
         let mut values = PageValues::new(raw, entries.saturating_mul(per_entry));
         let mut failed = None;

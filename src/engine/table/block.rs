@@ -150,6 +150,22 @@ pub fn probe_of(key: &[u8], skip: usize) -> u64 {
     u64::from_be_bytes(window)
 }
 
+/// Where `key` falls among sorted keys that all start with `prefix` and are summarized by
+/// probes (`probe_of` after the prefix): `(lo, hi)` from `search(probe of key)` when `key`
+/// starts with `prefix`, else everything above (`(0, 0)`) or below (`(count, count)`) it.
+pub fn probe_candidates(
+    key: &[u8],
+    prefix: &[u8],
+    count: usize,
+    search: impl FnOnce(u64) -> (usize, usize),
+) -> (usize, usize) {
+    match key.get(..prefix.len()) {
+        Some(head) if head == prefix => search(probe_of(key, prefix.len())),
+        _ if key < prefix => (0, 0),
+        _ => (count, count),
+    }
+}
+
 /// Restart points a block keeps probes for; a block with more (an index block, a block of
 /// small entries) seeks by decoding restart keys only.
 const RESTART_PROBES_MAX: usize = 8;
@@ -199,14 +215,9 @@ impl RestartProbes {
         let (len, count) = (usize::from(self.prefix_len), usize::from(self.count));
         let prefix = self.prefix.get(..len).unwrap_or_default();
         let probes = self.probes.get(..count).unwrap_or_default();
-        match key.get(..len) {
-            Some(head) if head == prefix => {
-                let wanted = probe_of(key, len);
-                (probes.partition_point(|&p| p < wanted), probes.partition_point(|&p| p <= wanted))
-            }
-            _ if key < prefix => (0, 0),
-            _ => (count, count),
-        }
+        probe_candidates(key, prefix, count, |wanted| {
+            (probes.partition_point(|&p| p < wanted), probes.partition_point(|&p| p <= wanted))
+        })
     }
 }
 

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::block::{decode_stored, probe_of, Block};
+use super::block::{decode_stored, probe_candidates, probe_of, Block};
 use super::filter;
 use super::format::{
     BlockHandle, Footer, Header, BLOCK_TRAILER_BYTES, FILE_KIND_TABLE, FLAG_HAS_RANGE_DELETES, FOOTER_BYTES,
@@ -103,16 +103,10 @@ impl Index {
     fn partition_point(&self, key: &[u8], mut below: impl FnMut(&[u8], &IndexEntry) -> bool) -> usize {
         let prefix = self.entries.first().map(|e| self.key(e)).unwrap_or_default();
         let shared = prefix.get(..self.prefix_len).unwrap_or_default();
-        let (lo, hi) = match key.get(..self.prefix_len) {
-            Some(head) if head == shared => {
-                let wanted = probe_of(key, self.prefix_len);
-                let lo = self.first_probe_not_below(wanted);
-                (lo, self.first_probe_above(lo, wanted))
-            }
-            // The key sorts before or after every entry: no tie to resolve.
-            _ if key < shared => (0, 0),
-            _ => (self.len(), self.len()),
-        };
+        let (lo, hi) = probe_candidates(key, shared, self.len(), |wanted| {
+            let lo = self.first_probe_not_below(wanted);
+            (lo, self.first_probe_above(lo, wanted))
+        });
         let ties = self.entries.get(lo..hi).unwrap_or_default();
         lo + ties.partition_point(|e| below(self.key(e), e))
     }
