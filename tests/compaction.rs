@@ -7,8 +7,13 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
 
+use browserdb::engine::cache::BlockCache;
+use browserdb::engine::key::Kind;
 use browserdb::engine::storage::MemStorage;
+use browserdb::engine::table::Table;
 use browserdb::engine::{CompactionStyle, Db, IterOptions, Options, PageEnd};
 
 fn options(style: CompactionStyle) -> Options {
@@ -241,4 +246,111 @@ fn overwrites_of_few_keys_still_rotate_the_wal() {
     assert!(wal_bytes <= 8 * 64 * 1024, "{wal_bytes} bytes of WAL for 100 live keys");
     assert!(db.stats().flushes > 0);
     assert_eq!(db.get(&key(7)).unwrap(), Some(value(7, 199)));
+}
+
+/// Every (stored key, sequence number, kind) in the database's table files, in file order.
+fn stored_versions(storage: &MemStorage) -> Vec<(Vec<u8>, u64, Kind)> {
+    let mut versions = Vec::new();
+    for path in common::files_with(storage, ".sst") {
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap();
+        let table = Table::open(storage, &path, name.parse().unwrap(), Arc::new(BlockCache::new(0))).unwrap();
+        for i in 0..table.block_count() {
+            let block = table.block(table.block_handle(i).unwrap(), false).unwrap().unwrap();
+            let mut it = block.iter();
+            while let Some(e) = it.next_entry() {
+                versions.push((it.key().to_vec(), e.seq, e.kind));
+            }
+            assert!(!it.is_corrupt());
+        }
+    }
+    versions
+}
+
+/// A bottommost compaction stores sequence number 0 for the values every reader sees (one
+/// byte of packed tag instead of nine), keeps the real number of a version a snapshot must
+/// tell apart, and reads stay the same; a clear after it still hides those values, and a
+/// value written after the clear survives the next compaction.
+#[test]
+fn a_bottommost_compaction_stores_sequence_zero_for_values_every_reader_sees() {
+    let storage = MemStorage::new();
+    let db = common::open(&storage, options(CompactionStyle::Leveled)).unwrap();
+    for i in 0..300 {
+        db.put(&key(i), &value(i, 0), false).unwrap();
+    }
+    db.delete(&key(7), false).unwrap();
+    db.flush().unwrap();
+    let snapshot = db.snapshot().unwrap();
+    db.put(&key(1), &value(1, 1), false).unwrap();
+    db.flush().unwrap();
+    db.compact(None, None).unwrap();
+
+    let versions = stored_versions(&storage);
+    let of = |i: u32| -> Vec<u64> {
+        let stored = [&[0u8][..], &key(i)].concat();
+        versions.iter().filter(|(k, _, _)| *k == stored).map(|(_, s, _)| *s).collect()
+    };
+    let after_snapshot = versions.iter().map(|(_, s, _)| *s).max().unwrap();
+    assert!(after_snapshot > 300, "the overwrite made after the snapshot keeps its number");
+    assert_eq!(of(1), vec![after_snapshot, 0], "key 1: the newer version for readers, the older one as 0");
+    assert_eq!(of(2), vec![0]);
+    assert!(of(7).is_empty(), "the delete and the value it hid are gone");
+    assert_eq!(versions.iter().filter(|(_, s, _)| *s == 0).count(), 299, "298 other keys and key 1's older version");
+    assert_eq!(db.get_at(&key(1), Some(&snapshot)).unwrap(), Some(value(1, 0)));
+    assert_eq!(db.get(&key(1)).unwrap(), Some(value(1, 1)));
+    assert_eq!(db.get(&key(7)).unwrap(), None);
+
+    drop(snapshot);
+    db.compact(None, None).unwrap();
+    assert!(stored_versions(&storage).iter().all(|(_, s, k)| *s == 0 && *k == Kind::Put));
+    let mut model = BTreeMap::new();
+    for i in (0..300).filter(|&i| i != 7) {
+        model.insert(key(i), value(i, u32::from(i == 1)));
+    }
+    check(&db, &model, 300);
+
+    let cleared = IterOptions { lower: Bound::Included(key(100)), upper: Bound::Excluded(key(200)), reverse: false };
+    db.clear(cleared, None).unwrap();
+    db.put(&key(150), &value(150, 2), false).unwrap();
+    db.compact(None, None).unwrap();
+    for i in 100..200 {
+        model.remove(&key(i));
+    }
+    model.insert(key(150), value(150, 2));
+    check(&db, &model, 300);
+    db.close().unwrap();
+}
+
+/// A database compacted leveled and reopened tiered keeps its deeper levels; the tiered merges
+/// of the runs above them are not the bottom: deletes made in tiered mode keep hiding the
+/// values below (a bottommost merge would drop the tombstones and bring them back), and the
+/// newer values keep their order against the older ones.
+#[test]
+fn tiered_merges_above_levels_left_by_leveled_compaction_keep_their_tombstones() {
+    let storage = MemStorage::new();
+    let db = common::open(&storage, options(CompactionStyle::Leveled)).unwrap();
+    let mut model = BTreeMap::new();
+    for i in 0..400 {
+        db.put(&key(i), &value(i, 0), false).unwrap();
+        model.insert(key(i), value(i, 0));
+    }
+    db.compact(None, None).unwrap();
+    assert!(db.stats().levels[1..].iter().any(|l| l.tables > 0));
+    db.close().unwrap();
+
+    let db = common::open(&storage, options(CompactionStyle::Tiered)).unwrap();
+    for round in 1..=6u32 {
+        for i in (0..400).filter(|i| i % 6 == round - 1) {
+            db.delete(&key(i), false).unwrap();
+            model.remove(&key(i));
+        }
+        for i in (0..400).filter(|i| i % 5 == round % 5) {
+            db.put(&key(i), &value(i, round), false).unwrap();
+            model.insert(key(i), value(i, round));
+        }
+        db.flush().unwrap();
+    }
+    wait_for_background(&db);
+    assert!(db.stats().compactions > 0, "the runs were merged");
+    check(&db, &model, 400);
+    db.close().unwrap();
 }

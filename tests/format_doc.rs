@@ -128,19 +128,28 @@ fn table_example_matches_the_doc() {
     let (built, meta) = build_example_table();
     assert_same_bytes("table-example", &built, &hex_block(&doc, "table-example"));
     assert_same_bytes("table-example-dump", &built, &hex_block(&doc, "table-example-dump"));
-    assert_eq!(meta.file_size, 301);
+    assert_eq!(meta.file_size, 269);
     assert_eq!(meta.file_size, built.len() as u64);
     assert_eq!(meta.entry_count, 3);
     assert_eq!(meta.max_seq, 3);
     assert_eq!((meta.smallest.as_slice(), meta.largest.as_slice()), (&b"\0a"[..], &b"\0c"[..]));
 }
 
+/// Both documented tables: the one this version writes, and the same data as written before
+/// the packed tag, which this version must still read.
+const TABLE_EXAMPLES: [&str; 2] = ["table-example", "table-example-fixed-seq"];
+
 #[test]
-fn table_example_decodes_with_the_table_reader() {
-    let documented = hex_block(&doc(), "table-example");
+fn table_examples_decode_with_the_table_reader() {
+    for name in TABLE_EXAMPLES {
+        table_example_decodes(&hex_block(&doc(), name));
+    }
+}
+
+fn table_example_decodes(documented: &[u8]) {
     let storage = MemStorage::new();
     let path = PathBuf::from("/example/000005.sst");
-    write_file(&storage, &path, &documented);
+    write_file(&storage, &path, documented);
     let table = Table::open(&storage, &path, TABLE_NUMBER, Arc::new(BlockCache::new(0))).expect("open the doc's table");
     assert_eq!(table.entry_count(), 3);
     for (key, _, value) in ENTRIES {
@@ -160,15 +169,22 @@ fn manifest_example_matches_the_doc() {
     assert_eq!(Manifest::decode(&documented).expect("decode the doc's MANIFEST"), manifest);
 }
 
-/// The document's MANIFEST and table, put in a directory, form a database the public API reads.
+/// The document's MANIFEST and either table, put in a directory, form a database the public
+/// API reads.
 #[test]
-fn documented_manifest_and_table_open_as_a_database() {
+fn documented_manifest_and_tables_open_as_a_database() {
+    for name in TABLE_EXAMPLES {
+        documented_manifest_and_table_open(name);
+    }
+}
+
+fn documented_manifest_and_table_open(table_example: &str) {
     let doc = doc();
     let storage = MemStorage::new();
     let dir = PathBuf::from("/db");
     storage.create_dir_all(&dir).expect("mkdir");
     write_file(&storage, &dir.join("MANIFEST"), &hex_block(&doc, "manifest-example"));
-    write_file(&storage, &dir.join("000005.sst"), &hex_block(&doc, "table-example"));
+    write_file(&storage, &dir.join("000005.sst"), &hex_block(&doc, table_example));
     let db = Db::open_with_storage(&dir, Options::default(), Arc::new(storage.clone())).expect("open");
     for (key, _, value) in ENTRIES {
         assert_eq!(db.get(key).expect("get"), Some(value.to_vec()), "key {key:?}");
@@ -222,7 +238,7 @@ fn range_delete_block_example_matches_the_doc() {
     assert_eq!(meta.entry_count, 1, "tombstones are not counted as entries");
     let bytes = storage.file_bytes(&path).expect("table bytes");
     let header = format::Header::decode(&bytes[..format::HEADER_BYTES]).expect("header");
-    assert_eq!(header.flags, format::FLAG_HAS_FILTER | format::FLAG_HAS_RANGE_DELETES);
+    assert_eq!(header.flags, format::FLAG_HAS_FILTER | format::FLAG_HAS_RANGE_DELETES | format::FLAG_PACKED_TAGS);
     let footer_at = bytes.len() - format::FOOTER_BYTES;
     let footer = format::Footer::decode(&bytes[footer_at..]).expect("footer");
     let handle = browserdb::engine::table::reader::range_delete_handle(&footer, footer_at as u64).expect("handle");
@@ -242,7 +258,10 @@ fn documented_constants() {
     assert_eq!(format::FORMAT_VERSION, 1);
     assert_eq!((format::FILE_KIND_TABLE, format::FILE_KIND_EXPORT), (1, 2));
     assert_eq!((format::HEADER_BYTES, format::FOOTER_BYTES, format::BLOCK_TRAILER_BYTES), (40, 96, 5));
-    assert_eq!((format::FLAG_HAS_FILTER, format::FLAG_HAS_RANGE_DELETES, format::FLAGS_KNOWN), (1, 2, 3));
+    let flags =
+        (format::FLAG_HAS_FILTER, format::FLAG_HAS_RANGE_DELETES, format::FLAG_PACKED_TAGS, format::FLAGS_KNOWN);
+    assert_eq!(flags, (1, 2, 4, 7));
+    assert_eq!(browserdb::engine::table::block::PACKED_TAGS, 1 << 31);
     assert_eq!(format::BlockHandle::ENCODED_BYTES, 12);
     assert_eq!(browserdb::engine::table::block::RESTART_INTERVAL, 4);
     assert_eq!(filter::LINE_BYTES, 64);

@@ -167,12 +167,11 @@ fn pick_tiered(levels: &Levels) -> Option<Plan> {
         .find(|&i| runs.get(i..i + TIERED_RUNS_MERGED).is_some_and(similar))
         .or_else(|| (runs.len() >= TIERED_SLOWDOWN_RUNS).then_some(runs.len() - TIERED_RUNS_MERGED))?;
     let window = runs.get(start..start + TIERED_RUNS_MERGED)?.to_vec();
-    Some(Plan {
-        overlapping: window,
-        runs: Vec::new(),
-        output_level: 0,
-        bottommost: start + TIERED_RUNS_MERGED == runs.len(),
-    })
+    let (lo, hi) = hull(&window)?;
+    // The oldest runs are the bottom only if no deeper level (left by leveled compaction,
+    // before a reopen as tiered) holds their keys.
+    let bottommost = start + TIERED_RUNS_MERGED == runs.len() && !deeper_overlap(levels, 0, &lo, &hi);
+    Some(Plan { overlapping: window, runs: Vec::new(), output_level: 0, bottommost })
 }
 
 /// Everything below `level` of the whole database (manual compaction): all tables that meet
@@ -236,6 +235,20 @@ impl DropRule {
             Kind::Put => false,
         };
         !(dead && self.bottommost && e.seq <= self.oldest_snapshot)
+    }
+}
+
+/// The sequence number a merge writes for a version it keeps: 0 for a value every snapshot
+/// sees in a bottommost merge, as RocksDB does. Every older version of the key was hidden and
+/// dropped, no deeper table holds the key, and every tombstone that could cover the value is
+/// newer than any snapshot, so 0 orders and reads the same; the packed tag then stores kind
+/// and sequence in one byte instead of up to nine (docs/format.md "Data blocks").
+fn stored_seq(bottommost: bool, oldest_snapshot: u64, e: &EntryRef<'_>) -> u64 {
+    let value = matches!(e.kind, Kind::Put | Kind::PutWithExpiry);
+    if bottommost && value && e.seq <= oldest_snapshot {
+        0
+    } else {
+        e.seq
     }
 }
 
@@ -380,7 +393,7 @@ impl Merger<'_> {
                     Some(b) => b,
                     None => builder.insert(start(!pending.is_empty())?),
                 };
-                b.add(e.key, e.seq, e.kind, e.expiry_ms, e.value)?;
+                b.add(e.key, stored_seq(plan.bottommost, oldest_snapshot, &e), e.kind, e.expiry_ms, e.value)?;
                 last_key.clear();
                 last_key.extend_from_slice(e.key);
                 Ok(())

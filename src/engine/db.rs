@@ -1126,25 +1126,29 @@ impl Db {
         let mut batch = WriteBatch::new();
         let Some((start, stored_end)) = range_delete_bounds(lower, upper) else { return Ok(()) };
         batch.push_range(&start, &stored_end)?;
-        // Every table holding only sequence numbers up to here is older than the tombstone.
+        // Every table holding only sequence numbers up to here is older than the tombstone,
+        // if it was written before it: a bottommost compaction stores sequence 0 for values,
+        // so a table made after the write might hold a newer value that reads as 0.
         let older_than_tombstone = self.inner.last_seq.load(Ordering::SeqCst);
+        let first_table_after = self.inner.next_file_number.load(Ordering::SeqCst);
         self.write(batch, false)?;
         // Dead tables go now (a running compaction that merges some of them is cancelled);
         // when a snapshot needs them, a compaction of the range reclaims the space later.
         let stored_start = [&[Keyspace::User as u8], start.as_slice()].concat();
-        let dropped = self.drop_dead_tables(&stored_start, &stored_end, older_than_tombstone)?;
+        let dropped = self.drop_dead_tables(&stored_start, &stored_end, older_than_tombstone, first_table_after)?;
         self.compact_cleared_range_soon(start, stored_end, !dropped);
         Ok(())
     }
 
     /// After a range tombstone at a sequence above `older_than`: removes from the version the
-    /// tables that lie wholly inside `[start, end)` and hold only sequences up to `older_than`
-    /// (the tombstone already hides every entry of them), with one MANIFEST swap, so the space
+    /// tables that lie wholly inside `[start, end)`, were numbered before `first_table_after`
+    /// and hold only sequences up to `older_than` (the tombstone already hides every entry of
+    /// them), with one MANIFEST swap, so the space
     /// of a cleared history comes back at once (RocksDB's `DeleteFilesInRange`, made safe by
     /// the tombstone: a crash before the swap still finds the tombstone in the WAL). Not while
     /// a snapshot older than the tombstone lives: it may still read those tables. Returns
     /// whether it could decide (false: a snapshot needs them).
-    fn drop_dead_tables(&self, start: &[u8], end: &[u8], older_than: u64) -> Result<bool> {
+    fn drop_dead_tables(&self, start: &[u8], end: &[u8], older_than: u64, first_table_after: u64) -> Result<bool> {
         let inner = &self.inner;
         let _guard = self.begin()?;
         if inner.snapshots.lock().keys().next().is_some_and(|&oldest| oldest <= older_than) {
@@ -1155,7 +1159,10 @@ impl Db {
         let dead: Vec<Arc<LiveTable>> = levels
             .all()
             .filter(|t| {
-                t.meta.max_seq <= older_than && t.meta.smallest.as_slice() >= start && t.meta.largest.as_slice() < end
+                t.meta.number < first_table_after
+                    && t.meta.max_seq <= older_than
+                    && t.meta.smallest.as_slice() >= start
+                    && t.meta.largest.as_slice() < end
             })
             .cloned()
             .collect();
@@ -1389,7 +1396,10 @@ impl Db {
                 Err(e) => return Some(Err(e)),
             };
             let (value, expires) = match table.lookup(&block, handle, sk, seq, now) {
-                Ok((Lookup::Value(v), expires, version_seq)) if version_seq > range_seq => (Some(v), expires),
+                // `range_seq == 0` first: a bottommost table stores sequence 0 for values.
+                Ok((Lookup::Value(v), expires, version_seq)) if range_seq == 0 || version_seq > range_seq => {
+                    (Some(v), expires)
+                }
                 Ok((Lookup::Absent, _, _)) if range_seq == 0 => return None,
                 Ok((Lookup::Value(_) | Lookup::Deleted | Lookup::Absent, _, _)) => (None, false),
                 Err(e) => return Some(Err(e)),

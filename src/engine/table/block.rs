@@ -2,10 +2,15 @@
 //!
 //! An uncompressed block is a run of entries followed by a restart array:
 //! ```text
-//! entry   := shared: varint | unshared: varint | value_len: varint | kind: u8 | seq: u64
+//! entry   := shared: varint | unshared: varint | value_len: varint | tag: varint
 //!            | [expiry_ms: u64 if kind = 3] | key_delta: unshared bytes | value: value_len bytes
-//! block   := entry* | restart_offset: u32 * n | n: u32
+//! tag     := seq × 8 + kind
+//! block   := entry* | restart_offset: u32 * n | n_and_encoding: u32
 //! ```
+//! `n_and_encoding` is the restart count `n` with bit 31 (`PACKED_TAGS`) set. Blocks written
+//! before the packed tag had bit 31 clear and `kind: u8 | seq: u64` in place of `tag`; they
+//! are still read. A table compacted to the bottom level stores sequence number 0 for most
+//! entries, so the tag is then one byte where the fixed form took nine.
 //! Every `RESTART_INTERVAL`-th entry stores its full key (shared = 0) and is listed in the
 //! restart array, so a seek binary-searches restarts and then scans at most `RESTART_INTERVAL`
 //! entries.
@@ -24,6 +29,50 @@ use crate::engine::options::Compression;
 /// to this many entries after its binary search (docs/format.md "Data blocks").
 pub const RESTART_INTERVAL: usize = 4;
 
+/// Bit 31 of a block's last word: its entries carry a packed `tag` (seq × 8 + kind, a varint)
+/// instead of a kind byte and a fixed 8-byte sequence number.
+pub const PACKED_TAGS: u32 = 1 << 31;
+
+/// Kinds take the tag's low 3 bits.
+const TAG_KIND_BITS: u32 = 3;
+
+/// How a block's entries store kind and sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EntryEncoding {
+    /// `tag: varint` = seq × 8 + kind (what every writer uses).
+    #[default]
+    PackedTag,
+    /// `kind: u8 | seq: u64 LE`, blocks written before the packed tag (read; written only by
+    /// tests that prove those blocks still read).
+    FixedSeq,
+}
+
+impl EntryEncoding {
+    fn put(self, out: &mut Vec<u8>, kind: Kind, seq: u64) {
+        match self {
+            Self::PackedTag => put_varint(out, (seq << TAG_KIND_BITS) | u64::from(kind as u8)),
+            Self::FixedSeq => {
+                out.push(kind as u8);
+                out.extend_from_slice(&seq.to_le_bytes());
+            }
+        }
+    }
+
+    fn read(self, r: &mut Reader<'_>) -> Option<(Kind, u64)> {
+        match self {
+            Self::PackedTag => {
+                let tag = r.varint()?;
+                let kind = Kind::from_byte(u8::try_from(tag & ((1 << TAG_KIND_BITS) - 1)).ok()?)?;
+                Some((kind, tag >> TAG_KIND_BITS))
+            }
+            Self::FixedSeq => {
+                let kind = Kind::from_byte(r.u8()?)?;
+                Some((kind, r.u64()?))
+            }
+        }
+    }
+}
+
 /// Builds one block.
 #[derive(Debug, Default)]
 pub struct BlockBuilder {
@@ -33,9 +82,16 @@ pub struct BlockBuilder {
     last_key: Vec<u8>,
     last_seq: u64,
     entries: usize,
+    encoding: EntryEncoding,
 }
 
 impl BlockBuilder {
+    /// A builder writing the given entry encoding (`default()` writes packed tags).
+    #[must_use]
+    pub fn with_encoding(encoding: EntryEncoding) -> Self {
+        Self { encoding, ..Self::default() }
+    }
+
     /// Appends an entry; internal keys must arrive in strictly increasing order.
     pub fn add(&mut self, key: &[u8], seq: u64, kind: Kind, expiry_ms: u64, value: &[u8]) {
         assert!(
@@ -53,8 +109,7 @@ impl BlockBuilder {
         put_varint(&mut self.buf, shared as u64);
         put_varint(&mut self.buf, delta.len() as u64);
         put_varint(&mut self.buf, value.len() as u64);
-        self.buf.push(kind as u8);
-        self.buf.extend_from_slice(&seq.to_le_bytes());
+        self.encoding.put(&mut self.buf, kind, seq);
         if kind.has_expiry() {
             self.buf.extend_from_slice(&expiry_ms.to_le_bytes());
         }
@@ -96,9 +151,11 @@ impl BlockBuilder {
         for r in &self.restarts {
             self.buf.extend_from_slice(&r.to_le_bytes());
         }
-        self.buf.extend_from_slice(&u32::try_from(self.restarts.len()).unwrap_or(0).to_le_bytes());
+        let count = u32::try_from(self.restarts.len()).unwrap_or(0);
+        let marker = if self.encoding == EntryEncoding::PackedTag { PACKED_TAGS } else { 0 };
+        self.buf.extend_from_slice(&(count | marker).to_le_bytes());
         let out = std::mem::take(&mut self.buf);
-        *self = Self::default();
+        *self = Self::with_encoding(self.encoding);
         out
     }
 }
@@ -227,6 +284,7 @@ pub struct Block {
     data: Vec<u8>,
     restarts_offset: usize,
     restart_count: usize,
+    encoding: EntryEncoding,
     probes: Option<RestartProbes>,
 }
 
@@ -234,13 +292,15 @@ impl Block {
     /// Validates the restart array of an uncompressed block.
     pub fn new(data: Vec<u8>) -> Result<Self, &'static str> {
         let count_at = data.len().checked_sub(4).ok_or("block too short")?;
-        let restart_count = u32_at(&data, count_at).ok_or("block too short")? as usize;
+        let last_word = u32_at(&data, count_at).ok_or("block too short")?;
+        let encoding = if last_word & PACKED_TAGS == 0 { EntryEncoding::FixedSeq } else { EntryEncoding::PackedTag };
+        let restart_count = (last_word & !PACKED_TAGS) as usize;
         let restarts_offset =
             restart_count.checked_mul(4).and_then(|b| count_at.checked_sub(b)).ok_or("bad restart count")?;
         if restart_count == 0 && restarts_offset != 0 {
             return Err("entries without restart points");
         }
-        let mut block = Self { data, restarts_offset, restart_count, probes: None };
+        let mut block = Self { data, restarts_offset, restart_count, encoding, probes: None };
         for i in 0..restart_count {
             if block.restart(i).is_none_or(|r| r >= restarts_offset) {
                 return Err("restart point out of range");
@@ -257,8 +317,7 @@ impl Block {
         let shared = r.varint_len()?;
         let unshared = r.varint_len()?;
         let _value_len = r.varint_len()?;
-        let kind = Kind::from_byte(r.u8()?)?;
-        let seq = r.u64()?;
+        let (kind, seq) = self.encoding.read(&mut r)?;
         if kind.has_expiry() {
             r.u64()?;
         }
@@ -351,8 +410,7 @@ impl<'a> BlockIter<'a> {
             let shared = r.varint_len()?;
             let unshared = r.varint_len()?;
             let value_len = r.varint_len()?;
-            let kind = Kind::from_byte(r.u8()?)?;
-            let seq = r.u64()?;
+            let (kind, seq) = self.block.encoding.read(&mut r)?;
             let expiry_ms = if kind.has_expiry() { r.u64()? } else { 0 };
             let delta = r.take(unshared)?;
             let value = r.take(value_len)?;
@@ -446,6 +504,43 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Both entry encodings give back every entry as written (kinds with and without an
+        /// expiry, sequence numbers from 0 to the largest allowed), and the block says which
+        /// one it holds; the packed one is never larger.
+        #[test]
+        fn both_entry_encodings_read_back_what_was_written(
+            entries in proptest::collection::btree_map(
+                proptest::collection::vec(proptest::num::u8::ANY, 1..12),
+                (0u64..=crate::engine::key::SEQUENCE_MAX, 1u8..=4, proptest::num::u64::ANY, proptest::collection::vec(proptest::num::u8::ANY, 0..20)),
+                1..40,
+            ),
+        ) {
+            let mut sizes = Vec::new();
+            for encoding in [EntryEncoding::PackedTag, EntryEncoding::FixedSeq] {
+                let mut builder = BlockBuilder::with_encoding(encoding);
+                for (key, (seq, kind, expiry_ms, value)) in &entries {
+                    let kind = Kind::from_byte(*kind).unwrap();
+                    builder.add(key, *seq, kind, if kind.has_expiry() { *expiry_ms } else { 0 }, value);
+                }
+                let raw = builder.finish();
+                sizes.push(raw.len());
+                let block = Block::new(raw).unwrap();
+                proptest::prop_assert_eq!(block.encoding, encoding);
+                let mut it = block.iter();
+                for (key, (seq, kind, expiry_ms, value)) in &entries {
+                    let e = it.next_entry().unwrap();
+                    let kind = Kind::from_byte(*kind).unwrap();
+                    proptest::prop_assert_eq!(it.key(), key.as_slice());
+                    proptest::prop_assert_eq!((e.seq, e.kind, e.value), (*seq, kind, value.as_slice()));
+                    proptest::prop_assert_eq!(e.expiry_ms, if kind.has_expiry() { *expiry_ms } else { 0 });
+                }
+                proptest::prop_assert!(it.next_entry().is_none() && !it.is_corrupt());
+                let (last_key, (last_seq, _, _, _)) = entries.iter().next_back().unwrap();
+                proptest::prop_assert_eq!(block.iter().seek(last_key, u64::MAX).map(|e| e.seq), Some(*last_seq));
+            }
+            proptest::prop_assert!(sizes[0] <= sizes[1], "a tag takes at most the 9 bytes of kind + seq");
+        }
+
         /// A seek lands where a walk over every entry says, whether the block keeps restart
         /// probes (up to 8 restarts) or not, with shared prefixes shorter and longer than the
         /// kept 24 bytes, keys that are prefixes of others, and several versions per key.

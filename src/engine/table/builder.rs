@@ -5,7 +5,9 @@ use sha2::{Digest, Sha256};
 
 use super::block::{encode_stored, BlockBuilder};
 use super::filter;
-use super::format::{BlockHandle, Footer, Header, FILE_KIND_TABLE, FLAG_HAS_FILTER, FLAG_HAS_RANGE_DELETES};
+use super::format::{
+    BlockHandle, Footer, Header, FILE_KIND_TABLE, FLAG_HAS_FILTER, FLAG_HAS_RANGE_DELETES, FLAG_PACKED_TAGS,
+};
 use crate::engine::error::{Error, IoContext, Result};
 use crate::engine::key::Kind;
 use crate::engine::options::Compression;
@@ -69,7 +71,7 @@ impl TableBuilder {
         b.header = Header {
             file_kind: super::format::FILE_KIND_EXPORT,
             compression,
-            flags: FLAG_HAS_FILTER,
+            flags: FLAG_HAS_FILTER | FLAG_PACKED_TAGS,
             created_ms: crate::engine::key::now_ms(),
             table_number: 0,
         };
@@ -89,7 +91,7 @@ impl TableBuilder {
         let header = Header {
             file_kind: FILE_KIND_TABLE,
             compression,
-            flags: FLAG_HAS_FILTER,
+            flags: FLAG_HAS_FILTER | FLAG_PACKED_TAGS,
             created_ms,
             table_number: number,
         };

@@ -23,8 +23,12 @@ pub const FLAG_HAS_FILTER: u32 = 1;
 /// Header flag: a range-delete block follows the index block (docs/format.md "Range-delete
 /// block"). Readers older than this flag refuse such tables instead of missing the deletes.
 pub const FLAG_HAS_RANGE_DELETES: u32 = 2;
+/// Header flag: blocks may hold packed entry tags (docs/format.md "Data blocks"; each block
+/// says so itself). Set by every writer since, so readers older than the packed tag refuse the
+/// table at open with "unknown header flags" instead of failing on its first block.
+pub const FLAG_PACKED_TAGS: u32 = 4;
 /// Flags this version understands; a reader refuses others.
-pub const FLAGS_KNOWN: u32 = FLAG_HAS_FILTER | FLAG_HAS_RANGE_DELETES;
+pub const FLAGS_KNOWN: u32 = FLAG_HAS_FILTER | FLAG_HAS_RANGE_DELETES | FLAG_PACKED_TAGS;
 
 /// Where a block lives: offset of its stored bytes and their length (trailer excluded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
