@@ -109,3 +109,40 @@ fn events_are_kept_only_while_recorded() {
     assert!(db.drain_events().is_empty());
     db.close().unwrap();
 }
+
+/// Files of `dir` this process has open.
+#[cfg(target_os = "linux")]
+fn open_files_in(dir: &std::path::Path) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.starts_with(dir))
+        .count()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn close_lets_go_of_tables_and_the_cache_while_the_handle_lives_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().canonicalize().unwrap();
+    let db = Db::open(&path, options()).unwrap();
+    for round in 0..4 {
+        db.write(batch(round * 1000, 1000), false).unwrap();
+    }
+    db.flush().unwrap();
+    all_there(&db, 4000);
+    all_there(&db, 4000);
+    let st = db.stats();
+    assert!(st.tables >= 1 && st.cache.warm.bytes > 0, "tables {} cache {:?}", st.tables, st.cache);
+    assert!(open_files_in(&path) > st.tables as usize, "tables, the WAL and the LOCK are open");
+    db.close().unwrap();
+    // `db` is still alive (as a JS object may be long after close()).
+    assert_eq!(open_files_in(&path), 0, "no file of the database stays open");
+    let st = db.stats();
+    assert_eq!((st.tables, st.cache.warm.bytes, st.cache.hot.bytes), (0, 0, 0));
+    assert!(db.get(&common::key(0)).is_err(), "reads after close fail");
+    drop(db);
+    let db = Db::open(&path, options()).unwrap();
+    all_there(&db, 4000);
+    db.close().unwrap();
+}

@@ -1577,6 +1577,16 @@ impl Db {
         }
         *inner.wal.lock() = None;
         *inner.lock.lock() = None;
+        // Let go now of what the database holds in memory, not when its last handle is
+        // dropped (a JS object may outlive `close` until a distant gc): the tables (their
+        // indexes, filters and open files) and the cache. Iterators still open keep the
+        // tables they read; their next page fails with `Closed`.
+        {
+            let mut st = inner.state.write();
+            st.immutable.clear();
+            st.levels = Arc::new(Levels::from_tables(Vec::new()));
+        }
+        inner.heat.resize(0);
         result
     }
 
