@@ -301,8 +301,8 @@ class BrowserDB extends EventEmitter {
   constructor (handle, location, parsed) {
     if (!(handle instanceof native.NativeDb)) throw new TypeError('use BrowserDB.open(location, options)')
     super()
-    this._setNative(handle)
     this._eventTimer = null
+    this._setNative(handle)
     this.on('newListener', (name) => { if (ENGINE_EVENTS.has(name)) this._watchEngineEvents() })
     this._keyEncoding = parsed.keyEncoding
     this._valueEncoding = parsed.valueEncoding
@@ -499,6 +499,8 @@ class BrowserDB extends EventEmitter {
   _setNative (handle) {
     this._native = handle
     this._handle = handle.handle()
+    // The engine keeps flush/compaction events only while someone listens (memory).
+    handle.recordEvents(this._eventTimer !== null)
   }
 
   /** Alias of `has` (the BrowserDB guide's name). */
@@ -581,6 +583,7 @@ class BrowserDB extends EventEmitter {
   /** @private Starts polling the engine's flush/compaction events while anyone listens. */
   _watchEngineEvents () {
     if (this._eventTimer !== null || this._closing) return
+    this._native.recordEvents(true)
     this._eventTimer = setInterval(() => this._drainEngineEvents(), EVENTS_POLL_MS)
     this._eventTimer.unref()
   }
@@ -591,6 +594,7 @@ class BrowserDB extends EventEmitter {
       clearInterval(this._eventTimer)
       this._eventTimer = null
       if (this._closing) this._deliverEngineEvents()
+      try { this._native.recordEvents(false) } catch {}
       return
     }
     this._deliverEngineEvents()

@@ -418,6 +418,31 @@ test("'flush' and 'compaction' listeners fire after compact()", async (t) => {
   assert.ok(c.inputTables >= 1 && c.outputTables >= 1)
 })
 
+test("the engine keeps flush events only while a 'flush' or 'compaction' listener is attached", async (t) => {
+  const db = await openDb(t, BrowserDB, tmpDir(t), SMALL)
+  // compact() of a range holding no key only flushes the memtables.
+  const flush = () => db.compact({ gte: '~', lte: '~' })
+  await fill(db, 'n', 1500)
+  await flush()
+  assert.ok(db.stats().flushes >= 2)
+  assert.deepEqual(JSON.parse(db._native.drainEvents()), [], 'no listener: nothing kept')
+  // A listener sees the flushes after it was attached, not those before.
+  const flushes = []
+  const listener = (info) => flushes.push(info)
+  db.on('flush', listener)
+  await db.put('one', 'more')
+  await flush()
+  assert.ok(await eventually(() => flushes.length === 1), `flushes ${flushes.length}`)
+  assert.equal(flushes[0].entries, 1)
+  // Removed: recording stops at the next poll and what was not delivered is dropped.
+  db.off('flush', listener)
+  await sleep(250)
+  await db.put('and', 'another')
+  await flush()
+  assert.deepEqual(JSON.parse(db._native.drainEvents()), [])
+  assert.equal(flushes.length, 1)
+})
+
 test('a throwing write listener does not reject the write; it becomes a process warning', async (t) => {
   const db = await openDb(t, BrowserDB, tmpDir(t))
   const warned = new Promise((resolve) => process.once('warning', resolve))

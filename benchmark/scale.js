@@ -34,6 +34,7 @@ const { prng, key, shuffledIndexes, rangeStarts, mixExtraData, browserMix, MIX }
 const { diskUsage: diskUsageOnce, percentiles, nextvScan } = require('./store-worker')
 const { machineInfo, machineLines } = require('./machine')
 const { lineChart, stackCharts } = require('./chart')
+const { memoryBreakdown, mallocInfo } = require('./memprobe')
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -195,7 +196,8 @@ class Timeline {
 const phases = {
   async bare () {
     const r = await settledRss()
-    return { rss: r, heapTotal: process.memoryUsage().heapTotal, threads: threads() }
+    const mem = memoryBreakdown()
+    return { rss: r, heapTotal: mem.heapTotal, v8Physical: mem.v8Physical, native: r - mem.v8Physical, threads: threads() }
   },
 
   // The addon loaded, no database open.
@@ -588,8 +590,8 @@ const phases = {
     const samples = []
     const t0 = now()
     const snap = (phase, list) => {
-      const mem = process.memoryUsage()
-      const s = { t: (now() - t0) / 1000, phase, threads: threads(), rss: mem.rss, heapTotal: mem.heapTotal, external: mem.external }
+      const mem = memoryBreakdown()
+      const s = { t: (now() - t0) / 1000, phase, threads: threads(), rss: mem.rss, heapTotal: mem.heapTotal, heapUsed: mem.heapUsed, v8Physical: mem.v8Physical, native: mem.native, external: mem.external, smaps: mem.smaps }
       if (list) {
         const st = list.map((db) => db.stats())
         s.db0 = { l0: st[0].levels[0].tables, compactions: st[0].compactions, flushes: st[0].flushes, writeStops: st[0].writeStops, writeSlowdowns: st[0].writeSlowdowns }
@@ -607,6 +609,7 @@ const phases = {
       return s
     }
     const before = snap('before open')
+    const probes = { beforeOpen: { ...memoryBreakdown(), malloc: mallocInfo() } }
     const list = []
     for (let i = 0; i < dbs; i++) list.push(await BrowserDB.open(path.join(dir, `site-${String(i).padStart(3, '0')}`), { cacheSize: SITE_CACHE, writeBufferSize: SITE_WBS }))
     const afterOpen = snap('after open', list)
@@ -623,6 +626,7 @@ const phases = {
     }
     const loadSeconds = (now() - tl) / 1000
     snap('load', list)
+    probes.afterLoad = { ...memoryBreakdown(), malloc: mallocInfo() }
     // Hammer: db #0 gets batches of 1000 (4 in flight) as fast as they go, for hammerSeconds;
     // meanwhile the others get batches of 100, one database after another, one at a time.
     const start = list.map((db) => db.stats())
@@ -676,6 +680,7 @@ const phases = {
         paused = new Promise((resolve) => { resume = resolve })
         while (inflight > 0) await sleep(1)
         const s = snap('hammer', list)
+        if (!probes.hammer && now() - th >= hammerSeconds * 500) probes.hammer = { ...memoryBreakdown(), malloc: mallocInfo() }
         const p = paused
         paused = null
         resume()
@@ -701,10 +706,13 @@ const phases = {
     const settleSeconds = (now() - ts) / 1000
     const afterSettle = snap('settled', list)
     const rssSettled = await settledRss()
+    probes.settled = { ...memoryBreakdown(), malloc: mallocInfo() }
+    if (process.env.BROWSERDB_EXIT_AT_SETTLED === '1') process.exit(0) // heaptrack: what is allocated now shows as leaked
     const final = list.map((db) => db.stats())
     for (const db of list) await db.close()
     await sleep(500)
     const afterClose = snap('after close')
+    probes.afterClose = { ...memoryBreakdown(), malloc: mallocInfo() }
     const delta = (i, f) => atEnd[i][f] - start[i][f]
     const others = list.map((_, i) => i).slice(1)
     const othersCompactionsHammer = others.map((i) => delta(i, 'compactions')).sort((a, b) => a - b)
@@ -714,6 +722,9 @@ const phases = {
       dbs, perDb, siteCache: SITE_CACHE, siteWbs: SITE_WBS, loadSeconds,
       threads: { before: before.threads, afterOpen: afterOpen.threads, max: Math.max(...samples.map((s) => s.threads)), afterClose: afterClose.threads },
       rss: { before: before.rss, afterOpen: afterOpen.rss, max: Math.max(...samples.map((s) => s.rss)), settled: rssSettled, peak: peakRss(), afterClose: afterClose.rss },
+      // RSS outside the V8 heap (memprobe.js): the driver's JS data and garbage left out.
+      native: { before: before.native, afterOpen: afterOpen.native, settled: probes.settled.native, peak: Math.max(...samples.map((s) => s.native)), afterClose: afterClose.native },
+      v8Physical: { settled: probes.settled.v8Physical, atPeakRss: samples.reduce((a, s) => (s.rss > a.rss ? s : a)).v8Physical },
       hammer: {
         seconds: hammerElapsed,
         db0Keys: hammerKeys,
@@ -737,6 +748,7 @@ const phases = {
       },
       settleSeconds,
       settled,
+      probes,
       afterSettle: strip(afterSettle),
       db0Final: pickStats(final[0]),
       disk: diskUsage(dir),
@@ -867,12 +879,22 @@ function report (o, results, machine, runSeconds) {
   }
   const m = (r) => r.multi
   const siteBudget = (r) => m(r).dbs * (SITE_CACHE + SITE_WBS) + r.bare.rss
+  // The same budget over bare node's RSS outside its V8 heap, for the native figures (older
+  // results have no native figures: n/a).
+  const siteBudgetNative = (r) => m(r).dbs * (SITE_CACHE + SITE_WBS) + r.bare.native
+  const nat = (r, k) => (m(r).native ? mb(m(r).native[k]) : 'n/a')
+  const natGoal = (k) => {
+    if (!m(B).native) return ''
+    const over = m(B).native[k] - siteBudgetNative(B)
+    return over <= 0 ? 'met' : `MISSED by ${mb(over)} MB`
+  }
   // Threads: a node process that has started libuv's pool (UV_THREADPOOL_SIZE, 4 by default)
   // plus the engine's shared 2-thread background pool, whatever the number of databases.
   const uvPool = Number(process.env.UV_THREADPOOL_SIZE) || 4
   row(`multi: threads before any open / after opening ${o.dbs} / max during load+hammer / after close`, `${m(A).threads.before} / ${m(A).threads.afterOpen} / ${m(A).threads.max} / ${m(A).threads.afterClose}`, `${m(B).threads.before} / ${m(B).threads.afterOpen} / ${m(B).threads.max} / ${m(B).threads.afterClose}`, '', `bounded (≤ before + ${uvPool} libuv + 2 engine): ${m(B).threads.max <= m(B).threads.before + uvPool + 2 ? 'met' : 'MISSED'}`)
-  row(`multi: RSS after opening / settled after the hammer (gc'd) / peak (budget: ${o.dbs} × (${mb(SITE_CACHE)} + ${mb(SITE_WBS)}) MiB + bare), MB`, `${mb(m(A).rss.afterOpen)} / ${mb(m(A).rss.settled)} / ${mb(m(A).rss.peak)} (${mb(siteBudget(A))})`, `${mb(m(B).rss.afterOpen)} / ${mb(m(B).rss.settled)} / ${mb(m(B).rss.peak)} (${mb(siteBudget(B))})`, '', `settled: ${m(B).rss.settled <= siteBudget(B) ? 'met' : `MISSED by ${mb(m(B).rss.settled - siteBudget(B))} MB`}; peak: ${m(B).rss.peak <= siteBudget(B) ? 'met' : `MISSED by ${mb(m(B).rss.peak - siteBudget(B))} MB`}`)
-  row('multi: JS heap total / external at the settled sample, MB', `${mb(m(A).afterSettle.heapTotal)} / ${mb(m(A).afterSettle.external)}`, `${mb(m(B).afterSettle.heapTotal)} / ${mb(m(B).afterSettle.external)}`, '')
+  row(`multi: RSS after opening / settled after the hammer (gc'd) / peak, with the driver's JS heap (budget: ${o.dbs} × (${mb(SITE_CACHE)} MiB + ${SITE_WBS / 1024} KiB) + bare), MB`, `${mb(m(A).rss.afterOpen)} / ${mb(m(A).rss.settled)} / ${mb(m(A).rss.peak)} (${mb(siteBudget(A))})`, `${mb(m(B).rss.afterOpen)} / ${mb(m(B).rss.settled)} / ${mb(m(B).rss.peak)} (${mb(siteBudget(B))})`, '', `settled: ${m(B).rss.settled <= siteBudget(B) ? 'met' : `MISSED by ${mb(m(B).rss.settled - siteBudget(B))} MB`}; peak: ${m(B).rss.peak <= siteBudget(B) ? 'met' : `MISSED by ${mb(m(B).rss.peak - siteBudget(B))} MB`} (the peak is mostly the driver's JS heap: next rows)`)
+  row(`multi: RSS outside the V8 heap (RSS − V8 heap resident: the engine, node, glibc arenas; not the driver's JS data) after opening / settled / peak of the 250 ms samples (budget: ${o.dbs} × (${mb(SITE_CACHE)} MiB + ${SITE_WBS / 1024} KiB) + bare's), MB`, `${nat(A, 'afterOpen')} / ${nat(A, 'settled')} / ${nat(A, 'peak')} (${m(A).native ? mb(siteBudgetNative(A)) : 'n/a'})`, `${nat(B, 'afterOpen')} / ${nat(B, 'settled')} / ${nat(B, 'peak')} (${m(B).native ? mb(siteBudgetNative(B)) : 'n/a'})`, '', m(B).native ? `settled: ${natGoal('settled')}; peak: ${natGoal('peak')}` : '')
+  row('multi: V8 heap (the driver\'s JS) total / resident at the settled sample; resident at the RSS peak sample, MB', `${mb(m(A).afterSettle.heapTotal)} / ${m(A).v8Physical ? mb(m(A).v8Physical.settled) : 'n/a'}; ${m(A).v8Physical ? mb(m(A).v8Physical.atPeakRss) : 'n/a'}`, `${mb(m(B).afterSettle.heapTotal)} / ${m(B).v8Physical ? mb(m(B).v8Physical.settled) : 'n/a'}; ${m(B).v8Physical ? mb(m(B).v8Physical.atPeakRss) : 'n/a'}`, '')
   row('multi: keys per database loaded / load s', `${num(m(A).perDb)} / ${m(A).loadSeconds.toFixed(1)}`, `${num(m(B).perDb)} / ${m(B).loadSeconds.toFixed(1)}`, '')
   row('multi hammer: db #0 keys/s (batch p99 ms) / others keys/s (batch p99 ms)', `${num(m(A).hammer.db0KeysPerSec)} (${(m(A).hammer.db0Batch.p99 / 1000).toFixed(1)}) / ${num(m(A).hammer.otherKeysPerSec)} (${(m(A).hammer.otherBatch.p99 / 1000).toFixed(1)})`, `${num(m(B).hammer.db0KeysPerSec)} (${(m(B).hammer.db0Batch.p99 / 1000).toFixed(1)}) / ${num(m(B).hammer.otherKeysPerSec)} (${(m(B).hammer.otherBatch.p99 / 1000).toFixed(1)})`, '')
   row('multi hammer: db #0 flushes / compactions / stops / slowdowns', `${m(A).hammer.db0Flushes} / ${m(A).hammer.db0Compactions} / ${m(A).hammer.db0WriteStops} / ${m(A).hammer.db0WriteSlowdowns}`, `${m(B).hammer.db0Flushes} / ${m(B).hammer.db0Compactions} / ${m(B).hammer.db0WriteStops} / ${m(B).hammer.db0WriteSlowdowns}`, '')
@@ -897,7 +919,7 @@ function report (o, results, machine, runSeconds) {
     '',
     `- Compaction debt (scale.js debtOf): all of level 0 once it holds ${L0_TRIGGER} tables, plus each level's bytes over its target (16 MiB × 10^(level−1)); 0 = no compaction due (the rules of pick_leveled in src/engine/compaction.rs). Write amplification: stats().writeAmplification, (flush + compaction bytes) / user bytes.`,
     `- Churn: the engine's clock cannot be injected from JS, so one simulated day is ${o.dayMs} ms of real time; a visit is put with a TTL that ends when day (its day + ${o.retention}) starts. Live data = key + value bytes of unexpired, uncleared visits + bookmarks + settings, tracked by the script; disk = the sum of file sizes in the directory (tables, WAL, MANIFEST), sampled after each simulated day. "Settled" samples are those where no compaction is due, no memtable waits for a flush and no compaction a clear() scheduled to reclaim its range is queued or running (stats().clearCompactionsPending). Clears: the last hour of the day every 7th day, the last day every 30th (day 14, 44, ...), the last 7 days at day 300, all history at day ${Math.floor(o.days / 2)}.`,
-    `- Multi: ${o.dbs} databases (cacheSize ${mb(SITE_CACHE)} MiB, writeBufferSize ${SITE_WBS / 1024} KiB each) in one process; during the hammer db #0 gets batches of 1000 with 4 in flight, the others batches of 100 round robin, for ${o.hammerSeconds} s. A database "has a compaction due" while its level 0 holds ≥ ${L0_TRIGGER} tables.`,
+    `- Multi: ${o.dbs} databases (cacheSize ${mb(SITE_CACHE)} MiB, writeBufferSize ${SITE_WBS / 1024} KiB each) in one process; during the hammer db #0 gets batches of 1000 with 4 in flight, the others batches of 100 round robin, for ${o.hammerSeconds} s. A database "has a compaction due" while its level 0 holds ≥ ${L0_TRIGGER} tables. Memory (benchmark/memprobe.js, docs/design.md "Memory"): the driver builds every batch as JS objects, and at the hammer's RSS peak its V8 heap held about 100 MB of them and their garbage; the engine allocates nothing in the V8 heap (this phase reads nothing back), so the budget is judged on the RSS outside the V8 heap (RSS − V8's resident heap pages) against the same figure of bare node; the full RSS is shown too. BROWSERDB_MALLOC_INFO=1 adds glibc's own account (malloc_info via gdb) at four moments to scale.json.`,
     ''
   ]
   return lines.join('\n')

@@ -246,6 +246,10 @@ struct Inner {
     wal_syncs: AtomicU64,
     /// Recent flushes and compactions for listeners (`drain_events`); oldest dropped first.
     events: Mutex<VecDeque<Event>>,
+    /// Whether events are recorded (`record_events`; on by default): the JS binding turns it
+    /// on only while a listener waits, so a database nobody listens to keeps no events (a full
+    /// queue is 48 KiB, kept for ever; docs/design.md "Memory").
+    events_recorded: AtomicBool,
     /// Index definitions as of the last committed group (replaced whole, read per commit).
     indexes: RwLock<Arc<Vec<IndexDef>>>,
     /// Index builds and drops: whether a worker runs, and progress for waiters.
@@ -481,6 +485,9 @@ impl Db {
         if definitions_changed {
             self.apply_definition_changes(&batches);
         }
+        // The group is durable and applied; a failed rotation poisons the database (the next
+        // operation reports it) but does not undo this group.
+        let _ = self.freeze_if_full();
         Ok(())
     }
 
@@ -611,6 +618,55 @@ impl Db {
         }
     }
 
+    /// Whether the active memtable (or its WAL) has reached the size at which it is frozen.
+    fn active_is_full(&self) -> bool {
+        let inner = &self.inner;
+        let bytes = inner.state.read().active.mem.approximate_bytes();
+        let wal_bytes = inner.wal.lock().as_ref().map_or(0, WalWriter::len_bytes);
+        bytes >= inner.options.write_buffer_size_bytes
+            || wal_bytes >= (WAL_SIZE_FACTOR * inner.options.write_buffer_size_bytes) as u64
+    }
+
+    /// Freezes the active memtable as soon as a group has filled it, instead of at the next
+    /// write, when a frozen slot is free (never stalls); the caller holds the leader role.
+    /// Otherwise a database that stops writing keeps a full memtable — with a small
+    /// `writeBufferSize`, one batch larger than the buffer left it at several times its budget
+    /// (a 1000-key batch: 370 KB against 64 KiB) for as long as no write came (docs/design.md
+    /// "Memory").
+    fn freeze_if_full(&self) -> Result<()> {
+        let inner = &self.inner;
+        if inner.options.read_only || inner.state.read().immutable.len() >= inner.options.immutable_memtables_max {
+            return Ok(());
+        }
+        if !self.active_is_full() {
+            return Ok(());
+        }
+        self.rotate_wal()?;
+        self.schedule_background();
+        Ok(())
+    }
+
+    /// After a flush freed a frozen slot: freezes an active memtable that filled while no slot
+    /// was free, if no writer is active or waiting (a waiting writer does it itself in
+    /// `make_room_for_write`).
+    fn freeze_if_full_and_idle(&self) {
+        let inner = &self.inner;
+        // An operation in flight: `close` waits for it before it freezes and flushes.
+        let Ok(_guard) = self.begin() else { return };
+        if inner.poisoned.load(Ordering::SeqCst) || !self.active_is_full() {
+            return;
+        }
+        let mut queue = inner.queue.lock();
+        if queue.leader_active || !queue.pending.is_empty() {
+            return;
+        }
+        queue.leader_active = true;
+        drop(queue);
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.freeze_if_full()));
+        inner.queue.lock().leader_active = false;
+        inner.queue_cv.notify_all();
+    }
+
     /// Slows writers while level 0 is over its slowdown threshold (one short sleep per write
     /// group), and makes them wait while it is over its stop threshold, re-checking as each
     /// flush or compaction ends; never for ever: a failed compaction poisons and wakes them.
@@ -729,6 +785,9 @@ impl Db {
         }
         inner.flush_cv.notify_all();
         if !stopped() {
+            if kind == BackgroundKind::Flush {
+                self.freeze_if_full_and_idle();
+            }
             self.schedule_background();
         }
     }
@@ -1528,6 +1587,16 @@ impl Db {
         }
         *inner.wal.lock() = None;
         *inner.lock.lock() = None;
+        // Let go now of what the database holds in memory, not when its last handle is
+        // dropped (a JS object may outlive `close` until a distant gc): the tables (their
+        // indexes, filters and open files) and the cache. Iterators still open keep the
+        // tables they read; their next page fails with `Closed`.
+        {
+            let mut st = inner.state.write();
+            st.immutable.clear();
+            st.levels = Arc::new(Levels::from_tables(Vec::new()));
+        }
+        inner.heat.resize(0);
         result
     }
 
@@ -1647,11 +1716,23 @@ pub(crate) struct FileView {
 
 impl Db {
     fn record_event(&self, event: Event) {
+        if !self.inner.events_recorded.load(Ordering::SeqCst) {
+            return;
+        }
         let mut events = self.inner.events.lock();
         if events.len() == EVENTS_KEPT_MAX {
             events.pop_front();
         }
         events.push_back(event);
+    }
+
+    /// Starts or stops recording flush and compaction events; stopping drops those not
+    /// drained and their memory.
+    pub fn record_events(&self, on: bool) {
+        self.inner.events_recorded.store(on, Ordering::SeqCst);
+        if !on {
+            *self.inner.events.lock() = VecDeque::new();
+        }
     }
 
     /// Takes the flush and compaction events recorded since the last call (at most the
@@ -1958,6 +2039,7 @@ impl Db {
             wal_writes: AtomicU64::new(0),
             wal_syncs: AtomicU64::new(0),
             events: Mutex::new(VecDeque::new()),
+            events_recorded: AtomicBool::new(true),
             indexes: RwLock::new(Arc::new(Vec::new())),
             index_work: Mutex::new(IndexWork::default()),
             index_cv: Condvar::new(),

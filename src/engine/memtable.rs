@@ -40,9 +40,40 @@ const fn arc_bytes(len: usize) -> usize {
 /// examples/memory_breakdown.rs (`memtable`).
 const ORDER_BYTES_PER_KEY: usize = 36;
 
-/// Slots are stored in chunks of this many, so the slot array grows by a chunk, never by
-/// doubling (a doubled array would leave up to half its bytes unused and uncounted).
+/// Slots are stored in chunks of at most this many, so the slot array grows by a chunk, never
+/// by doubling (a doubled array would leave up to half its bytes unused and uncounted).
 const SLOTS_PER_CHUNK: usize = 1024;
+
+/// Slots of the first chunk. The first chunks grow from this size to `SLOTS_PER_CHUNK` (64,
+/// 64, 128, 256, 512, then 1024 each), so a memtable of a few keys does not take a 48 KiB
+/// chunk: that was three quarters of a 64 KiB `writeBufferSize` (a small per-site database's),
+/// so such a memtable was frozen after about 40 keys (docs/design.md "Memory").
+const SLOTS_FIRST_CHUNK: usize = 64;
+
+/// The chunk and the position in it of slot `i` (chunk sizes: see `SLOTS_FIRST_CHUNK`).
+const fn slot_position(i: usize) -> (usize, usize) {
+    if i < SLOTS_FIRST_CHUNK {
+        (0, i)
+    } else if i < SLOTS_PER_CHUNK {
+        // Chunk k >= 1 starts at 64 << (k - 1), the highest power of two not above i.
+        let start = 1 << (usize::BITS - 1 - i.leading_zeros());
+        ((start / SLOTS_FIRST_CHUNK).trailing_zeros() as usize + 1, i - start)
+    } else {
+        // Chunks 0..=4 hold 1024 slots together; chunk 5 starts at 1024.
+        (i / SLOTS_PER_CHUNK + 4, i % SLOTS_PER_CHUNK)
+    }
+}
+
+/// Slots chunk `k` holds.
+const fn chunk_slots(k: usize) -> usize {
+    if k == 0 {
+        SLOTS_FIRST_CHUNK
+    } else if k < 5 {
+        SLOTS_FIRST_CHUNK << (k - 1)
+    } else {
+        SLOTS_PER_CHUNK
+    }
+}
 
 /// What a batch of `count` operations with `data_bytes` of keys and values may add to a
 /// memtable at most (for `maxMemory` checks before a write): each op a new key.
@@ -102,7 +133,7 @@ struct Contents {
     ranges: Vec<RangeTombstone>,
 }
 
-/// The slots, in fixed-size chunks (`SLOTS_PER_CHUNK`).
+/// The slots, in chunks that grow to `SLOTS_PER_CHUNK` (`slot_position`).
 #[derive(Default)]
 struct Slots {
     chunks: Vec<Vec<Slot>>,
@@ -112,13 +143,15 @@ struct Slots {
 impl std::ops::Index<usize> for Slots {
     type Output = Slot;
     fn index(&self, i: usize) -> &Slot {
-        &self.chunks[i / SLOTS_PER_CHUNK][i % SLOTS_PER_CHUNK]
+        let (chunk, at) = slot_position(i);
+        &self.chunks[chunk][at]
     }
 }
 
 impl std::ops::IndexMut<usize> for Slots {
     fn index_mut(&mut self, i: usize) -> &mut Slot {
-        &mut self.chunks[i / SLOTS_PER_CHUNK][i % SLOTS_PER_CHUNK]
+        let (chunk, at) = slot_position(i);
+        &mut self.chunks[chunk][at]
     }
 }
 
@@ -133,9 +166,9 @@ impl Slots {
 
     fn push(&mut self, slot: Slot) {
         match self.chunks.last_mut() {
-            Some(chunk) if chunk.len() < SLOTS_PER_CHUNK => chunk.push(slot),
+            Some(chunk) if chunk.len() < chunk.capacity() => chunk.push(slot),
             _ => {
-                let mut chunk = Vec::with_capacity(SLOTS_PER_CHUNK);
+                let mut chunk = Vec::with_capacity(chunk_slots(self.chunks.len()));
                 chunk.push(slot);
                 self.chunks.push(chunk);
             }
@@ -146,7 +179,7 @@ impl Slots {
     /// Bytes of the chunk arrays (the keys and versions they point to not included).
     fn size_bytes(&self) -> usize {
         self.chunks.capacity() * std::mem::size_of::<Vec<Slot>>()
-            + self.chunks.len() * malloc_bytes(SLOTS_PER_CHUNK * std::mem::size_of::<Slot>())
+            + self.chunks.iter().map(|c| malloc_bytes(c.capacity() * std::mem::size_of::<Slot>())).sum::<usize>()
     }
 }
 
@@ -418,6 +451,44 @@ fn prune(versions: &mut Vec<Version>, oldest_snapshot_seq: u64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slot_chunks_grow_to_their_full_size_and_every_slot_has_one_place() {
+        let mut expected = Vec::new();
+        for k in 0..8 {
+            for at in 0..chunk_slots(k) {
+                expected.push((k, at));
+            }
+        }
+        let got: Vec<_> = (0..expected.len()).map(slot_position).collect();
+        assert_eq!(got, expected);
+        assert_eq!((0..5).map(chunk_slots).sum::<usize>(), SLOTS_PER_CHUNK);
+        assert_eq!(chunk_slots(7), SLOTS_PER_CHUNK);
+    }
+
+    #[test]
+    fn a_small_memtable_takes_a_small_slot_chunk() {
+        let m = Memtable::new();
+        m.apply(1, &[op(Kind::Put, b"\x01history:000000001", &[b'v'; 150])], u64::MAX);
+        // Key, value, versions, ordered-map share, hash index and a 64-slot chunk (3 KiB);
+        // a 1024-slot chunk alone was 48 KiB.
+        assert!(m.approximate_bytes() < 4 * 1024, "one key charged {} B", m.approximate_bytes());
+        // Keys across chunk boundaries all read back.
+        let keys: Vec<Vec<u8>> = (0..5000u32).map(|i| format!("k{i:05}").into_bytes()).collect();
+        for (i, k) in keys.iter().enumerate() {
+            m.apply(2 + i as u64, &[op(Kind::Put, k, k)], u64::MAX);
+        }
+        for k in &keys {
+            assert_eq!(read(&m, k, u64::MAX, 0), Lookup::Value(k.clone()));
+        }
+        let mut n = 0;
+        m.for_each(|_, _| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap_or_default();
+        assert_eq!(n, 5001);
+    }
 
     /// The newest version of `key` visible at `seq`, expiry judged at `now_ms`, copied out.
     fn read(m: &Memtable, key: &[u8], seq: u64, now_ms: u64) -> Lookup<Vec<u8>> {

@@ -174,6 +174,13 @@ impl NativeDb {
         Ok(Value::Array(list).to_string())
     }
 
+    /// Starts (`true`) or stops recording flush and compaction events for `drainEvents`;
+    /// index.js records only while a 'flush' or 'compaction' listener is attached.
+    #[napi]
+    pub fn record_events(&self, on: bool) {
+        self.db.record_events(on);
+    }
+
     /// Flush and compaction events since the last call, as JSON (memory only).
     #[napi]
     pub fn drain_events(&self) -> String {
