@@ -350,7 +350,32 @@ fn tiered_merges_above_levels_left_by_leveled_compaction_keep_their_tombstones()
         db.flush().unwrap();
     }
     wait_for_background(&db);
-    assert!(db.stats().compactions > 0, "the runs were merged");
+    assert!(db.stats().compactions > 0, "the runs were merged: {:?}", db.stats());
     check(&db, &model, 400);
     db.close().unwrap();
+}
+
+/// An open table keeps its filter and index at their size: the index, decoded entry by entry,
+/// is not left with the spare capacity of its growth (up to half of it).
+#[test]
+fn an_open_table_keeps_no_spare_index_capacity() {
+    let storage = MemStorage::new();
+    let db = common::open(&storage, options(CompactionStyle::Leveled)).unwrap();
+    for i in 0..3000 {
+        db.put(&key(i), &value(i, 0), false).unwrap();
+    }
+    db.compact(None, None).unwrap();
+    db.close().unwrap();
+    for path in common::files_with(&storage, ".sst") {
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap();
+        let table = Table::open(&storage, &path, name.parse().unwrap(), Arc::new(BlockCache::new(0))).unwrap();
+        let blocks = table.block_count();
+        assert!(blocks > 20, "{blocks} blocks");
+        // Per block: its last key (10 bytes + tag), an entry (32 bytes), a probe (8), and a
+        // sixteenth of a group probe; the filter: 10 bits per key, in 64-byte lines, + 1.
+        let keys = table.entry_count() as usize;
+        let filter = (keys * 10).div_ceil(512) * 64 + 1;
+        let exact = blocks * (11 + 32 + 8) + blocks.div_ceil(16) * 8 + filter;
+        assert!(table.metadata_bytes() <= exact, "{} bytes kept for {exact} needed", table.metadata_bytes());
+    }
 }

@@ -1017,6 +1017,9 @@ impl Db {
             self.rotate_wal()
         })?;
         while self.flush_oldest().map_err(|e| self.poison_by(&e, format!("flush failed: {e}")))? {}
+        // The new level-0 tables may make a compaction due; writes would only look again
+        // when the memtable fills.
+        self.schedule_background();
         Ok(())
     }
 
