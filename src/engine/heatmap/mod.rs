@@ -128,7 +128,11 @@ impl HeatMap {
         // only from the second read cost 1.8-3.6 points on the byte-weighted browser mix
         // (benchmark/cache): the second read of every key missed.
         let cold = shard.heat(hash) < OFFER_HEAT_MIN && !shard.keeps_cold(weight);
-        if shard.capacity_bytes() == 0 || cold || self.generation() != generation {
+        if shard.capacity_bytes() == 0 || self.generation() != generation {
+            return;
+        }
+        if cold {
+            shard.refused(hash);
             return;
         }
         shard.insert(stored_key.into(), hash, value.into(), weight);
@@ -212,10 +216,11 @@ mod tests {
                 s.sketch_bytes
             );
         }
-        // At the default 16 MiB, HOT gets one word (16 counters) per expected entry.
+        // At the default 16 MiB, HOT gets one sketch word (16 counters) and one 32-bit recency
+        // slot per expected entry, and its climber two ghosts of 1% of the entries (at least 8).
         let heat = HeatMap::new(16 << 20);
         let hot_sketch: usize = heat.hot.iter().map(|s| s.lock().sketch_bytes()).sum();
-        let hot_bytes = split(16 << 20).0;
-        assert_eq!(hot_sketch, hot_bytes / SHARDS / ENTRY_BYTES_TYPICAL * 8 * SHARDS);
+        let entries = split(16 << 20).0 / SHARDS / ENTRY_BYTES_TYPICAL;
+        assert_eq!(hot_sketch, (entries * (8 + 4) + 2 * entries.div_ceil(100).max(8) * 8) * SHARDS);
     }
 }
