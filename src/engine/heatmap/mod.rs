@@ -10,10 +10,12 @@
 //! - **FROZEN**: heat zero: never admitted ahead of anything warmer, the first to go.
 //!
 //! The budget (`cacheSize`) is split between HOT and WARM (`HOT_SHARE`); both are sharded
-//! W-TinyLFU policies (policy.rs). All their frequency sketches together stay under 1% of the
-//! budget (`SKETCH_SHARE_MAX`): WARM's entries are whole blocks and need one 8-byte word per
-//! expected block (0.2% of its bytes); HOT gets the rest, enough for Caffeine's width of one
-//! word per expected entry (3.1% of HOT's bytes with 256-byte entries, 0.3% of the budget).
+//! W-TinyLFU policies (policy.rs). All their frequency sketches (with each policy's recency
+//! table and ghosts) together stay under 1% of the budget (`SKETCH_SHARE_MAX`): WARM's entries
+//! are whole blocks and need one 8-byte word and one 4-byte recency slot per expected block
+//! (0.3% of its bytes); HOT gets the rest, enough for Caffeine's width of one word per
+//! expected entry and a recency slot (4.8% of HOT's bytes with 256-byte entries, 0.5% of the
+//! budget).
 //! Capping HOT's sketch at 1% of HOT's own bytes instead (a third of a word per entry) cost
 //! 0.7-1.7 points on Zipf and the browser mix in benchmark/cache (0.2 at most on the loops).
 //!
