@@ -28,7 +28,7 @@ enum Kind {
 }
 
 const POLICIES: [(&str, Kind, Make); 8] = [
-    ("HeatMap (browserdb W-TinyLFU as production sizes it: sketch 8 B/entry)", Kind::HeatMap, |b, _| {
+    ("HeatMap (browserdb W-TinyLFU as production sizes it: sketches 12.2 B/entry)", Kind::HeatMap, |b, _| {
         Box::new(HeatMap::new(b.entries))
     }),
     ("HeatMap, sketch capped at 1% of HOT's own bytes (2.56 B/entry)", Kind::HeatMapVariant, |b, _| {

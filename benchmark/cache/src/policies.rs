@@ -68,11 +68,12 @@ impl BuildHasher for FixedState {
 pub struct HeatMap(WTinyLfu<u64, ()>);
 
 impl HeatMap {
-    /// Sketch bytes per entry as production gives HOT: one 64-bit word (16 counters) per
-    /// expected entry, Caffeine's width. All the HeatMap's sketches share 1% of its budget;
-    /// WARM's take 0.2% of WARM's bytes, which leaves HOT more than this (see heatmap/mod.rs,
+    /// Sketch bytes per entry as production gives HOT: room for one 64-bit word (16 counters)
+    /// per expected entry, Caffeine's width, the climber's ghosts (0.16 bytes per entry) and
+    /// a 32-bit recency slot per entry. All the HeatMap's sketches share 1% of its budget;
+    /// WARM's take 0.3% of WARM's bytes, which leaves HOT more than this (see heatmap/mod.rs,
     /// and the byte-weighted tables, which run the real HeatMap and report its sketch bytes).
-    pub const SKETCH_BYTES_PER_ENTRY: usize = 8;
+    pub const SKETCH_BYTES_PER_ENTRY: usize = 13;
 
     pub fn new(capacity: usize) -> Self {
         Self::with_sketch_bytes(capacity, capacity * Self::SKETCH_BYTES_PER_ENTRY)

@@ -10,10 +10,12 @@
 //! - **FROZEN**: heat zero: never admitted ahead of anything warmer, the first to go.
 //!
 //! The budget (`cacheSize`) is split between HOT and WARM (`HOT_SHARE`); both are sharded
-//! W-TinyLFU policies (policy.rs). All their frequency sketches together stay under 1% of the
-//! budget (`SKETCH_SHARE_MAX`): WARM's entries are whole blocks and need one 8-byte word per
-//! expected block (0.2% of its bytes); HOT gets the rest, enough for Caffeine's width of one
-//! word per expected entry (3.1% of HOT's bytes with 256-byte entries, 0.3% of the budget).
+//! W-TinyLFU policies (policy.rs). All their frequency sketches (with each policy's recency
+//! table and ghosts) together stay under 1% of the budget (`SKETCH_SHARE_MAX`): WARM's entries
+//! are whole blocks and need one 8-byte word and one 4-byte recency slot per expected block
+//! (0.3% of its bytes); HOT gets the rest, enough for Caffeine's width of one word per
+//! expected entry and a recency slot (4.8% of HOT's bytes with 256-byte entries, 0.5% of the
+//! budget).
 //! Capping HOT's sketch at 1% of HOT's own bytes instead (a third of a word per entry) cost
 //! 0.7-1.7 points on Zipf and the browser mix in benchmark/cache (0.2 at most on the loops).
 //!
@@ -128,7 +130,11 @@ impl HeatMap {
         // only from the second read cost 1.8-3.6 points on the byte-weighted browser mix
         // (benchmark/cache): the second read of every key missed.
         let cold = shard.heat(hash) < OFFER_HEAT_MIN && !shard.keeps_cold(weight);
-        if shard.capacity_bytes() == 0 || cold || self.generation() != generation {
+        if shard.capacity_bytes() == 0 || self.generation() != generation {
+            return;
+        }
+        if cold {
+            shard.refused(hash);
             return;
         }
         shard.insert(stored_key.into(), hash, value.into(), weight);
@@ -212,10 +218,11 @@ mod tests {
                 s.sketch_bytes
             );
         }
-        // At the default 16 MiB, HOT gets one word (16 counters) per expected entry.
+        // At the default 16 MiB, HOT gets one sketch word (16 counters) and one 32-bit recency
+        // slot per expected entry, and its climber two ghosts of 1% of the entries (at least 8).
         let heat = HeatMap::new(16 << 20);
         let hot_sketch: usize = heat.hot.iter().map(|s| s.lock().sketch_bytes()).sum();
-        let hot_bytes = split(16 << 20).0;
-        assert_eq!(hot_sketch, hot_bytes / SHARDS / ENTRY_BYTES_TYPICAL * 8 * SHARDS);
+        let entries = split(16 << 20).0 / SHARDS / ENTRY_BYTES_TYPICAL;
+        assert_eq!(hot_sketch, (entries * (8 + 4) + 2 * entries.div_ceil(100).max(8) * 8) * SHARDS);
     }
 }
