@@ -26,6 +26,10 @@ pub trait WritableFile: Send {
     fn sync_data(&mut self) -> io::Result<()>;
     /// Length of the file in bytes.
     fn len_bytes(&self) -> u64;
+    /// Asks the OS to start writing the appended bytes to the disk without waiting for it
+    /// (`sync_file_range(SYNC_FILE_RANGE_WRITE)` on Linux), so a later `sync_data` finds
+    /// little left to write. A hint: durability still comes only from `sync_data`.
+    fn start_writeback(&mut self) {}
 }
 
 /// A file open for positional reads (tables, WAL replay).
@@ -103,7 +107,25 @@ impl WritableFile for FsWritable {
     fn len_bytes(&self) -> u64 {
         self.len_bytes
     }
+    fn start_writeback(&mut self) {
+        start_writeback(&self.file);
+    }
 }
+
+/// `sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)`: starts writeback of the whole file's
+/// dirty pages and returns. Its error is not lost by ignoring it here: a failed writeback is
+/// recorded on the file and reported by the next `fdatasync`, which is what durability waits
+/// for.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn start_writeback(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain syscall on a descriptor this `File` owns; no memory is passed.
+    let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+}
+
+#[cfg(not(target_os = "linux"))]
+const fn start_writeback(_file: &File) {}
 
 struct FsReadable {
     file: File,

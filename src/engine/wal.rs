@@ -51,12 +51,21 @@ fn record_crc(record: &[u8]) -> u32 {
 pub struct WalWriter {
     file: Box<dyn WritableFile>,
     number: u64,
+    /// `len_bytes` when writeback was last started.
+    written_back_bytes: u64,
 }
+
+/// Appended bytes after which the OS is asked to start writing a WAL to the disk (RocksDB's
+/// `wal_bytes_per_sync`): the `fdatasync` that a rotation or a `sync: true` write waits for
+/// then finds at most this much dirty, instead of a whole memtable's worth (docs/design.md
+/// "WAL rotation").
+pub const WRITEBACK_INTERVAL_BYTES: u64 = 512 * 1024;
 
 impl WalWriter {
     /// Wraps a file opened for appending.
     pub fn new(file: Box<dyn WritableFile>, number: u64) -> Self {
-        Self { file, number }
+        let written_back_bytes = file.len_bytes();
+        Self { file, number, written_back_bytes }
     }
 
     /// The WAL's file number.
@@ -67,12 +76,19 @@ impl WalWriter {
 
     /// Writes already framed records with one `write`.
     pub fn append(&mut self, records: &[u8]) -> Result<()> {
-        self.file.append(records).ctx(|| format!("appending to WAL {:06}", self.number))
+        self.file.append(records).ctx(|| format!("appending to WAL {:06}", self.number))?;
+        if self.file.len_bytes() - self.written_back_bytes >= WRITEBACK_INTERVAL_BYTES {
+            self.file.start_writeback();
+            self.written_back_bytes = self.file.len_bytes();
+        }
+        Ok(())
     }
 
     /// `fdatasync`.
     pub fn sync(&mut self) -> Result<()> {
-        self.file.sync_data().ctx(|| format!("syncing WAL {:06}", self.number))
+        self.file.sync_data().ctx(|| format!("syncing WAL {:06}", self.number))?;
+        self.written_back_bytes = self.file.len_bytes();
+        Ok(())
     }
 
     /// Bytes written so far.
@@ -229,4 +245,57 @@ pub fn replay(
         Some(stop) => return Err(Error::corruption(name, stop.offset, stop.what)),
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    /// Counts writeback hints and syncs.
+    struct Counting {
+        len_bytes: u64,
+        hints: Arc<AtomicU64>,
+    }
+
+    impl WritableFile for Counting {
+        fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
+            self.len_bytes += data.len() as u64;
+            Ok(())
+        }
+        fn sync_data(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn len_bytes(&self) -> u64 {
+            self.len_bytes
+        }
+        fn start_writeback(&mut self) {
+            self.hints.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A WAL asks for writeback once per `WRITEBACK_INTERVAL_BYTES` appended since the last
+    /// hint or sync, so a rotation's `fdatasync` finds at most that much left to write.
+    #[test]
+    fn appends_start_writeback_every_interval_and_a_sync_restarts_the_count() {
+        let hints = Arc::new(AtomicU64::new(0));
+        let mut wal = WalWriter::new(Box::new(Counting { len_bytes: 0, hints: Arc::clone(&hints) }), 1);
+        let record = vec![0u8; 64 * 1024];
+        let per_interval = WRITEBACK_INTERVAL_BYTES / record.len() as u64;
+        for _ in 0..4 * per_interval {
+            wal.append(&record).unwrap_or_default();
+        }
+        assert_eq!(hints.load(Ordering::SeqCst), 4);
+        for _ in 0..per_interval - 1 {
+            wal.append(&record).unwrap_or_default();
+        }
+        wal.sync().unwrap_or_default();
+        wal.append(&record).unwrap_or_default();
+        assert_eq!(hints.load(Ordering::SeqCst), 4, "the sync wrote what the next hint would have covered");
+        for _ in 0..per_interval - 1 {
+            wal.append(&record).unwrap_or_default();
+        }
+        assert_eq!(hints.load(Ordering::SeqCst), 5);
+    }
 }
