@@ -21,7 +21,7 @@
 use std::cmp::Ordering;
 
 use crate::engine::coding::{put_varint, u32_at, Reader};
-use crate::engine::key::{compare_internal, Kind};
+use crate::engine::key::{compare_internal, Kind, SEQUENCE_MAX};
 use crate::engine::options::Compression;
 
 /// Entries between restart points: 4, not LevelDB's 16, because browser values are ~150 bytes
@@ -58,18 +58,16 @@ impl EntryEncoding {
         }
     }
 
+    /// `None` for a kind outside 1–4 or a sequence number above `SEQUENCE_MAX` (malformed).
     fn read(self, r: &mut Reader<'_>) -> Option<(Kind, u64)> {
-        match self {
+        let (kind, seq) = match self {
             Self::PackedTag => {
                 let tag = r.varint()?;
-                let kind = Kind::from_byte(u8::try_from(tag & ((1 << TAG_KIND_BITS) - 1)).ok()?)?;
-                Some((kind, tag >> TAG_KIND_BITS))
+                (u8::try_from(tag & ((1 << TAG_KIND_BITS) - 1)).ok()?, tag >> TAG_KIND_BITS)
             }
-            Self::FixedSeq => {
-                let kind = Kind::from_byte(r.u8()?)?;
-                Some((kind, r.u64()?))
-            }
-        }
+            Self::FixedSeq => (r.u8()?, r.u64()?),
+        };
+        (seq <= SEQUENCE_MAX).then_some((Kind::from_byte(kind)?, seq))
     }
 }
 
@@ -577,6 +575,21 @@ mod tests {
                 let got = it.seek(&key, seq).map(|e| (it.key().to_vec(), e.seq));
                 proptest::prop_assert_eq!(got, want.cloned());
                 proptest::prop_assert!(!it.is_corrupt());
+            }
+        }
+    }
+
+    /// A tag or fixed field naming a sequence number above 2^56 − 1 makes the entry malformed.
+    #[test]
+    fn sequence_numbers_above_the_maximum_are_malformed() {
+        for encoding in [EntryEncoding::PackedTag, EntryEncoding::FixedSeq] {
+            for (seq, ok) in [(SEQUENCE_MAX, true), (SEQUENCE_MAX + 1, false), (u64::MAX >> TAG_KIND_BITS, false)] {
+                let mut b = BlockBuilder::with_encoding(encoding);
+                b.add(b"k", seq, Kind::Put, 0, b"v");
+                let block = Block::new(b.finish()).unwrap();
+                let mut it = block.iter();
+                assert_eq!(it.next_entry().map(|e| e.seq), ok.then_some(seq), "{encoding:?} seq {seq}");
+                assert_eq!(it.is_corrupt(), !ok);
             }
         }
     }
