@@ -100,7 +100,9 @@ fn events_are_kept_only_while_recorded() {
     db.record_events(true);
     db.write(batch(3000, 10), false).unwrap();
     db.flush().unwrap();
-    assert_eq!(db.drain_events().len(), 1, "the flush after recording started");
+    // A background compaction the flushes made due may be recorded too: count the flushes.
+    let flushes = db.drain_events().iter().filter(|e| matches!(e, browserdb::engine::Event::Flush { .. })).count();
+    assert_eq!(flushes, 1, "the flush after recording started");
     // Stopping drops what was not drained.
     db.write(batch(4000, 10), false).unwrap();
     db.flush().unwrap();
@@ -133,7 +135,10 @@ fn close_lets_go_of_tables_and_the_cache_while_the_handle_lives_on() {
     all_there(&db, 4000);
     all_there(&db, 4000);
     let st = db.stats();
-    assert!(st.tables >= 1 && st.cache.warm.bytes > 0, "tables {} cache {:?}", st.tables, st.cache);
+    // Something is cached (WARM, or only HOT when a background compaction the flush made due
+    // replaced the table the first pass read), so the zeros after close prove something.
+    let cached = st.cache.warm.bytes + st.cache.hot.bytes;
+    assert!(st.tables >= 1 && cached > 0, "tables {} cache {:?}", st.tables, st.cache);
     assert!(open_files_in(&path) > st.tables as usize, "tables, the WAL and the LOCK are open");
     db.close().unwrap();
     // `db` is still alive (as a JS object may be long after close()).
