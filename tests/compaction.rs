@@ -248,12 +248,19 @@ fn overwrites_of_few_keys_still_rotate_the_wal() {
     assert_eq!(db.get(&key(7)).unwrap(), Some(value(7, 199)));
 }
 
+/// Every table file of the database, opened on its own (no cache).
+fn open_tables(storage: &MemStorage) -> Vec<Table> {
+    let open = |path: std::path::PathBuf| {
+        let number = path.file_stem().and_then(|s| s.to_str()).unwrap().parse().unwrap();
+        Table::open(storage, &path, number, Arc::new(BlockCache::new(0))).unwrap()
+    };
+    common::files_with(storage, ".sst").into_iter().map(open).collect()
+}
+
 /// Every (stored key, sequence number, kind) in the database's table files, in file order.
 fn stored_versions(storage: &MemStorage) -> Vec<(Vec<u8>, u64, Kind)> {
     let mut versions = Vec::new();
-    for path in common::files_with(storage, ".sst") {
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap();
-        let table = Table::open(storage, &path, name.parse().unwrap(), Arc::new(BlockCache::new(0))).unwrap();
+    for table in open_tables(storage) {
         for i in 0..table.block_count() {
             let block = table.block(table.block_handle(i).unwrap(), false).unwrap().unwrap();
             let mut it = block.iter();
@@ -366,9 +373,7 @@ fn an_open_table_keeps_no_spare_index_capacity() {
     }
     db.compact(None, None).unwrap();
     db.close().unwrap();
-    for path in common::files_with(&storage, ".sst") {
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap();
-        let table = Table::open(&storage, &path, name.parse().unwrap(), Arc::new(BlockCache::new(0))).unwrap();
+    for table in open_tables(&storage) {
         let blocks = table.block_count();
         assert!(blocks > 20, "{blocks} blocks");
         // Per block: its last key (10 bytes + tag), an entry (32 bytes), a probe (8), and a

@@ -589,18 +589,10 @@ impl Db {
     fn make_room_for_write(&self) -> Result<()> {
         let inner = &self.inner;
         loop {
-            let (bytes, frozen) = {
-                let st = inner.state.read();
-                (st.active.mem.approximate_bytes(), st.immutable.len())
-            };
-            // Overwrites of the same keys are pruned in the memtable, so its size can stay
-            // small while the WAL grows: the WAL's own size also triggers a rotation.
-            let wal_bytes = inner.wal.lock().as_ref().map_or(0, WalWriter::len_bytes);
-            let wal_full = wal_bytes >= (WAL_SIZE_FACTOR * inner.options.write_buffer_size_bytes) as u64;
-            if bytes < inner.options.write_buffer_size_bytes && !wal_full {
+            if !self.active_is_full() {
                 return Ok(());
             }
-            if frozen >= inner.options.immutable_memtables_max {
+            if inner.state.read().immutable.len() >= inner.options.immutable_memtables_max {
                 self.schedule_background();
                 let mut jobs = inner.bg_jobs.lock();
                 if jobs.flush {
@@ -619,6 +611,8 @@ impl Db {
     }
 
     /// Whether the active memtable (or its WAL) has reached the size at which it is frozen.
+    /// Overwrites of the same keys are pruned in the memtable, so its size can stay small
+    /// while the WAL grows: the WAL's own size also counts.
     fn active_is_full(&self) -> bool {
         let inner = &self.inner;
         let bytes = inner.state.read().active.mem.approximate_bytes();
