@@ -143,8 +143,19 @@ test('worker_threads: each worker its own database; a second opener gets BROWSER
   await reopened.close()
 
   // A worker terminated without close(): its lock is released, its acknowledged writes stay.
+  // The release waits for the flush or compaction its database was running, if any (queued
+  // ones are dropped): retry while the directory is still locked, for at most 10 s.
   await workers[3].worker.terminate()
-  const orphan = await openDb(t, BrowserDB, dirs[3])
+  let orphan
+  for (const deadline = Date.now() + 10000; ;) {
+    try {
+      orphan = await openDb(t, BrowserDB, dirs[3])
+      break
+    } catch (err) {
+      if (err.code !== 'BROWSERDB_LOCKED' || Date.now() > deadline) throw err
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
   assert.equal((await orphan.keys().all()).length, worked[3].keys)
   await orphan.close()
 

@@ -151,3 +151,28 @@ fn close_lets_go_of_tables_and_the_cache_while_the_handle_lives_on() {
     all_there(&db, 4000);
     db.close().unwrap();
 }
+
+/// A database dropped without `close()` (a worker thread terminated) while a flush runs lets
+/// go of its directory once that flush ends: the flush of the next frozen memtable, queued
+/// behind it, does not run for a database nobody holds (its WAL keeps those writes, replayed
+/// by the next open).
+#[test]
+fn a_dropped_database_is_let_go_after_the_job_running_then() {
+    let storage = MemStorage::new();
+    let db = common::open(&storage, options()).unwrap();
+    storage.set_table_sync_delay_ms(300);
+    db.write(batch(0, 1000), false).unwrap();
+    db.write(batch(1000, 1000), false).unwrap();
+    assert_eq!(db.stats().immutable_memtables, 2, "one being flushed, one waiting");
+    drop(db);
+    let mut reopened = None;
+    wait_until("the directory's lock is released", || {
+        reopened = common::open(&storage, options()).ok();
+        reopened.is_some()
+    });
+    storage.set_table_sync_delay_ms(0);
+    assert_eq!(common::files_with(&storage, ".sst").len(), 1, "only the flush that was running ran");
+    let db = reopened.unwrap();
+    assert_eq!(common::dump(&db).len(), 2000);
+    db.close().unwrap();
+}

@@ -731,14 +731,25 @@ impl Db {
         let mut jobs = inner.bg_jobs.lock();
         if flush_due && !jobs.flush {
             jobs.flush = true;
-            let db = self.clone();
-            background::schedule(move || db.background_job(BackgroundKind::Flush));
+            self.schedule_job(|db| db.background_job(BackgroundKind::Flush));
         }
         if compaction_due && !jobs.compaction {
             jobs.compaction = true;
-            let db = self.clone();
-            background::schedule(move || db.background_job(BackgroundKind::Compaction));
+            self.schedule_job(|db| db.background_job(BackgroundKind::Compaction));
         }
+    }
+
+    /// Queues `job` on the shared pool with a weak reference to the database: one whose last
+    /// handle is dropped without `close()` (a worker thread terminated) is let go, its files
+    /// closed and its lock released, once the job running then ends, not after every flush
+    /// and compaction that was due (its WAL keeps what was not flushed).
+    fn schedule_job(&self, job: impl FnOnce(&Self) + Send + 'static) {
+        let inner = Arc::downgrade(&self.inner);
+        background::schedule(move || {
+            if let Some(inner) = inner.upgrade() {
+                job(&Self { inner });
+            }
+        });
     }
 
     /// Whether a flush is due, and whether a compaction is due.
@@ -1278,8 +1289,7 @@ impl Db {
         *pending = Some((start, end));
         drop(pending);
         self.inner.clear_compactions_pending.fetch_add(1, Ordering::SeqCst);
-        let db = self.clone();
-        background::schedule(move || {
+        self.schedule_job(|db| {
             if let Some((start, end)) = db.inner.cleared_range.lock().take() {
                 // A failure here poisons the database like any compaction failure; a close
                 // that began meanwhile makes it return `Closed`, which is fine to drop.
