@@ -164,6 +164,8 @@ fn a_dropped_database_is_let_go_after_the_job_running_then() {
     db.write(batch(0, 1000), false).unwrap();
     db.write(batch(1000, 1000), false).unwrap();
     assert_eq!(db.stats().immutable_memtables, 2, "one being flushed, one waiting");
+    // The first flush has begun (its table exists; its sync waits 300 ms) before the drop.
+    wait_until("the first flush begins", || common::files_with(&storage, ".sst").len() == 1);
     drop(db);
     let mut reopened = None;
     wait_until("the directory's lock is released", || {

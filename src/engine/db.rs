@@ -742,12 +742,18 @@ impl Db {
     /// Queues `job` on the shared pool with a weak reference to the database: one whose last
     /// handle is dropped without `close()` (a worker thread terminated) is let go, its files
     /// closed and its lock released, once the job running then ends, not after every flush
-    /// and compaction that was due (its WAL keeps what was not flushed).
-    fn schedule_job(&self, job: impl FnOnce(&Self) + Send + 'static) {
-        let inner = Arc::downgrade(&self.inner);
+    /// and compaction that was due (its WAL keeps what was not flushed). When `job` returns
+    /// true, the next jobs are looked for only after its own reference is gone, so a job it
+    /// would queue cannot take the database over from it on another pool thread.
+    fn schedule_job(&self, job: impl FnOnce(&Self) -> bool + Send + 'static) {
+        let weak = Arc::downgrade(&self.inner);
         background::schedule(move || {
-            if let Some(inner) = inner.upgrade() {
-                job(&Self { inner });
+            let follow_up = weak.upgrade().is_some_and(|inner| job(&Self { inner }));
+            if let Some(inner) = weak.upgrade().filter(|_| follow_up) {
+                let db = Self { inner };
+                // A flush freed a frozen slot; a compaction may have lifted a stall.
+                db.freeze_if_full_and_idle();
+                db.schedule_background();
             }
         });
     }
@@ -759,8 +765,9 @@ impl Db {
         (!st.immutable.is_empty(), compaction::pick(&st.levels, &self.inner.options, &mut scratch).is_some())
     }
 
-    /// One flush or one compaction, then the next jobs are scheduled.
-    fn background_job(&self, kind: BackgroundKind) {
+    /// One flush or one compaction; returns whether the next jobs should be looked for (not
+    /// when the database is closed or poisoned).
+    fn background_job(&self, kind: BackgroundKind) -> bool {
         let inner = &self.inner;
         let stopped = || inner.poisoned.load(Ordering::SeqCst) || inner.closed.load(Ordering::SeqCst);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -789,12 +796,7 @@ impl Db {
             }
         }
         inner.flush_cv.notify_all();
-        if !stopped() {
-            if kind == BackgroundKind::Flush {
-                self.freeze_if_full_and_idle();
-            }
-            self.schedule_background();
-        }
+        !stopped()
     }
 
     /// Runs one due compaction; returns whether there was one.
@@ -939,7 +941,7 @@ impl Db {
             for t in &ranges {
                 builder.add_range_delete(&t.start, &t.end, t.seq)?;
             }
-            oldest.mem.for_each(|key, v| builder.add(key, v.seq, v.kind, v.expiry_ms, &v.value))?;
+            oldest.mem.for_each(|key, v| builder.add(key, v.seq, v.kind, v.expiry_ms, v.value))?;
             let meta = builder.finish()?;
             inner.flush_bytes.fetch_add(meta.file_size, Ordering::Relaxed);
             // The table's directory entry must be durable before a MANIFEST names it; do not
@@ -1296,6 +1298,7 @@ impl Db {
                 let _ = db.compact(Some(&start), end.as_deref());
             }
             db.inner.clear_compactions_pending.fetch_sub(1, Ordering::SeqCst);
+            false
         });
     }
 
@@ -1493,8 +1496,10 @@ impl Db {
     fn check_memory(&self, batch: &WriteBatch) -> Result<()> {
         let Some(limit_bytes) = self.inner.options.memory_bytes_max else { return Ok(()) };
         let used_bytes = self.memory_bytes();
-        // What the memtable will charge for the batch at most (each op a new key).
-        let wanted_bytes = super::memtable::charge_estimate(batch.count() as usize, batch.data_bytes()) as u64;
+        // What the memtable will charge for the batch at most (each op a new key, and the
+        // chunks and index growth that may set off).
+        let active = Arc::clone(&self.inner.state.read().active.mem);
+        let wanted_bytes = active.charge_bound(batch.count() as usize, batch.data_bytes()) as u64;
         if used_bytes + wanted_bytes > limit_bytes {
             return Err(Error::Full { limit_bytes, used_bytes, wanted_bytes });
         }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use super::db::{Db, Snapshot};
 use super::error::{Error, Result};
 use super::key::{compare_internal, Keyspace, Kind};
-use super::memtable::{MemEntry, Memtable};
+use super::memtable::{MemEntries, Memtable};
 use super::range_del::RangeDeletes;
 use super::table::block::Block;
 use super::version::{Levels, LiveTable};
@@ -76,26 +76,26 @@ trait Source: Send {
 // ---------------------------------------------------------------------------------------------
 // Memtable source
 
-/// Walks a memtable by copying out chunks of entries (keys and values are shared `Arc`s), so
-/// no lock is held between calls and writers are never blocked for long.
+/// Walks a memtable by copying out chunks of entries, so no lock is held between calls and
+/// writers are never blocked for long.
 struct MemSource {
     mem: Arc<Memtable>,
     reverse: bool,
     /// The iterator's far bound: upper when walking forward, lower when walking backwards.
     far: Bound<Arc<[u8]>>,
-    buf: Vec<MemEntry>,
+    buf: MemEntries,
     pos: usize,
     exhausted: bool,
+    /// The last key of the chunk walked, to resume after it (reused buffer).
+    resume: Vec<u8>,
 }
 
 impl MemSource {
     fn fill(&mut self, near: Bound<&[u8]>) {
-        self.buf.clear();
         self.pos = 0;
         let far = as_ref_bound(&self.far);
         let (lower, upper) = if self.reverse { (far, near) } else { (near, far) };
-        let taken = self.mem.collect_range(lower, upper, self.reverse, MEM_CHUNK_KEYS, &mut self.buf);
-        self.exhausted = taken < MEM_CHUNK_KEYS;
+        self.exhausted = self.mem.collect_range(lower, upper, self.reverse, MEM_CHUNK_KEYS, &mut self.buf);
     }
 }
 
@@ -106,21 +106,25 @@ impl Source for MemSource {
     }
 
     fn current(&self) -> Option<EntryRef<'_>> {
-        self.buf.get(self.pos).map(|e| EntryRef {
-            key: &e.key,
-            seq: e.version.seq,
-            kind: e.version.kind,
-            expiry_ms: e.version.expiry_ms,
-            value: &e.version.value,
+        self.buf.get(self.pos).map(|(key, v)| EntryRef {
+            key,
+            seq: v.seq,
+            kind: v.kind,
+            expiry_ms: v.expiry_ms,
+            value: v.value,
         })
     }
 
     fn advance(&mut self, _cache_only: bool) -> Result<Step> {
         self.pos += 1;
-        if self.pos >= self.buf.len() && !self.exhausted {
-            if let Some(last) = self.buf.last().map(|e| Arc::clone(&e.key)) {
-                self.fill(Bound::Excluded(&last));
+        if self.pos >= self.buf.len() && !self.exhausted && !self.buf.is_empty() {
+            let mut resume = std::mem::take(&mut self.resume);
+            resume.clear();
+            if let Some((last, _)) = self.buf.get(self.buf.len() - 1) {
+                resume.extend_from_slice(last);
             }
+            self.fill(Bound::Excluded(&resume));
+            self.resume = resume;
         }
         Ok(Step::Done)
     }
@@ -620,9 +624,10 @@ impl DbIterator {
                 mem,
                 reverse,
                 far: far.clone(),
-                buf: Vec::new(),
+                buf: MemEntries::default(),
                 pos: 0,
                 exhausted: true,
+                resume: Vec::new(),
             }));
         }
         for table in levels.level(0) {

@@ -319,7 +319,7 @@ impl Repair<'_> {
         let mut entries = ranges.len() as u64;
         mem.for_each(|key, v| {
             entries += 1;
-            builder.add(key, v.seq, v.kind, v.expiry_ms, &v.value)
+            builder.add(key, v.seq, v.kind, v.expiry_ms, v.value)
         })?;
         self.add_built(builder, entries)
     }
