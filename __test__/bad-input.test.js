@@ -271,3 +271,25 @@ test('calls after close: every one fails with BROWSERDB_CLOSED and the files are
   assert.deepEqual(await dumpOf(again), before)
   await again.close()
 })
+
+test('batch size: ASCII values whose UTF-16 bound passes 64 MiB but whose bytes fit are written; batches past it are refused whole', async (t) => {
+  const db = await openDb(t, BrowserDB, path.join(tmpDir(t), 'db'))
+  const MiB = 1024 * 1024
+  const ascii = (c) => c.repeat(24 * MiB) // 24 MiB of UTF-8; its bound (3 bytes a unit) is 72 MiB
+  const euro = '\u20ac'.repeat(12 * MiB) // 36 MiB of UTF-8
+  await db.batch([{ type: 'put', key: 'a', value: ascii('a') }, { type: 'put', key: 'b', value: ascii('b') }])
+  assert.equal((await db.get('a')).length, 24 * MiB)
+  assert.equal(await db.get('b'), ascii('b'))
+  await assert.rejects(db.batch([{ type: 'put', key: 'c', value: euro }, { type: 'put', key: 'd', value: euro }]),
+    (err) => checkError(err, INVALID, RangeError) && /batch is \d+ bytes/.test(err.message))
+  assert.equal(await db.get('c'), undefined, 'a refused batch writes nothing')
+  // A chained batch counts exactly from the put that would pass the limit by its bound.
+  const chained = db.batch().put('e', ascii('e')).put('f', ascii('f'))
+  assert.throws(() => chained.put('g', euro.slice(0, 8 * MiB)), (err) => checkError(err, INVALID, RangeError))
+  chained.del('h') // still under the limit after the refused put
+  await chained.write()
+  assert.equal(await db.get('e'), ascii('e'))
+  assert.equal((await db.get('f')).length, 24 * MiB)
+  assert.equal(await db.get('g'), undefined, 'the refused put left nothing in the batch')
+  await db.close()
+})
