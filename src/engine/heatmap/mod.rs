@@ -17,7 +17,7 @@
 //! expected entry and a recency slot (4.8% of HOT's bytes with 256-byte entries, 0.5% of the
 //! budget).
 //! Capping HOT's sketch at 1% of HOT's own bytes instead (a third of a word per entry) cost
-//! 0.7-1.7 points on Zipf and the browser mix in benchmark/cache (0.2 at most on the loops).
+//! 0.5-2.2 points on Zipf and the browser mix in benchmark/cache (0.01 at most on the loops).
 //!
 //! Consistency: HOT may only hold the newest version of a key. Reads check the memtables
 //! before HOT, so a newer version in a memtable masks a stale HOT entry; when that memtable is

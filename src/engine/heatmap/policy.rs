@@ -4,8 +4,24 @@
 //!
 //! - **Window** (LRU; starts empty, the climber grows it when recency pays): every new entry
 //!   lands here, so a burst of new keys can be served before their frequency is known.
-//! - **Main**, a segmented LRU: **probation** (entries admitted from the window) and
-//!   **protected** (entries hit again while in probation; at most 80% of main).
+//! - **Main**, a segmented cache: **probation** (an LRU of entries admitted from the window or
+//!   demoted from protected) and **protected** (entries hit again while in probation; at most
+//!   80% of main), a CLOCK: a hit there moves nothing but adds to the entry's resident hit
+//!   count (0-3, S3-FIFO's and CLOCK's two bits); when a promotion overflows protected, its
+//!   hand (the LRU end) demotes the first entry with no hits left and passes over each entry
+//!   with hits, spending one (`trim_protected`). An entry thus stays as long as it is hit
+//!   about once per pass of the hand, and one hit three times survives three passes without
+//!   a hit, where an LRU would have demoted it one protected-turnover after its last hit.
+//! - **Resident hits as heat**: a main entry's heat, when it is a victim candidate, is the
+//!   larger of the sketch's estimate and its resident hit count. The sketch is halved every
+//!   2.5 accesses per entry and flooded by scans and one-time keys, so at a small cache it
+//!   forgets a key read every few thousand accesses (a bookmark of middling rank, a history
+//!   entry a few hundred visits old) well before the cache would; the count remembers hits
+//!   over the entry's own stay and is aged by the cache's own turnover (the hand), not by the
+//!   traffic admission turns away. (The two together: browser mix at 1% -0.27 -> -0.13 points
+//!   against S3-FIFO, every other row of benchmark/cache up by 0.0-0.3; an exact, unbounded
+//!   sketch instead of the count-min one gains nothing there, so it is not the sketch's
+//!   collisions but its short memory.)
 //! - **Admission**: an entry leaving the window enters main only if the frequency sketch says
 //!   it is hotter than the main entry it would push out *by more than the access that brought
 //!   it here* (candidate heat > victim heat + 1), and it was seen at least twice. The candidate
@@ -23,7 +39,7 @@
 //!   one-time key; S3-FIFO keeps such keys with its small queue and ghost, and this keeps them
 //!   without churning loops (a loop key's gap is never shorter than a cached key's idle time).
 //! - **Victim**: the coldest of the six least recently used probation entries and the three
-//!   least recently used protected ones, not just probation's LRU end (see `coldest_victim`).
+//!   entries at protected's hand, not just probation's LRU end (see `coldest_victim`).
 //! - **Window size** (`climb_step`): two ghosts remember the latest keys the window's exit
 //!   turned away (or the owner's doorkeeper refused, `refused`) and the latest victims main
 //!   evicted, 1% of the expected entries each (at least 8). Every sample period (10 accesses
@@ -34,15 +50,16 @@
 //!   browser mix at 1% and 0.2% on the other.
 //!
 //! Measured in benchmark/cache (results.md), production sizes: ahead of the best of LRU, moka,
-//! foyer's W-TinyLFU and S3-FIFO on Zipf 0.9 (+0.66, +0.18 points at 1% and 10%), Zipf 0.99
-//! (+0.70, +0.06: was 8 hits of a million behind moka), the browser mix at 10% (+0.56), the
-//! loops (+203 hits of a million at 1,000, +0.47 at 10,000) and the byte-weighted browser mix
-//! (+0.68, +0.28, +0.38 at 2, 4, 8 MiB); behind S3-FIFO on the browser mix at 1% (-0.27, was
-//! -0.57; -0.74 -> -0.27 on the second seed).
+//! foyer's W-TinyLFU and S3-FIFO on Zipf 0.9 (+0.76, +0.26 points at 1% and 10%), Zipf 0.99
+//! (+0.75, +0.09), the browser mix at 10% (+0.79), the loops (+203 hits of a million at
+//! 1,000, +0.47 at 10,000) and the byte-weighted browser mix (+0.96, +0.33, +0.39 at 2, 4,
+//! 8 MiB); behind S3-FIFO on the browser mix at 1% (-0.13; -0.16 on the second seed; was
+//! -0.27 on both before the CLOCK protected segment).
 //!
 //! Not thread-safe by itself: the HeatMap shards keys over several policies, each behind its
-//! own lock. All operations are O(1) (an intrusive doubly linked list in a slab; the victim is
-//! the coldest of a fixed sample).
+//! own lock. All operations are O(1), amortized for a promotion (an intrusive doubly linked
+//! list in a slab; the victim is the coldest of a fixed sample; each entry the hand passes
+//! over spends one of the hits `get` gave it).
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -76,6 +93,9 @@ const RECENCY_ADMISSION_RATIO: u64 = 8;
 const ADMISSION_HEAT_MIN: u8 = 2;
 /// Heat by which a candidate must beat the victim beyond a tie: its own latest access.
 const ADMISSION_MARGIN_HEAT: u8 = 1;
+/// Largest resident hit count (S3-FIFO's and CLOCK's two bits): protected's hand gives an
+/// entry one second chance per hit, up to this many.
+const RESIDENT_HITS_MAX: u8 = 3;
 /// Entries from probation's LRU end among which admission picks the coldest as the victim.
 const VICTIM_SAMPLE_PROBATION: usize = 6;
 /// Entries from protected's LRU end also considered (a once-hot entry gone cold).
@@ -125,6 +145,9 @@ struct Node<K, V> {
     /// The entry's latest reuse gap in accesses: measured by the recency table at the access
     /// that inserted it (`u32::MAX`: unknown), then by every hit.
     gap: u32,
+    /// Hits while cached (0..=`RESIDENT_HITS_MAX`): one more per hit, one less each time
+    /// protected's CLOCK hand passes the entry and gives it a second chance.
+    hits: u8,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -314,6 +337,7 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
         if let Some(n) = self.node_mut(at) {
             n.gap = now.wrapping_sub(n.stamp);
             n.stamp = now;
+            n.hits = n.hits.saturating_add(1).min(RESIDENT_HITS_MAX);
         }
         self.on_hit(at);
         self.node(at).map(|n| n.value.clone())
@@ -366,7 +390,18 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
             // Inserted after the miss that `get` just counted (usually): that access's gap.
             let gap = if self.last_miss.0 == hash { self.last_miss.1 } else { u32::MAX };
             let stamp = self.clock.wrapping_sub(1);
-            let node = Node { key: key.clone(), value, hash, weight, list: WINDOW, prev: NONE, next: NONE, stamp, gap };
+            let node = Node {
+                key: key.clone(),
+                value,
+                hash,
+                weight,
+                list: WINDOW,
+                prev: NONE,
+                next: NONE,
+                stamp,
+                gap,
+                hits: 0,
+            };
             let at = match self.free.pop() {
                 Some(at) => {
                     if let Some(slot) = self.nodes.get_mut(at) {
@@ -529,24 +564,45 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
         self.stats.evictions += 1;
     }
 
+    /// A hit: a window entry moves to the window's front, a probation entry is promoted to
+    /// protected; a protected entry stays where it is (its hit count is its reward, `get`).
     fn on_hit(&mut self, at: usize) {
         let Some(list) = self.node(at).map(|n| n.list) else { return };
-        self.unlink(at);
         match list {
+            PROTECTED => {}
             PROBATION => {
+                self.unlink(at);
+                let weight = self.node(at).map_or(0, |n| n.weight);
+                self.trim_protected(weight);
                 self.link_front(at, PROTECTED);
-                let main = self.capacity_bytes.saturating_sub(self.window_bytes_target);
-                let protected_max = fraction(main, PROTECTED_FRACTION);
-                while self.lists[usize::from(PROTECTED)].bytes > protected_max {
-                    let tail = self.lists[usize::from(PROTECTED)].tail;
-                    if tail == NONE || tail == at {
-                        break;
-                    }
-                    self.unlink(tail);
-                    self.link_front(tail, PROBATION);
-                }
             }
-            other => self.link_front(at, other),
+            other => {
+                self.unlink(at);
+                self.link_front(at, other);
+            }
+        }
+    }
+
+    /// Makes room in protected for `incoming` more bytes (an entry being promoted): its CLOCK
+    /// hand (the LRU end) demotes entries to probation's front, passing over (and moving to
+    /// protected's front) each entry hit since the hand last passed it, at the cost of one of
+    /// its hits. Ends: every pass spends a hit of each entry it passes over.
+    fn trim_protected(&mut self, incoming: usize) {
+        let main = self.capacity_bytes.saturating_sub(self.window_bytes_target);
+        let protected_max = fraction(main, PROTECTED_FRACTION);
+        while self.lists[usize::from(PROTECTED)].bytes + incoming > protected_max {
+            let tail = self.lists[usize::from(PROTECTED)].tail;
+            if tail == NONE {
+                break;
+            }
+            self.unlink(tail);
+            match self.node_mut(tail) {
+                Some(n) if n.hits > 0 => {
+                    n.hits -= 1;
+                    self.link_front(tail, PROTECTED);
+                }
+                _ => self.link_front(tail, PROBATION),
+            }
         }
     }
 
@@ -575,9 +631,11 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
         [PROBATION, PROTECTED].iter().map(|&l| self.lists[usize::from(l)].tail).find(|&t| t != NONE)
     }
 
-    /// The coldest of the few least recently used main entries, with its heat; ties go to
-    /// the least recently used probation entry. (The LRU end alone may be an entry still warm
-    /// from a burst while a colder one sits next to it: benchmark/cache, browser mix +0.25
+    /// The coldest of the few least recently used probation entries and the few at
+    /// protected's hand, with its heat (the sketch's estimate or its resident hits, whichever
+    /// is larger); ties go to the least recently used probation entry. (The LRU end alone may
+    /// be an entry still warm from a burst while a colder one sits next to it: benchmark/cache,
+    /// browser mix +0.25
     /// points at 1% and +0.1 at 10%; Zipf and the loops within 0.02. Six and three rather
     /// than four and one: +0.06 and +0.03 on the byte-weighted browser mix at 4 and 8 MiB,
     /// +51 hits on Zipf 0.99 at 10%, within 0.01 elsewhere but for the browser mix at 1%,
@@ -588,7 +646,7 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
             let mut at = self.lists[usize::from(list)].tail;
             for _ in 0..sample {
                 let Some(node) = self.node(at) else { break };
-                let heat = self.sketch.frequency(node.hash);
+                let heat = self.sketch.frequency(node.hash).max(node.hits);
                 if coldest.is_none_or(|(_, h)| heat < h) {
                     coldest = Some((at, heat));
                 }
@@ -807,6 +865,56 @@ mod tests {
         }
         assert!(c.window_fraction() > 0.0, "the window stayed shut");
         assert!(second_hits > 90_000, "{second_hits} of 100,000 second reads hit");
+    }
+
+    #[test]
+    fn protected_demotes_by_hits_since_its_hand_passed_not_by_recency() {
+        // 20 entries, no window: protected holds 16. Keys 0-3 are hit three times, then keys
+        // 4-15 twice, more recently. Four promotions then overflow protected four times. An
+        // LRU would demote 0-3, the least recently used; the CLOCK hand passes over every
+        // entry hit since it last came by (one hit spent per pass) and demotes 4-7, the first
+        // to run out of hits.
+        let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(20, 1, 4096);
+        let list = |c: &WTinyLfu<u64, ()>, k: u64| c.index.get(&k).and_then(|&at| c.node(at)).map(|n| n.list);
+        for k in 0..16u64 {
+            assert!(c.get(&k, h(k)).is_none());
+            c.insert(k, h(k), (), 1);
+        }
+        for k in 0..16u64 {
+            assert!(c.get(&k, h(k)).is_some());
+        }
+        for k in (0..4u64).chain(0..4).chain(4..16) {
+            assert!(c.get(&k, h(k)).is_some());
+        }
+        assert!((0..16).all(|k| list(&c, k) == Some(PROTECTED)));
+        for k in 100..104u64 {
+            assert!(c.get(&k, h(k)).is_none());
+            c.insert(k, h(k), (), 1);
+            assert!(c.get(&k, h(k)).is_some(), "promoted");
+        }
+        assert!((0..4).all(|k| list(&c, k) == Some(PROTECTED)), "the most hit keys were demoted");
+        assert!((4..8).all(|k| list(&c, k) == Some(PROBATION)));
+        assert!((8..16).chain(100..104).all(|k| list(&c, k) == Some(PROTECTED)));
+    }
+
+    #[test]
+    fn resident_hits_floor_a_victims_heat() {
+        // 16 entries promoted to protected by one hit each, then a flood of other keys halves
+        // the sketch until it remembers none of them. As victims they still weigh their hit,
+        // so a newcomer seen twice (heat 2) does not beat them by the admission margin.
+        let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(20, 1, 4096);
+        for k in 0..16u64 {
+            assert!(c.get(&k, h(k)).is_none());
+            c.insert(k, h(k), (), 1);
+            assert!(c.get(&k, h(k)).is_some());
+        }
+        for i in 0..100_000u64 {
+            c.touch(h(1_000_000 + i));
+        }
+        assert!((0..16).all(|k| c.heat(h(k)) == 0), "the sketch still remembers");
+        let (victim, heat) = c.coldest_victim().expect("a victim");
+        assert_eq!(c.node(victim).map(|n| (n.list, n.hits)), Some((PROTECTED, 1)));
+        assert_eq!(heat, 1);
     }
 
     #[test]
