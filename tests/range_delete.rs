@@ -456,27 +456,63 @@ fn wait_until(mut done: impl FnMut() -> bool, what: impl Fn() -> String) {
     }
 }
 
-#[test]
-fn a_clear_through_tables_and_the_memtable_compacts_the_range_without_being_asked() {
-    // One large table spans the cleared range (keys on both sides stay), so no table is dead
-    // as a whole; the memtable holds more of the range, in the WAL until it is flushed.
-    let storage = MemStorage::new();
-    let opts = || Options { table_size_bytes_target: 64 << 20, write_buffer_size_bytes: 16 << 20, ..options() };
-    let db = open(&storage, opts()).unwrap();
+/// One large table spanning the range to clear (keys on both sides stay, so no table is dead
+/// as a whole) and more of the range in the memtable, in the WAL until it is flushed.
+fn cleared_through_a_table_and_the_memtable(storage: &MemStorage, opts: &dyn Fn() -> Options) -> (Db, u64, u64) {
+    let db = open(storage, opts()).unwrap();
     fill(&db, 0..30_000, 0);
     db.compact(None, None).unwrap();
     assert_eq!(db.tables().unwrap().len(), 1);
     let tables_before = table_bytes(&db);
     fill(&db, 30_000..60_000, 0);
-    let wal_before = file_bytes(&storage, "wal");
+    let wal_before = file_bytes(storage, "wal");
     assert!(tables_before > 1 << 20 && wal_before > 1 << 20, "tables {tables_before}, WAL {wal_before} bytes");
+    (db, tables_before, wal_before)
+}
+
+const CLEARED_MOST: fn() -> IterOptions =
+    || IterOptions { lower: Bound::Included(k(100)), upper: Bound::Excluded(k(59_900)), reverse: false };
+
+#[test]
+fn a_clear_through_tables_and_the_memtable_gives_the_space_back_before_it_returns() {
+    let storage = MemStorage::new();
+    let opts = || Options { table_size_bytes_target: 64 << 20, write_buffer_size_bytes: 16 << 20, ..options() };
+    let (db, tables_before, wal_before) = cleared_through_a_table_and_the_memtable(&storage, &opts);
     let compactions = db.stats().compactions;
-    let cleared = IterOptions { lower: Bound::Included(k(100)), upper: Bound::Excluded(k(59_900)), reverse: false };
-    // Holds the cleanup compaction at its table syncs, so it is seen pending.
+    db.clear(CLEARED_MOST(), None).unwrap();
+    // No waiting: the merge (a few MB) ran before clear returned.
+    assert_eq!(db.stats().clear_compactions_pending, 0);
+    let (tables, wal) = (table_bytes(&db), file_bytes(&storage, "wal"));
+    assert!(tables < tables_before / 10, "tables {tables} of {tables_before} bytes");
+    assert!(wal < wal_before / 10, "WAL {wal} of {wal_before} bytes");
+    assert!(db.stats().compactions > compactions);
+    assert_eq!(dump(&db).len(), 200);
+    drop(db);
+    let db = open(&storage.process_crash(), opts()).unwrap();
+    assert_eq!(dump(&db).len(), 200, "what the cleanup compaction installed survives a crash");
+}
+
+#[test]
+fn behind_a_running_compaction_a_clear_queues_its_cleanup_and_it_gives_the_space_back() {
+    let storage = MemStorage::new();
+    let opts = || Options { table_size_bytes_target: 64 << 20, write_buffer_size_bytes: 16 << 20, ..options() };
+    let (db, tables_before, wal_before) = cleared_through_a_table_and_the_memtable(&storage, &opts);
+    // A manual compaction of the other end of the key space holds the compaction lock, its
+    // table's sync held for a while.
+    let db = Arc::new(db);
+    let sst_before = common::files_with(&storage, "sst").len();
     storage.set_table_sync_delay_ms(300);
-    db.clear(cleared, None).unwrap();
-    assert_eq!(db.stats().clear_compactions_pending, 1);
+    let running = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || db.compact(Some(&k(59_950)), None))
+    };
+    // Its flush of the memtable writes one table, then its merge (lock held) a second.
+    wait_until(|| common::files_with(&storage, "sst").len() > sst_before + 1, || "the merge to start".into());
+    let compactions = db.stats().compactions;
+    db.clear(CLEARED_MOST(), None).unwrap();
+    assert_eq!(db.stats().clear_compactions_pending, 1, "queued, not run behind the running one");
     storage.set_table_sync_delay_ms(0);
+    running.join().unwrap().unwrap();
     wait_until(|| db.stats().clear_compactions_pending == 0, || "the cleanup compaction to end".into());
     wait_until(
         || table_bytes(&db) < tables_before / 10 && file_bytes(&storage, "wal") < wal_before / 10,
@@ -490,9 +526,6 @@ fn a_clear_through_tables_and_the_memtable_compacts_the_range_without_being_aske
     );
     assert!(db.stats().compactions > compactions);
     assert_eq!(dump(&db).len(), 200);
-    drop(db);
-    let db = open(&storage.process_crash(), opts()).unwrap();
-    assert_eq!(dump(&db).len(), 200, "what the cleanup compaction installed survives a crash");
 }
 
 #[test]

@@ -1266,7 +1266,8 @@ impl Db {
     /// covered blocks of tables the range cuts through (level 0's span every key), and the
     /// covered entries of the memtables, whose log stays on disk until they are flushed. Not
     /// when the merge would rewrite more than `CLEAR_COMPACTION_REWRITE_PER_DEAD_BYTE_MAX`
-    /// bytes per dead byte: reclaiming a few keys from large tables is not worth the I/O.
+    /// bytes per dead byte: reclaiming a few keys from large tables is not worth the I/O. A
+    /// merge of at most `CLEAR_INLINE_MERGE_BYTES_MAX` runs at once, before the clear returns.
     fn compact_cleared_range_soon(&self, start: Vec<u8>, stored_end: Vec<u8>, whole_tables_kept: bool) {
         let stored_start = [&[Keyspace::User as u8], start.as_slice()].concat();
         let (dead_bytes, merged_bytes) = self.cleared_bytes_on_disk(&stored_start, &stored_end, whole_tables_kept);
@@ -1278,6 +1279,20 @@ impl Db {
         let end = (stored_end != USER_KEYSPACE_END).then(|| stored_end.get(1..).unwrap_or_default().to_vec());
         // One such job at a time: a clear while one is queued widens its range instead.
         let mut pending = self.inner.cleared_range.lock();
+        // A small merge runs before the clear returns (it runs on the pool, like the clear):
+        // the space is back when `clear()` resolves, instead of a moment later, when the disk
+        // briefly held many times the live data (benchmark/scale.js, "clear all history").
+        // Not behind a running compaction, which may take seconds at scale.
+        if pending.is_none()
+            && merged_bytes <= CLEAR_INLINE_MERGE_BYTES_MAX
+            && self.inner.compaction_lock.try_lock().is_some()
+        {
+            drop(pending);
+            // A failure poisons the database like any compaction failure; the clear itself
+            // has taken effect, so it is not reported as the clear's.
+            let _ = self.compact(Some(&start), end.as_deref());
+            return;
+        }
         if let Some((queued_start, queued_end)) = pending.as_mut() {
             if start < *queued_start {
                 *queued_start = start;
@@ -1924,6 +1939,9 @@ const COPY_BATCH_BYTES: usize = 1024 * 1024;
 
 /// Bytes a `clear` must leave dead on disk (tables and memtables) before it compacts the range.
 const CLEAR_COMPACTION_MIN_BYTES: u64 = 1 << 20;
+/// A clear's cleanup compaction merging at most this many bytes (tables and memtables) runs
+/// before the clear returns; a larger one runs in the background (`compact_cleared_range_soon`).
+const CLEAR_INLINE_MERGE_BYTES_MAX: u64 = 32 << 20;
 /// A clear's cleanup compaction runs only if it rewrites at most this many bytes per byte it
 /// reclaims (`compact_cleared_range_soon`).
 const CLEAR_COMPACTION_REWRITE_PER_DEAD_BYTE_MAX: u64 = 4;
