@@ -542,8 +542,9 @@ export interface Stats {
   /** Table bytes written by compactions since open. */
   compactionBytesWritten: number
   /** Compactions a `clear()` scheduled to give back its range's disk space (tables it cut
-   * through, the memtable's log), queued or running; 0 once that space is back. (A small one,
-   * merging at most 32 MiB, runs before `clear()` resolves and is never counted here.) */
+   * through, the memtable's log), queued or running; 0 once that space is back. (One after a clear that
+   * left more dead bytes than live ones, merging at most 32 MiB, runs before `clear()` resolves
+   * when no other compaction runs, and is not counted here.) */
   clearCompactionsPending: number
   /** (flushBytesWritten + compactionBytesWritten) / userBytesWritten; 0 before any write. */
   writeAmplification: number

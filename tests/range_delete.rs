@@ -493,6 +493,27 @@ fn a_clear_through_tables_and_the_memtable_gives_the_space_back_before_it_return
 }
 
 #[test]
+fn a_clear_that_leaves_more_live_bytes_than_dead_leaves_its_cleanup_to_the_background() {
+    // A third of one table cleared: worth a merge (it rewrites under 4 bytes per dead byte),
+    // but not one the clear waits for (it would wait for a flush under steady writes).
+    let storage = MemStorage::new();
+    let opts = || Options { table_size_bytes_target: 64 << 20, write_buffer_size_bytes: 16 << 20, ..options() };
+    let db = open(&storage, opts()).unwrap();
+    fill(&db, 0..120_000, 0);
+    db.compact(None, None).unwrap();
+    assert_eq!(db.tables().unwrap().len(), 1);
+    let before = table_bytes(&db);
+    storage.set_table_sync_delay_ms(300);
+    let third = IterOptions { lower: Bound::Included(k(40_000)), upper: Bound::Excluded(k(80_000)), reverse: false };
+    db.clear(third, None).unwrap();
+    assert_eq!(db.stats().clear_compactions_pending, 1, "queued, not run before the clear returned");
+    storage.set_table_sync_delay_ms(0);
+    wait_until(|| db.stats().clear_compactions_pending == 0, || "the cleanup compaction to end".into());
+    assert!(table_bytes(&db) < before * 3 / 4, "{} of {before} bytes", table_bytes(&db));
+    assert_eq!(dump(&db).len(), 80_000);
+}
+
+#[test]
 fn behind_a_running_compaction_a_clear_queues_its_cleanup_and_it_gives_the_space_back() {
     let storage = MemStorage::new();
     let opts = || Options { table_size_bytes_target: 64 << 20, write_buffer_size_bytes: 16 << 20, ..options() };
