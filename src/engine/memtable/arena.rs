@@ -65,7 +65,7 @@ impl Arena {
             match self.current {
                 Some(c) if self.chunks[c].capacity() - self.chunks[c].len() >= len => c,
                 _ => {
-                    let capacity = (self.last_shared_chunk_bytes * 2).clamp(FIRST_CHUNK_BYTES, CHUNK_BYTES_MAX);
+                    let capacity = self.next_shared_chunk_bytes();
                     self.last_shared_chunk_bytes = capacity;
                     let c = self.new_chunk(capacity.max(len));
                     self.current = Some(c);
@@ -94,11 +94,16 @@ impl Arena {
         if data_bytes <= free && data_bytes < OWN_CHUNK_BYTES_MIN {
             return 0;
         }
-        let next = (self.last_shared_chunk_bytes * 2).clamp(FIRST_CHUNK_BYTES, CHUNK_BYTES_MAX);
+        let next = self.next_shared_chunk_bytes();
         // A shared chunk and chunks of their own (together at most the data), and the array of
         // chunks, which may double.
         let array = (self.chunks.len() + 2).next_power_of_two().max(4) * std::mem::size_of::<Vec<u8>>();
         malloc_bytes(next) + malloc_bytes(data_bytes) + malloc_bytes(array)
+    }
+
+    /// Capacity of the next chunk for small items: double the last one's, within bounds.
+    fn next_shared_chunk_bytes(&self) -> usize {
+        (self.last_shared_chunk_bytes * 2).clamp(FIRST_CHUNK_BYTES, CHUNK_BYTES_MAX)
     }
 
     fn new_chunk(&mut self, capacity: usize) -> usize {
