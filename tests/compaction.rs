@@ -248,6 +248,29 @@ fn overwrites_of_few_keys_still_rotate_the_wal() {
     assert_eq!(db.get(&key(7)).unwrap(), Some(value(7, 199)));
 }
 
+#[test]
+fn a_log_that_is_mostly_overwrites_is_flushed_long_before_the_write_buffer_fills() {
+    // The default 4 MiB write buffer, and a small database that rewrites its 2000 keys
+    // (~250 KB live) again and again: past 1 MiB, once half the log is overwritten versions,
+    // the memtable is flushed, so the disk holds a few times the live data, not 8 MiB of log.
+    let storage = MemStorage::new();
+    let db = common::open(&storage, Options::default()).unwrap();
+    let mut max_disk_bytes = 0u64;
+    for round in 0..60u32 {
+        let mut batch = browserdb::engine::WriteBatch::new();
+        for i in 0..2_000 {
+            batch.put(&key(i), &value(i, round)).unwrap();
+        }
+        db.write(batch, false).unwrap();
+        wait_for_background(&db);
+        max_disk_bytes = max_disk_bytes.max(db.stats().disk_bytes);
+    }
+    let live_bytes: u64 = (0..2_000).map(|i| (key(i).len() + value(i, 59).len()) as u64).sum();
+    assert!(db.stats().flushes >= 5, "{} flushes", db.stats().flushes);
+    assert!(max_disk_bytes < 8 * live_bytes, "disk reached {max_disk_bytes} B for {live_bytes} B live");
+    assert_eq!(db.get(&key(7)).unwrap(), Some(value(7, 59)));
+}
+
 /// Every table file of the database, opened on its own (no cache).
 fn open_tables(storage: &MemStorage) -> Vec<Table> {
     let open = |path: std::path::PathBuf| {

@@ -153,6 +153,9 @@ struct Contents {
     ranges: Vec<RangeTombstone>,
     /// Allocator bytes of the tombstones' start and end keys.
     range_key_bytes: usize,
+    /// Key and value bytes of the versions a newer one replaced: still in the arena and in
+    /// the WAL, but dead to every read without a snapshot, so a flush drops them.
+    superseded_bytes: usize,
 }
 
 /// The slots, in chunks that grow to `SLOTS_PER_CHUNK` (`slot_position`).
@@ -302,6 +305,7 @@ impl Contents {
         let slot = &mut self.slots[i as usize];
         assert!(slot.newest.seq < version.seq, "sequence numbers must grow");
         let previous = std::mem::replace(&mut slot.newest, version);
+        self.superseded_bytes += slot.key.len() + previous.value.len();
         if version.seq <= oldest_snapshot_seq && slot.older == 0 {
             return; // nothing to keep, nothing kept before
         }
@@ -460,6 +464,13 @@ impl Memtable {
             .flat_map(|(key, &i)| contents.versions(i).map(move |v| key.bytes().len() + v.value.len()))
             .map(|b| b as u64)
             .sum()
+    }
+
+    /// Key and value bytes of the versions newer ones replaced (dead to reads without a
+    /// snapshot; a flush drops them, until then the WAL holds them).
+    #[must_use]
+    pub fn superseded_bytes(&self) -> u64 {
+        self.map.read().superseded_bytes as u64
     }
 
     /// Memory used, in bytes: every allocation the memtable owns (arena, slot chunks, hash
