@@ -550,6 +550,10 @@ export interface Stats {
   writeAmplification: number
   /** Bytes of every live table plus the current WAL. */
   diskBytes: number
+  /** Memory the open tables keep outside `cacheSize`: their Bloom filters (about 10 bits per
+   * key) and indexes (one entry per data block: the last key past a prefix all share, where
+   * the block is, and a search probe). */
+  tableMetadataBytes: number
   /** Bytes of the deepest non-empty level (tiered: of the oldest run): an estimate of the live data. */
   liveBytesEstimate: number
   /** diskBytes / liveBytesEstimate; 0 when there is no table. */

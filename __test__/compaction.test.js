@@ -658,7 +658,7 @@ test('stats(): the compaction counters exist, are numbers and relate sensibly', 
     'compactions', 'userBytesWritten', 'flushBytesWritten', 'compactionBytesWritten', 'writeAmplification',
     'diskBytes', 'liveBytesEstimate', 'spaceAmplification', 'writeSlowdowns', 'writeStops',
     'tables', 'tableEntries', 'flushes', 'immutableMemtables', 'liveIterators', 'liveSnapshots',
-    'clearCompactionsPending',
+    'clearCompactionsPending', 'tableMetadataBytes',
   ]
   const checkShape = (s, label) => {
     for (const f of fields) {
@@ -683,6 +683,10 @@ test('stats(): the compaction counters exist, are numbers and relate sensibly', 
     const expectedSA = s.liveBytesEstimate === 0 ? 0 : s.diskBytes / s.liveBytesEstimate
     assert.ok(Math.abs(s.spaceAmplification - expectedSA) < 1e-9, `${label}: spaceAmplification ${s.spaceAmplification} vs ${expectedSA}`)
     assert.ok(s.liveBytesEstimate <= levelBytes(s), `${label}: liveBytesEstimate is the bytes of one level`)
+    // Filters (~10 bits per key) and indexes (~30 bytes per data block of ~4 KiB): a few
+    // percent of the tables, and none without tables.
+    assert.equal(s.tables === 0, s.tableMetadataBytes === 0, `${label}: tableMetadataBytes ${s.tableMetadataBytes}`)
+    assert.ok(s.tableMetadataBytes <= levelBytes(s) / 20 + 1024 * s.tables, `${label}: tableMetadataBytes ${s.tableMetadataBytes} of ${levelBytes(s)}`)
   }
 
   const fresh = db.stats()
@@ -708,6 +712,7 @@ test('stats(): the compaction counters exist, are numbers and relate sensibly', 
   assert.ok(s.writeAmplification > 0, 'writeAmplification > 0 after compactions')
   assert.ok(s.liveBytesEstimate > 0 && s.spaceAmplification >= 1, `SA ${s.spaceAmplification}`)
   assert.ok(s.tables > 0 && s.tableEntries > 0)
+  assert.ok(s.tableMetadataBytes >= s.tableEntries * 10 / 8, `the filters alone take 10 bits per key: ${s.tableMetadataBytes}`)
 
   await db.compact()
   const c = db.stats()

@@ -366,6 +366,7 @@ const phases = {
     }
     const st = db.stats()
     out.cacheHitRate = st.cache.hitRate
+    out.tableMetadataBytes = st.tableMetadataBytes
     out.stats = pickStats(st)
     out.rss = await settledRss()
     out.heapTotal = process.memoryUsage().heapTotal
@@ -852,6 +853,8 @@ function report (o, results, machine, runSeconds) {
   const over = (r, x) => x.rss - r.bare.rss
   row('RSS over bare node after reads (bare MB), MB', `${mb(over(A, A.reads))} (${mb(A.bare.rss)})`, `${mb(over(B, B.reads))} (${mb(B.bare.rss)})`, rx(over(B, B.reads), over(A, A.reads)), `≤ ${mb(budget)} MB: ${over(B, B.reads) <= budget ? 'met' : `MISSED by ${mb(over(B, B.reads) - budget)} MB`}`)
   row('RSS over bare node: addon loaded, no database / after open / peak in reads, MB', `${mb(over(A, A.addon))} / ${mb(A.open.runs[0].rss - A.bare.rss)} / ${mb(A.reads.peakRss - A.bare.rss)}`, `${mb(over(B, B.addon))} / ${mb(B.open.runs[0].rss - B.bare.rss)} / ${mb(B.reads.peakRss - B.bare.rss)}`, '')
+  const meta = (r) => r.reads.tableMetadataBytes === undefined ? 'n/a' : (r.reads.tableMetadataBytes / MiB).toFixed(1)
+  row('of which the tables\' filters and indexes (stats().tableMetadataBytes), MiB', meta(A), meta(B), '')
   const native = (r) => (r.reads.rss - r.reads.heapTotal) - (r.bare.rss - r.bare.heapTotal)
   row('RSS outside the V8 heap (RSS − heapTotal) over bare node\'s, after reads, MB', mb(native(A)), mb(native(B)), rx(native(B), native(A)), `≤ ${mb(budget)} MB: ${native(B) <= budget ? 'met' : `MISSED by ${mb(native(B) - budget)} MB`}`)
   row('RSS over bare node after the mix, MB', mb(over(A, A.mix)), mb(over(B, B.mix)), '')

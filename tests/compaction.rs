@@ -399,11 +399,13 @@ fn an_open_table_keeps_no_spare_index_capacity() {
     for table in open_tables(&storage) {
         let blocks = table.block_count();
         assert!(blocks > 20, "{blocks} blocks");
-        // Per block: its last key (10 bytes + tag), an entry (32 bytes), a probe (8), and a
-        // sixteenth of a group probe; the filter: 10 bits per key, in 64-byte lines, + 1.
+        // Per block: its last key past the prefix all share (at most 10 bytes + tag), where
+        // that ends (4 bytes), the block's offset and size (8 + 4), its last sequence number
+        // (8; none when all are 0), a probe (8), and a sixteenth of a group probe; the filter:
+        // 10 bits per key, in 64-byte lines, + 1. (An entry struct per block took 32 bytes.)
         let keys = table.entry_count() as usize;
         let filter = (keys * 10).div_ceil(512) * 64 + 1;
-        let exact = blocks * (11 + 32 + 8) + blocks.div_ceil(16) * 8 + filter;
+        let exact = 11 + blocks * (11 + 4 + 8 + 4 + 8 + 8) + blocks.div_ceil(16) * 8 + filter;
         assert!(table.metadata_bytes() <= exact, "{} bytes kept for {exact} needed", table.metadata_bytes());
     }
 }

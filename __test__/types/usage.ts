@@ -431,7 +431,7 @@ async function compaction(): Promise<void> {
   void l0
   const counters: number[] = [
     s.compactions, s.userBytesWritten, s.flushBytesWritten, s.compactionBytesWritten, s.writeAmplification,
-    s.diskBytes, s.liveBytesEstimate, s.spaceAmplification, s.writeSlowdowns, s.writeStops,
+    s.diskBytes, s.tableMetadataBytes, s.liveBytesEstimate, s.spaceAmplification, s.writeSlowdowns, s.writeStops,
   ]
   void counters
 

@@ -175,6 +175,8 @@ pub struct Stats {
     pub clear_compactions_pending: u64,
     /// Bytes of live table files and the current WAL.
     pub disk_bytes: u64,
+    /// Memory the open tables keep outside the block cache: their filters and indexes.
+    pub table_metadata_bytes: u64,
     /// Estimate of the live data's size on disk: the deepest non-empty level (leveled) or
     /// the oldest run (tiered), where merged data settles (RocksDB's estimate).
     pub live_bytes_estimate: u64,
@@ -1620,6 +1622,7 @@ impl Db {
             clear_compactions_pending: u64::from(inner.clear_compactions_pending.load(Ordering::SeqCst)),
             disk_bytes: st.levels.all().map(|t| t.meta.file_size).sum::<u64>()
                 + inner.wal_bytes.load(Ordering::Relaxed),
+            table_metadata_bytes: st.levels.all().map(|t| t.metadata_bytes() as u64).sum(),
             live_bytes_estimate: live_bytes_estimate(&st.levels),
             write_slowdowns: inner.write_slowdowns.load(Ordering::Relaxed),
             write_stops: inner.write_stops.load(Ordering::Relaxed),

@@ -17,24 +17,23 @@ use crate::engine::key::{compare_internal, resolve, Kind, Lookup};
 use crate::engine::range_del::{RangeDeletes, RangeTombstone};
 use crate::engine::storage::{ReadableFile, Storage};
 
-/// One index entry: the last internal key of a data block and where the block is.
-#[derive(Debug)]
-struct IndexEntry {
-    /// `last_key` is `keys[key_start..key_end]` of the index: all keys live in one buffer,
-    /// so a binary search touches one allocation, not one per block.
-    key_start: u32,
-    key_end: u32,
-    last_seq: u64,
-    handle: BlockHandle,
-}
-
-/// The decoded index: one entry per data block.
+/// The decoded index: per data block, its last internal key and where the block is, in
+/// arrays (no per-entry struct, no padding). Memory matters here: every open table keeps its
+/// index for its whole life, and at 10M keys the indexes were ~22 MB of the process.
 #[derive(Debug, Default)]
 struct Index {
-    keys: Vec<u8>,
-    entries: Vec<IndexEntry>,
-    /// Length of the prefix every index key shares (`\x01history:` in a history table).
+    /// Length of the prefix every index key shares (`\x01history:000` in a history table);
+    /// `prefix` holds it once, and `suffixes` only what follows it in each key.
     prefix_len: usize,
+    prefix: Vec<u8>,
+    suffixes: Vec<u8>,
+    /// Where each entry's suffix ends in `suffixes` (it starts where the previous one ends).
+    suffix_ends: Vec<u32>,
+    /// Each entry's last sequence number; empty when all are 0, as in the tables a
+    /// bottommost compaction writes (most of a large database's).
+    last_seqs: Vec<u64>,
+    offsets: Vec<u64>,
+    sizes: Vec<u32>,
     /// Per entry, the 8 key bytes after the shared prefix as a big-endian number (zero
     /// padded): a binary search compares these integers in one contiguous array and touches
     /// the keys only among entries whose 8 bytes tie with the sought key's.
@@ -49,26 +48,62 @@ struct Index {
 const PROBE_GROUP: usize = 16;
 
 impl Index {
-    fn key(&self, e: &IndexEntry) -> &[u8] {
-        self.keys.get(e.key_start as usize..e.key_end as usize).unwrap_or_default()
+    /// Builds the index from its entries' (last key, last sequence number, handle), in order.
+    fn from_entries(entries: &[(Vec<u8>, u64, BlockHandle)]) -> Option<Self> {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return Some(Self::default()) };
+        // Keys are sorted, so what the first and last share, all share.
+        let prefix_len = first.0.iter().zip(&last.0).take_while(|(x, y)| x == y).count();
+        let mut index = Self {
+            prefix_len,
+            prefix: first.0.get(..prefix_len)?.to_vec(),
+            suffix_ends: Vec::with_capacity(entries.len()),
+            offsets: Vec::with_capacity(entries.len()),
+            sizes: Vec::with_capacity(entries.len()),
+            probes: Vec::with_capacity(entries.len()),
+            ..Self::default()
+        };
+        index.suffixes.reserve_exact(entries.iter().map(|(key, _, _)| key.len() - prefix_len).sum());
+        for (key, _, handle) in entries {
+            index.suffixes.extend_from_slice(key.get(prefix_len..)?);
+            index.suffix_ends.push(u32::try_from(index.suffixes.len()).ok()?);
+            index.offsets.push(handle.offset);
+            index.sizes.push(handle.size);
+            index.probes.push(probe_of(key, prefix_len));
+        }
+        if entries.iter().any(|&(_, seq, _)| seq != 0) {
+            index.last_seqs = entries.iter().map(|&(_, seq, _)| seq).collect();
+        }
+        index.group_probes();
+        Some(index)
+    }
+
+    /// Entry `i`'s key without the shared prefix.
+    fn suffix(&self, i: usize) -> &[u8] {
+        let start = i.checked_sub(1).and_then(|j| self.suffix_ends.get(j)).map_or(0, |&e| e as usize);
+        let end = self.suffix_ends.get(i).map_or(start, |&e| e as usize);
+        self.suffixes.get(start..end).unwrap_or_default()
+    }
+
+    fn last_seq(&self, i: usize) -> u64 {
+        self.last_seqs.get(i).copied().unwrap_or(0)
+    }
+
+    fn handle(&self, i: usize) -> Option<BlockHandle> {
+        Some(BlockHandle { offset: *self.offsets.get(i)?, size: *self.sizes.get(i)? })
     }
 
     fn len(&self) -> usize {
-        self.entries.len()
+        self.suffix_ends.len()
     }
 
-    fn get(&self, i: usize) -> Option<&IndexEntry> {
-        self.entries.get(i)
-    }
-
-    /// Computes the shared prefix and the probes once all entries are in.
-    fn seal(&mut self) {
-        let (Some(first), Some(last)) = (self.entries.first(), self.entries.last()) else { return };
-        let (a, b) = (self.key(first), self.key(last));
-        // Keys are sorted, so what the first and last share, all share.
-        self.prefix_len = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-        self.probes = self.entries.iter().map(|e| probe_of(self.key(e), self.prefix_len)).collect();
-        self.group_probes();
+    /// Bytes the allocator holds for the index.
+    fn size_bytes(&self) -> usize {
+        self.prefix.capacity()
+            + self.suffixes.capacity()
+            + self.suffix_ends.capacity() * std::mem::size_of::<u32>()
+            + self.sizes.capacity() * std::mem::size_of::<u32>()
+            + (self.last_seqs.capacity() + self.offsets.capacity()) * std::mem::size_of::<u64>()
+            + (self.probes.capacity() + self.group_firsts.capacity()) * std::mem::size_of::<u64>()
     }
 
     fn group_probes(&mut self) {
@@ -97,18 +132,28 @@ impl Index {
         }
     }
 
-    /// `partition_point` for a predicate `below(entry_key, entry)` that is true for every
-    /// entry whose key is less than `key`, false for every greater one, and monotone among
-    /// equal ones. Integer probes narrow the search before any key is compared.
-    fn partition_point(&self, key: &[u8], mut below: impl FnMut(&[u8], &IndexEntry) -> bool) -> usize {
-        let prefix = self.entries.first().map(|e| self.key(e)).unwrap_or_default();
-        let shared = prefix.get(..self.prefix_len).unwrap_or_default();
-        let (lo, hi) = probe_candidates(key, shared, self.len(), |wanted| {
+    /// `partition_point` for a predicate `below(entry_suffix, key_suffix, i)` that is true for
+    /// every entry whose key is less than `key`, false for every greater one, and monotone
+    /// among equal ones; it sees both keys without their shared prefix (same order: the
+    /// search only compares keys when `key` starts with the prefix too). Integer probes
+    /// narrow the search before any key is compared.
+    fn partition_point(&self, key: &[u8], mut below: impl FnMut(&[u8], &[u8], usize) -> bool) -> usize {
+        let (lo, hi) = probe_candidates(key, &self.prefix, self.len(), |wanted| {
             let lo = self.first_probe_not_below(wanted);
             (lo, self.first_probe_above(lo, wanted))
         });
-        let ties = self.entries.get(lo..hi).unwrap_or_default();
-        lo + ties.partition_point(|e| below(self.key(e), e))
+        let key_suffix = key.get(self.prefix_len..).unwrap_or_default();
+        // Binary search among the ties (many when keys share 8 bytes past the prefix).
+        let (mut lo, mut hi) = (lo, hi);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if below(self.suffix(mid), key_suffix, mid) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 }
 
@@ -245,24 +290,16 @@ impl Table {
     fn load_index(&self) -> Result<Index> {
         let block = self.read_block(self.footer.index)?;
         let mut it = block.iter();
-        let mut index = Index::default();
+        let mut entries = Vec::new();
+        let bad = || Error::corruption(&self.name, self.footer.index.offset, "bad block handle in index");
         while let Some(e) = it.next_entry() {
-            let bad = || Error::corruption(&self.name, self.footer.index.offset, "bad block handle in index");
             let handle = BlockHandle::decode(e.value).ok_or_else(bad)?;
-            let key_start = u32::try_from(index.keys.len()).map_err(|_| bad())?;
-            index.keys.extend_from_slice(it.key());
-            let key_end = u32::try_from(index.keys.len()).map_err(|_| bad())?;
-            index.entries.push(IndexEntry { key_start, key_end, last_seq: e.seq, handle });
+            entries.push((it.key().to_vec(), e.seq, handle));
         }
         if it.is_corrupt() {
             return Err(Error::corruption(&self.name, self.footer.index.offset, "malformed index block"));
         }
-        // Grown by doubling while decoding: up to half of each buffer would be dead weight
-        // for the table's whole life (3.6 of 6 MB of indexes over 100 small databases).
-        index.keys.shrink_to_fit();
-        index.entries.shrink_to_fit();
-        index.seal();
-        Ok(index)
+        Index::from_entries(&entries).ok_or_else(bad)
     }
 
     fn read_raw(&self, handle: BlockHandle) -> Result<Vec<u8>> {
@@ -302,8 +339,10 @@ impl Table {
         if !filter::may_contain(&self.filter, key_hash) {
             return None;
         }
-        let at = self.index.partition_point(key, |k, e| compare_internal(k, e.last_seq, key, seq) == Ordering::Less);
-        self.index.get(at).map(|e| e.handle)
+        let index = &self.index;
+        let at = index
+            .partition_point(key, |k, sought, i| compare_internal(k, index.last_seq(i), sought, seq) == Ordering::Less);
+        index.handle(at)
     }
 
     /// About how many bytes of data blocks hold stored keys in `[start, end)`, from the index
@@ -313,10 +352,11 @@ impl Table {
     pub fn approximate_bytes_in_range(&self, start: &[u8], end: &[u8]) -> u64 {
         let data_end = HEADER_BYTES as u64 + self.footer.data_size;
         let offset_of = |key: &[u8]| {
-            let at = self
-                .index
-                .partition_point(key, |k, e| compare_internal(k, e.last_seq, key, u64::MAX) == Ordering::Less);
-            self.index.get(at).map_or(data_end, |e| e.handle.offset)
+            let index = &self.index;
+            let at = index.partition_point(key, |k, sought, i| {
+                compare_internal(k, index.last_seq(i), sought, u64::MAX) == Ordering::Less
+            });
+            index.handle(at).map_or(data_end, |h| h.offset)
         };
         offset_of(end).saturating_sub(offset_of(start))
     }
@@ -391,11 +431,7 @@ impl Table {
     /// probes (allocated capacity, what the allocator holds).
     #[must_use]
     pub fn metadata_bytes(&self) -> usize {
-        let index = &self.index;
-        self.filter.capacity()
-            + index.keys.capacity()
-            + index.entries.capacity() * std::mem::size_of::<IndexEntry>()
-            + (index.probes.capacity() + index.group_firsts.capacity()) * std::mem::size_of::<u64>()
+        self.filter.capacity() + self.index.size_bytes()
     }
 
     /// Number of data blocks.
@@ -407,7 +443,7 @@ impl Table {
     /// The handle of data block `i`.
     #[must_use]
     pub fn block_handle(&self, i: usize) -> Option<BlockHandle> {
-        self.index.get(i).map(|e| e.handle)
+        self.index.handle(i)
     }
 
     /// The index of the first data block whose last stored key is `>= key` (or `> key` when
@@ -415,9 +451,9 @@ impl Table {
     #[must_use]
     pub fn first_block_reaching(&self, key: &[u8], inclusive: bool) -> usize {
         if inclusive {
-            self.index.partition_point(key, |k, _| k < key)
+            self.index.partition_point(key, |k, sought, _| k < sought)
         } else {
-            self.index.partition_point(key, |k, _| k <= key)
+            self.index.partition_point(key, |k, sought, _| k <= sought)
         }
     }
 
@@ -458,7 +494,55 @@ mod tests {
         index
     }
 
+    /// Sorted distinct keys from `seeds`, each given a handle and a sequence number.
+    fn entries_of(seeds: &[(u16, u8)], prefix: &[u8], seqs: bool) -> Vec<(Vec<u8>, u64, BlockHandle)> {
+        let mut keys: Vec<Vec<u8>> = seeds
+            .iter()
+            .map(|&(n, len)| [prefix, format!("{n:05}").as_bytes(), &vec![b'z'; usize::from(len % 12)]].concat())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let handle = |i: usize| BlockHandle { offset: 100 * i as u64, size: 90 + i as u32 };
+        keys.into_iter().enumerate().map(|(i, k)| (k, if seqs { 7 + i as u64 } else { 0 }, handle(i))).collect()
+    }
+
     proptest! {
+        /// The index keeps only what follows the shared prefix and drops all-zero sequence
+        /// numbers, yet every search answers as a plain binary search over the full entries.
+        #[test]
+        fn the_compact_index_searches_like_its_full_entries(
+            seeds in proptest::collection::vec((0u16..400, 0u8..40), 1..120),
+            sought in (0u16..420, 0u8..40),
+            seq in 0u64..200,
+            with_seqs: bool,
+            prefix in proptest::sample::select(vec![&b""[..], b"\x01history:", b"\x01bookmark:http://"]),
+        ) {
+            let entries = entries_of(&seeds, prefix, with_seqs);
+            let index = Index::from_entries(&entries).expect("index");
+            prop_assert_eq!(index.len(), entries.len());
+            prop_assert_eq!(index.last_seqs.is_empty(), !with_seqs);
+            for (i, (key, last_seq, handle)) in entries.iter().enumerate() {
+                prop_assert_eq!([index.prefix.as_slice(), index.suffix(i)].concat(), key.clone());
+                prop_assert_eq!(index.last_seq(i), *last_seq);
+                prop_assert_eq!(index.handle(i), Some(*handle));
+            }
+            let mut keys = vec![
+                [prefix, format!("{:05}", sought.0).as_bytes(), &vec![b'z'; usize::from(sought.1 % 12)]].concat(),
+                b"\x00".to_vec(),
+                b"\xff".to_vec(),
+            ];
+            keys.extend(entries.iter().map(|(k, _, _)| k.clone()));
+            for key in &keys {
+                let internal = index.partition_point(key, |k, sought, i| {
+                    compare_internal(k, index.last_seq(i), sought, seq) == Ordering::Less
+                });
+                let plain = entries.partition_point(|(k, s, _)| compare_internal(k, *s, key, seq) == Ordering::Less);
+                prop_assert_eq!(internal, plain);
+                prop_assert_eq!(index.partition_point(key, |k, sought, _| k < sought), entries.partition_point(|(k, _, _)| k < key));
+                prop_assert_eq!(index.partition_point(key, |k, sought, _| k <= sought), entries.partition_point(|(k, _, _)| k <= key));
+            }
+        }
+
         /// The two-step search finds what one binary search over all probes finds, with ties
         /// (few or many, inside a group or across groups) and sought values inside, between,
         /// below and above the probes.
