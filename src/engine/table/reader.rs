@@ -48,33 +48,53 @@ struct Index {
 const PROBE_GROUP: usize = 16;
 
 impl Index {
-    /// Builds the index from its entries' (last key, last sequence number, handle), in order.
-    fn from_entries(entries: &[(Vec<u8>, u64, BlockHandle)]) -> Option<Self> {
-        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return Some(Self::default()) };
+    /// Builds the index from its entries, in order: their last keys back to back in `keys`,
+    /// where each ends (`key_ends`), their last sequence numbers and block handles. Takes
+    /// `keys` and cuts the shared prefix out of it in place (a table's open allocates no
+    /// buffer per entry: a 10M-key database opens ~400k index entries).
+    fn build(mut keys: Vec<u8>, key_ends: &[u32], last_seqs: Vec<u64>, handles: &[BlockHandle]) -> Option<Self> {
+        let count = key_ends.len();
+        if count == 0 {
+            return Some(Self::default());
+        }
+        let key = |i: usize| -> Option<std::ops::Range<usize>> {
+            let start = i.checked_sub(1).map_or(Some(0), |j| key_ends.get(j).map(|&e| e as usize))?;
+            Some(start..*key_ends.get(i)? as usize)
+        };
+        let (first, last) = (key(0)?, key(count - 1)?);
         // Keys are sorted, so what the first and last share, all share.
-        let prefix_len = first.0.iter().zip(&last.0).take_while(|(x, y)| x == y).count();
+        let prefix_len = keys.get(first.clone())?.iter().zip(keys.get(last)?).take_while(|(x, y)| x == y).count();
         let mut index = Self {
             prefix_len,
-            prefix: first.0.get(..prefix_len)?.to_vec(),
-            suffix_ends: Vec::with_capacity(entries.len()),
-            offsets: Vec::with_capacity(entries.len()),
-            sizes: Vec::with_capacity(entries.len()),
-            probes: Vec::with_capacity(entries.len()),
+            prefix: keys.get(first.start..first.start + prefix_len)?.to_vec(),
+            suffix_ends: Vec::with_capacity(count),
+            offsets: handles.iter().map(|h| h.offset).collect(),
+            sizes: handles.iter().map(|h| h.size).collect(),
+            probes: Vec::with_capacity(count),
+            // All 0 (bottommost tables): none kept.
+            last_seqs: if last_seqs.iter().all(|&s| s == 0) { Vec::new() } else { last_seqs },
             ..Self::default()
         };
-        index.suffixes.reserve_exact(entries.iter().map(|(key, _, _)| key.len() - prefix_len).sum());
-        for (key, _, handle) in entries {
-            index.suffixes.extend_from_slice(key.get(prefix_len..)?);
-            index.suffix_ends.push(u32::try_from(index.suffixes.len()).ok()?);
-            index.offsets.push(handle.offset);
-            index.sizes.push(handle.size);
-            index.probes.push(probe_of(key, prefix_len));
+        let mut written = 0usize;
+        for i in 0..count {
+            let range = key(i)?;
+            index.probes.push(probe_of(keys.get(range.clone())?, prefix_len));
+            let suffix = range.start.checked_add(prefix_len)?..range.end;
+            if suffix.start > suffix.end {
+                return None;
+            }
+            // Never ahead of what it reads: the suffixes move towards the front.
+            keys.copy_within(suffix.clone(), written);
+            written += suffix.len();
+            index.suffix_ends.push(u32::try_from(written).ok()?);
         }
-        if entries.iter().any(|&(_, seq, _)| seq != 0) {
-            index.last_seqs = entries.iter().map(|&(_, seq, _)| seq).collect();
-        }
-        index.group_probes();
-        Some(index)
+        keys.truncate(written);
+        keys.shrink_to_fit();
+        index.suffixes = keys;
+        (index.offsets.len() == count && index.sizes.len() == count).then(|| {
+            index.group_probes();
+            index
+        })
     }
 
     /// Entry `i`'s key without the shared prefix.
@@ -290,16 +310,18 @@ impl Table {
     fn load_index(&self) -> Result<Index> {
         let block = self.read_block(self.footer.index)?;
         let mut it = block.iter();
-        let mut entries = Vec::new();
+        let (mut keys, mut key_ends, mut last_seqs, mut handles) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let bad = || Error::corruption(&self.name, self.footer.index.offset, "bad block handle in index");
         while let Some(e) = it.next_entry() {
-            let handle = BlockHandle::decode(e.value).ok_or_else(bad)?;
-            entries.push((it.key().to_vec(), e.seq, handle));
+            handles.push(BlockHandle::decode(e.value).ok_or_else(bad)?);
+            keys.extend_from_slice(it.key());
+            key_ends.push(u32::try_from(keys.len()).map_err(|_| bad())?);
+            last_seqs.push(e.seq);
         }
         if it.is_corrupt() {
             return Err(Error::corruption(&self.name, self.footer.index.offset, "malformed index block"));
         }
-        Index::from_entries(&entries).ok_or_else(bad)
+        Index::build(keys, &key_ends, last_seqs, &handles).ok_or_else(bad)
     }
 
     fn read_raw(&self, handle: BlockHandle) -> Result<Vec<u8>> {
@@ -518,7 +540,15 @@ mod tests {
             prefix in proptest::sample::select(vec![&b""[..], b"\x01history:", b"\x01bookmark:http://"]),
         ) {
             let entries = entries_of(&seeds, prefix, with_seqs);
-            let index = Index::from_entries(&entries).expect("index");
+            let mut keys = Vec::new();
+            let mut key_ends = Vec::new();
+            for (key, _, _) in &entries {
+                keys.extend_from_slice(key);
+                key_ends.push(keys.len() as u32);
+            }
+            let seqs = entries.iter().map(|(_, s, _)| *s).collect();
+            let handles: Vec<BlockHandle> = entries.iter().map(|(_, _, h)| *h).collect();
+            let index = Index::build(keys, &key_ends, seqs, &handles).expect("index");
             prop_assert_eq!(index.len(), entries.len());
             prop_assert_eq!(index.last_seqs.is_empty(), !with_seqs);
             for (i, (key, last_seq, handle)) in entries.iter().enumerate() {
@@ -526,13 +556,13 @@ mod tests {
                 prop_assert_eq!(index.last_seq(i), *last_seq);
                 prop_assert_eq!(index.handle(i), Some(*handle));
             }
-            let mut keys = vec![
+            let mut sought_keys = vec![
                 [prefix, format!("{:05}", sought.0).as_bytes(), &vec![b'z'; usize::from(sought.1 % 12)]].concat(),
                 b"\x00".to_vec(),
                 b"\xff".to_vec(),
             ];
-            keys.extend(entries.iter().map(|(k, _, _)| k.clone()));
-            for key in &keys {
+            sought_keys.extend(entries.iter().map(|(k, _, _)| k.clone()));
+            for key in &sought_keys {
                 let internal = index.partition_point(key, |k, sought, i| {
                     compare_internal(k, index.last_seq(i), sought, seq) == Ordering::Less
                 });
