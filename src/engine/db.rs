@@ -616,12 +616,12 @@ impl Db {
     }
 
     /// Whether the active memtable (or its WAL) has reached the size at which it is frozen.
-    /// Overwrites of the same keys are pruned in the memtable, so its size can stay small
-    /// while the WAL grows: the WAL's own size also counts, and so does what of it is dead: a
-    /// log of at least `WAL_MOSTLY_SUPERSEDED_FLOOR_BYTES` that is half overwritten versions
-    /// is flushed, so a small database that rewrites a few keys (settings, bookmarks) keeps
-    /// its disk near its live data instead of carrying megabytes of dead log (a 1.7 MB
-    /// profile sat at 2.1-2.3x its live data).
+    /// The WAL's own size also counts (it once grew without bound under overwrites while the
+    /// memtable pruned them), and so does what of it is dead: a log of at least
+    /// `WAL_MOSTLY_SUPERSEDED_FLOOR_BYTES` that is half overwritten versions is flushed, so a
+    /// small database that rewrites a few keys (settings, bookmarks) keeps its disk near its
+    /// live data instead of megabytes of dead log (tests/compaction.rs: 250 KB live, rewritten
+    /// 60 times, peaked at 1.1 MB on disk, and at 4.3 MB without it).
     fn active_is_full(&self) -> bool {
         let inner = &self.inner;
         let active = Arc::clone(&inner.state.read().active.mem);
@@ -1363,14 +1363,14 @@ impl Db {
         true
     }
 
-    /// What a clear of `[stored_start, stored_end)` left dead on disk, and what a compaction
-    /// of the range would read: `(dead bytes, bytes of the tables and memtables it merges)`.
     /// Bytes of the versions the memtables hold that newer ones replaced.
     fn superseded_bytes_in_memtables(&self) -> u64 {
         let st = self.inner.state.read();
         st.active.mem.superseded_bytes() + st.immutable.iter().map(|m| m.mem.superseded_bytes()).sum::<u64>()
     }
 
+    /// What a clear of `[stored_start, stored_end)` left dead on disk, and what a compaction
+    /// of the range would read: `(dead bytes, bytes of the tables and memtables it merges)`.
     fn cleared_bytes_on_disk(&self, stored_start: &[u8], stored_end: &[u8], whole_tables_kept: bool) -> (u64, u64) {
         let (levels, memtables) = {
             let st = self.inner.state.read();
