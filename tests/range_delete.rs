@@ -38,6 +38,11 @@ fn options() -> Options {
     }
 }
 
+/// The keys `k(start)..k(end)`, ascending.
+fn keys_between(start: u32, end: u32) -> IterOptions {
+    IterOptions { lower: Bound::Included(k(start)), upper: Bound::Excluded(k(end)), reverse: false }
+}
+
 fn fill(db: &Db, range: std::ops::Range<u32>, round: u32) {
     let mut batch = WriteBatch::new();
     for i in range {
@@ -228,10 +233,7 @@ fn clear_writes_one_tombstone_for_bounds_and_prefixes() {
             IterOptions { lower: Bound::Included(k(2900)), upper: Bound::Unbounded, reverse: true },
             Box::new(|key: &[u8]| key >= k(2900).as_slice()),
         ),
-        (
-            IterOptions { lower: Bound::Included(k(700)), upper: Bound::Excluded(k(700)), reverse: false },
-            Box::new(|_: &[u8]| false),
-        ),
+        (keys_between(700, 700), Box::new(|_: &[u8]| false)),
     ];
     for (options, doomed) in cases {
         assert_eq!(db.clear(options, None).unwrap(), None);
@@ -435,7 +437,7 @@ fn a_clear_that_kills_whole_tables_compacts_them_away_without_being_asked() {
     assert_eq!(dump(&db).len(), 100);
     // A small clear inside large tables leaves them alone (nothing is compacted for it).
     let compactions = db.stats().compactions;
-    let few = IterOptions { lower: Bound::Included(k(40_010)), upper: Bound::Excluded(k(40_020)), reverse: false };
+    let few = keys_between(40_010, 40_020);
     db.clear(few, None).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(100));
     assert_eq!(db.stats().compactions, compactions);
@@ -481,8 +483,7 @@ fn quiet_options() -> Options {
     }
 }
 
-const CLEARED_MOST: fn() -> IterOptions =
-    || IterOptions { lower: Bound::Included(k(100)), upper: Bound::Excluded(k(59_900)), reverse: false };
+const CLEARED_MOST: fn() -> IterOptions = || keys_between(100, 59_900);
 
 #[test]
 fn a_clear_through_tables_and_the_memtable_gives_the_space_back_before_it_returns() {
@@ -508,14 +509,13 @@ fn a_clear_that_leaves_more_live_bytes_than_dead_leaves_its_cleanup_to_the_backg
     // A third of one table cleared: worth a merge (it rewrites under 4 bytes per dead byte),
     // but not one the clear waits for (it would wait for a flush under steady writes).
     let storage = MemStorage::new();
-    let opts = quiet_options;
-    let db = open(&storage, opts()).unwrap();
+    let db = open(&storage, quiet_options()).unwrap();
     fill(&db, 0..120_000, 0);
     db.compact(None, None).unwrap();
     assert_eq!(db.tables().unwrap().len(), 1);
     let before = table_bytes(&db);
     storage.set_table_sync_delay_ms(300);
-    let third = IterOptions { lower: Bound::Included(k(40_000)), upper: Bound::Excluded(k(80_000)), reverse: false };
+    let third = keys_between(40_000, 80_000);
     db.clear(third, None).unwrap();
     assert_eq!(db.stats().clear_compactions_pending, 1, "queued, not run before the clear returned");
     storage.set_table_sync_delay_ms(0);
@@ -532,15 +532,13 @@ fn a_clear_counts_the_overwrites_a_flush_drops_among_what_it_gives_back_at_once(
     // the overwritten versions the WAL keeps, most of the disk is dead: the clear gives it
     // back before it returns (it used to be queued, leaving the disk at 6x the live data).
     let storage = MemStorage::new();
-    let opts = quiet_options;
-    let db = open(&storage, opts()).unwrap();
+    let db = open(&storage, quiet_options()).unwrap();
     fill(&db, 100_000..125_000, 0);
     // Fewer than half the log's bytes overwritten, or the log is flushed before the clear.
     for round in 0..12 {
         fill(&db, 0..2_000, round);
     }
-    let history =
-        IterOptions { lower: Bound::Included(k(100_000)), upper: Bound::Excluded(k(125_000)), reverse: false };
+    let history = keys_between(100_000, 125_000);
     let wal_before = file_bytes(&storage, "wal");
     let live_bytes: u64 = (0..2_000).map(|i| (k(i).len() + v(i, 11).len()) as u64).sum();
     assert_eq!(db.tables().unwrap().len(), 0, "all in the memtable");

@@ -332,6 +332,9 @@ impl Contents {
 pub struct Memtable {
     map: RwLock<Contents>,
     approximate_bytes: std::sync::atomic::AtomicUsize,
+    /// `Contents::superseded_bytes` as of the last batch, readable without the lock (the
+    /// commit path checks it after every group).
+    superseded_bytes: std::sync::atomic::AtomicUsize,
     entries: std::sync::atomic::AtomicU64,
 }
 
@@ -356,9 +359,10 @@ impl Memtable {
                 contents.insert(op, seq, oldest_snapshot_seq);
             }
         }
-        let bytes = contents.size_bytes();
+        let (bytes, superseded) = (contents.size_bytes(), contents.superseded_bytes);
         drop(contents);
         self.approximate_bytes.store(bytes, std::sync::atomic::Ordering::Relaxed);
+        self.superseded_bytes.store(superseded, std::sync::atomic::Ordering::Relaxed);
         self.entries.fetch_add(ops.len() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
@@ -470,7 +474,7 @@ impl Memtable {
     /// snapshot; a flush drops them, until then the WAL holds them).
     #[must_use]
     pub fn superseded_bytes(&self) -> u64 {
-        self.map.read().superseded_bytes as u64
+        self.superseded_bytes.load(std::sync::atomic::Ordering::Relaxed) as u64
     }
 
     /// Memory used, in bytes: every allocation the memtable owns (arena, slot chunks, hash

@@ -22,9 +22,8 @@ use crate::engine::storage::{ReadableFile, Storage};
 /// index for its whole life, and at 10M keys the indexes were ~22 MB of the process.
 #[derive(Debug, Default)]
 struct Index {
-    /// Length of the prefix every index key shares (`\x01history:000` in a history table);
-    /// `prefix` holds it once, and `suffixes` only what follows it in each key.
-    prefix_len: usize,
+    /// The prefix every index key shares (`\x01history:000` in a history table), held
+    /// once; `suffixes` holds only what follows it in each key.
     prefix: Vec<u8>,
     suffixes: Vec<u8>,
     /// Where each entry's suffix ends in `suffixes` (it starts where the previous one ends).
@@ -65,7 +64,6 @@ impl Index {
         // Keys are sorted, so what the first and last share, all share.
         let prefix_len = keys.get(first.clone())?.iter().zip(keys.get(last)?).take_while(|(x, y)| x == y).count();
         let mut index = Self {
-            prefix_len,
             prefix: keys.get(first.start..first.start + prefix_len)?.to_vec(),
             suffix_ends: Vec::with_capacity(count),
             offsets: handles.iter().map(|h| h.offset).collect(),
@@ -162,7 +160,7 @@ impl Index {
             let lo = self.first_probe_not_below(wanted);
             (lo, self.first_probe_above(lo, wanted))
         });
-        let key_suffix = key.get(self.prefix_len..).unwrap_or_default();
+        let key_suffix = key.get(self.prefix.len()..).unwrap_or_default();
         // Binary search among the ties (many when keys share 8 bytes past the prefix).
         let (mut lo, mut hi) = (lo, hi);
         while lo < hi {
