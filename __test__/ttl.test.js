@@ -45,6 +45,29 @@ test('the expiry is stored: it holds across close and reopen, and compaction rec
   assert.equal(db.stats().tableEntries, 1, 'the expired entry is gone from the tables')
 })
 
+test('expired history leaves the disk at the next write, with no compact() and no flush', async (t) => {
+  const db = await openDb(t, BrowserDB, tmpDir(t))
+  const title = (i) => `page ${i} ` + 'abcdefghijklmnopqrstuvwxyz'.repeat(4)
+  await db.batch(Array.from({ length: 100 }, (_, i) => ({ type: 'put', key: `bookmark:${i}`, value: title(i) })))
+  const visits = Array.from({ length: 3000 }, (_, i) => ({ type: 'put', key: `visit:${String(i).padStart(5, '0')}`, value: title(i), ttl: 1500 }))
+  await db.batch(visits)
+  await db.compact()
+  const before = db.stats()
+  assert.equal(before.tableEntries, 3100, 'nothing expired yet (the ttl leaves the compaction 1.5 s)')
+  await sleep(1600)
+  // One small write: no flush is due, yet the expired visits' table is rewritten without them.
+  await db.put('settings:theme', 'dark')
+  const started = Date.now()
+  while (db.stats().tableEntries !== 100 && Date.now() - started < 20000) await sleep(20)
+  const after = db.stats()
+  assert.equal(after.tableEntries, 100, 'only the bookmarks are left in the tables')
+  assert.equal(after.flushes, before.flushes)
+  assert.ok(after.compactions > before.compactions)
+  assert.ok(after.diskBytes * 5 < before.diskBytes, `${after.diskBytes} of ${before.diskBytes} bytes`)
+  assert.equal(await db.get('bookmark:7'), title(7))
+  assert.equal(await db.get('visit:00007'), undefined)
+})
+
 test('an overwrite without ttl makes a key permanent again; a hot key still expires', async (t) => {
   const db = await openDb(t, BrowserDB, tmpDir(t), { writeBufferSize: 65536 })
   await db.put('k', 'temp', { ttl: 200 })

@@ -267,7 +267,9 @@ fn documented_constants() {
     assert_eq!(filter::LINE_BYTES, 64);
     assert_eq!((filter::BITS_PER_KEY, filter::PROBES), (10, 7));
     assert_eq!(browserdb::engine::manifest::MAGIC, b"BDBMANIF");
-    assert_eq!(browserdb::engine::manifest::VERSION, 1);
+    assert_eq!(browserdb::engine::manifest::VERSION, 2);
+    assert_eq!(browserdb::engine::manifest::VERSION_WITHOUT_EXPIRY, 1);
+    assert_eq!(browserdb::engine::table::expiry::SAMPLES_MAX, 1024);
     let kinds = [Kind::Put, Kind::Delete, Kind::PutWithExpiry, Kind::RangeDelete].map(|k| k as u8);
     assert_eq!(kinds, [1, 2, 3, 4]);
     assert_eq!([Keyspace::User, Keyspace::Index, Keyspace::Meta].map(|k| k as u8), [0, 1, 2]);

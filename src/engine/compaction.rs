@@ -105,28 +105,111 @@ fn deeper_overlap(levels: &Levels, level: usize, lower: &[u8], upper: &[u8]) -> 
     (level + 1..levels.depth()).any(|l| levels.level(l).iter().any(|t| t.overlaps(lower, upper)))
 }
 
+/// The moment a pick is made at: what decides whether expired values can be dropped.
+#[derive(Debug, Clone, Copy)]
+pub struct Moment {
+    /// The database clock (unix ms).
+    pub now_ms: u64,
+    /// Sequence number of the oldest live snapshot (`u64::MAX` if none).
+    pub oldest_snapshot: u64,
+}
+
 /// Chooses the next compaction, if any is due. `pointers[level]` remembers where the last
 /// compaction of each level ended, so levels are compacted round-robin by key.
 #[must_use]
-pub fn pick(levels: &Levels, options: &Options, pointers: &mut [Vec<u8>; LEVELS_MAX]) -> Option<Plan> {
+pub fn pick(levels: &Levels, options: &Options, pointers: &mut [Vec<u8>; LEVELS_MAX], moment: Moment) -> Option<Plan> {
     match options.compaction_style {
-        CompactionStyle::Leveled => pick_leveled(levels, options, pointers),
+        CompactionStyle::Leveled => pick_leveled(levels, options, pointers).or_else(|| pick_expired(levels, moment)),
         CompactionStyle::Tiered => pick_tiered(levels),
     }
 }
 
-fn pick_leveled(levels: &Levels, options: &Options, pointers: &mut [Vec<u8>; LEVELS_MAX]) -> Option<Plan> {
-    let l0 = levels.level(0);
-    if l0.len() >= L0_COMPACTION_TRIGGER {
-        let (lo, hi) = hull(l0)?;
-        let l1 = overlapping(levels.level(1), &lo, &hi);
-        let (lo, hi) = hull(l0.iter().chain(&l1))?;
+/// How long after a pick found a mostly expired table held by a snapshot the writer looks
+/// again (iterators hold snapshots too; one look costs a pick, so not at every write).
+pub const EXPIRY_RETRY_MS: u64 = 10_000;
+
+/// Whether a snapshot may still read versions of this table: a rewrite would then keep its
+/// expired values, and the table would be picked again and again.
+fn held_by_snapshot(t: &LiveTable, moment: Moment) -> bool {
+    t.meta.max_seq > moment.oldest_snapshot
+}
+
+/// Whether a table's own expired values are reason enough to rewrite it now.
+fn mostly_expired(t: &LiveTable, moment: Moment) -> bool {
+    t.meta.expiry.mostly_expired(t.meta.entry_count, moment.now_ms) && !held_by_snapshot(t, moment)
+}
+
+/// Leveled, when no level is over its size: a mostly expired table. In level 0 (tables
+/// overlap there, so one cannot leave alone), level 0 is merged into level 1 as at its
+/// trigger. Below, the table with the most expired entries is rewritten where it is when
+/// nothing deeper holds its keys (a bottommost merge drops the expired values), else merged
+/// into the next level, which carries the values down until they reach the bottom and go.
+fn pick_expired(levels: &Levels, moment: Moment) -> Option<Plan> {
+    if levels.level(0).iter().any(|t| mostly_expired(t, moment)) {
+        return plan_level0(levels);
+    }
+    let (level, chosen) = (1..levels.depth())
+        .flat_map(|l| levels.level(l).iter().map(move |t| (l, t)))
+        .filter(|(_, t)| mostly_expired(t, moment))
+        .max_by_key(|(_, t)| t.meta.expiry.expired_entries(moment.now_ms))?;
+    let (lo, hi) = (&chosen.meta.smallest, &chosen.meta.largest);
+    if level + 1 >= LEVELS_MAX || !deeper_overlap(levels, level, lo, hi) {
         return Some(Plan {
-            overlapping: l0.to_vec(),
-            runs: vec![l1],
-            output_level: 1,
-            bottommost: !deeper_overlap(levels, 1, &lo, &hi),
+            overlapping: Vec::new(),
+            runs: vec![vec![Arc::clone(chosen)]],
+            output_level: u8::try_from(level).unwrap_or(u8::MAX),
+            bottommost: true,
         });
+    }
+    let next = overlapping(levels.level(level + 1), lo, hi);
+    let (lo, hi) = hull(std::iter::once(chosen).chain(&next))?;
+    Some(Plan {
+        overlapping: Vec::new(),
+        runs: vec![vec![Arc::clone(chosen)], next],
+        output_level: u8::try_from(level + 1).unwrap_or(u8::MAX),
+        bottommost: !deeper_overlap(levels, level + 1, &lo, &hi),
+    })
+}
+
+/// Leveled: when the writer should next ask for a compaction for expired values (nothing
+/// else would: no flush or compaction may be due for days in a quiet database): the first
+/// time after now at which some table becomes mostly expired, or, if one already is but a
+/// snapshot holds it, `EXPIRY_RETRY_MS` from now.
+#[must_use]
+pub fn next_expiry_due_ms(levels: &Levels, options: &Options, moment: Moment) -> Option<u64> {
+    if options.compaction_style != CompactionStyle::Leveled {
+        return None;
+    }
+    levels
+        .all()
+        .filter_map(|t| {
+            let due = t.meta.expiry.time_mostly_expired(t.meta.entry_count)?;
+            if due > moment.now_ms {
+                Some(due)
+            } else {
+                held_by_snapshot(t, moment).then(|| moment.now_ms.saturating_add(EXPIRY_RETRY_MS))
+            }
+        })
+        .min()
+}
+
+/// Every level-0 table, with the level-1 tables they overlap, into level 1.
+fn plan_level0(levels: &Levels) -> Option<Plan> {
+    let l0 = levels.level(0);
+    let (lo, hi) = hull(l0)?;
+    let l1 = overlapping(levels.level(1), &lo, &hi);
+    let (lo, hi) = hull(l0.iter().chain(&l1))?;
+    Some(Plan {
+        overlapping: l0.to_vec(),
+        runs: vec![l1],
+        output_level: 1,
+        bottommost: !deeper_overlap(levels, 1, &lo, &hi),
+    })
+}
+
+fn pick_leveled(levels: &Levels, options: &Options, pointers: &mut [Vec<u8>; LEVELS_MAX]) -> Option<Plan> {
+    if levels.level(0).len() >= L0_COMPACTION_TRIGGER {
+        return plan_level0(levels);
     }
     let (level, _) = (1..LEVELS_MAX - 1)
         .map(|l| (l, levels.level_bytes(l) as f64 / level_target_bytes(options, l) as f64))

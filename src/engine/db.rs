@@ -41,8 +41,9 @@ const GROUP_COMMIT_WRITERS_MAX: usize = 512;
 /// the memtable itself stayed small.
 const WAL_SIZE_FACTOR: usize = 2;
 /// A WAL of at least this many bytes is also rotated once half of it is overwritten
-/// versions (`active_is_full`).
-const WAL_MOSTLY_SUPERSEDED_FLOOR_BYTES: u64 = 1 << 20;
+/// versions, or (and at least a quarter of `writeBufferSize`) once it holds more than half
+/// the bytes of all tables (`active_is_full`).
+const WAL_SMALL_DATABASE_FLOOR_BYTES: u64 = 1 << 20;
 /// How long a stalled writer sleeps between checks for a finished flush.
 const STALL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -222,6 +223,9 @@ struct Inner {
     /// only rewrites dead data, so it stops, removes its outputs and lets go of its inputs
     /// (whose files then go at once). Cleared when a compaction is picked.
     compaction_cancel: AtomicBool,
+    /// When (database clock, unix ms) a table becomes mostly expired and a compaction should
+    /// be looked for (`u64::MAX`: none will); the writer checks it, since no flush may come.
+    expiry_due_ms: AtomicU64,
     flush_bytes: AtomicU64,
     compaction_bytes: AtomicU64,
     compactions: AtomicU64,
@@ -441,6 +445,7 @@ impl Db {
         self.check_poison()?;
         self.throttle_for_level0()?;
         self.make_room_for_write()?;
+        self.schedule_if_expiry_due();
         let inner = &self.inner;
         let expanded = self.with_index_entries(group)?;
         let batches: Vec<&WriteBatch> = group
@@ -618,17 +623,29 @@ impl Db {
     /// Whether the active memtable (or its WAL) has reached the size at which it is frozen.
     /// The WAL's own size also counts (it once grew without bound under overwrites while the
     /// memtable pruned them), and so does what of it is dead: a log of at least
-    /// `WAL_MOSTLY_SUPERSEDED_FLOOR_BYTES` that is half overwritten versions is flushed, so a
+    /// `WAL_SMALL_DATABASE_FLOOR_BYTES` that is half overwritten versions is flushed, so a
     /// small database that rewrites a few keys (settings, bookmarks) keeps its disk near its
     /// live data instead of megabytes of dead log (tests/compaction.rs: 250 KB live, rewritten
-    /// 60 times, peaked at 1.1 MB on disk, and at 4.3 MB without it).
+    /// 60 times, peaked at 1.1 MB on disk, and at 4.3 MB without it). So is a log of at least
+    /// a quarter of the write buffer (and 1 MiB) once it outgrows half of all tables (there
+    /// are some): in a database smaller than the write buffer, the log's newer
+    /// versions (rewritten bookmarks) make the tables' older ones dead, and expired values
+    /// sit in it, none of which a flush and merge could give back while the log kept growing
+    /// (docs/design.md "Small databases on disk").
     fn active_is_full(&self) -> bool {
         let inner = &self.inner;
-        let active = Arc::clone(&inner.state.read().active.mem);
+        let (active, table_bytes) = {
+            let st = inner.state.read();
+            (Arc::clone(&st.active.mem), st.levels.total_bytes())
+        };
         let wal_bytes = inner.wal.lock().as_ref().map_or(0, WalWriter::len_bytes);
+        let outgrew_tables = table_bytes > 0
+            && wal_bytes * 2 > table_bytes
+            && wal_bytes >= WAL_SMALL_DATABASE_FLOOR_BYTES.max(inner.options.write_buffer_size_bytes as u64 / 4);
         active.approximate_bytes() >= inner.options.write_buffer_size_bytes
             || wal_bytes >= (WAL_SIZE_FACTOR * inner.options.write_buffer_size_bytes) as u64
-            || (wal_bytes >= WAL_MOSTLY_SUPERSEDED_FLOOR_BYTES && active.superseded_bytes() * 2 >= wal_bytes)
+            || (wal_bytes >= WAL_SMALL_DATABASE_FLOOR_BYTES && active.superseded_bytes() * 2 >= wal_bytes)
+            || outgrew_tables
     }
 
     /// Freezes the active memtable as soon as a group has filled it, instead of at the next
@@ -738,6 +755,9 @@ impl Db {
             return;
         }
         let (flush_due, compaction_due) = self.background_work_due();
+        if !compaction_due {
+            self.note_next_expiry();
+        }
         let mut jobs = inner.bg_jobs.lock();
         if flush_due && !jobs.flush {
             jobs.flush = true;
@@ -770,9 +790,36 @@ impl Db {
 
     /// Whether a flush is due, and whether a compaction is due.
     fn background_work_due(&self) -> (bool, bool) {
+        let moment = self.moment();
         let st = self.inner.state.read();
         let mut scratch = self.inner.compact_pointers.lock().clone();
-        (!st.immutable.is_empty(), compaction::pick(&st.levels, &self.inner.options, &mut scratch).is_some())
+        (!st.immutable.is_empty(), compaction::pick(&st.levels, &self.inner.options, &mut scratch, moment).is_some())
+    }
+
+    /// The clock and the oldest snapshot, for a compaction pick.
+    fn moment(&self) -> compaction::Moment {
+        let oldest_snapshot = self.inner.snapshots.lock().keys().next().copied().unwrap_or(u64::MAX);
+        compaction::Moment { now_ms: (self.inner.options.clock)(), oldest_snapshot }
+    }
+
+    /// Records when a table next becomes mostly expired (see `schedule_if_expiry_due`).
+    fn note_next_expiry(&self) {
+        let inner = &self.inner;
+        let levels = Arc::clone(&inner.state.read().levels);
+        let due = compaction::next_expiry_due_ms(&levels, &inner.options, self.moment());
+        inner.expiry_due_ms.store(due.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Looks for a compaction once a table has become mostly expired: without it, a database
+    /// that writes too little to flush would keep its expired data on disk. One atomic load
+    /// per write group when no table holds values with an expiry time.
+    fn schedule_if_expiry_due(&self) {
+        let due = self.inner.expiry_due_ms.load(Ordering::Relaxed);
+        if due != u64::MAX && (self.inner.options.clock)() >= due {
+            // Once: `schedule_background` records the next time.
+            self.inner.expiry_due_ms.store(u64::MAX, Ordering::Relaxed);
+            self.schedule_background();
+        }
     }
 
     /// One flush or one compaction; returns whether the next jobs should be looked for (not
@@ -812,8 +859,9 @@ impl Db {
     /// Runs one due compaction; returns whether there was one.
     fn compact_once(&self) -> Result<bool> {
         let _compacting = self.inner.compaction_lock.lock();
+        let moment = self.moment();
         let plan = self.pick_compaction(|levels| {
-            compaction::pick(levels, &self.inner.options, &mut self.inner.compact_pointers.lock())
+            compaction::pick(levels, &self.inner.options, &mut self.inner.compact_pointers.lock(), moment)
         });
         match plan {
             // Cancelled or not, there was one: the job looks for more.
@@ -908,7 +956,10 @@ impl Db {
         self.flush()?;
         let _guard = self.begin()?;
         let compacting = self.inner.compaction_lock.lock();
-        self.merge_range(lower, upper, &compacting)
+        self.merge_range(lower, upper, &compacting)?;
+        // The new tables set when a table next becomes mostly expired.
+        self.note_next_expiry();
+        Ok(())
     }
 
     /// The merge of `compact`, under the compaction lock (`_compacting`, its guard).
@@ -1306,14 +1357,17 @@ impl Db {
         let end = (stored_end != USER_KEYSPACE_END).then(|| stored_end.get(1..).unwrap_or_default().to_vec());
         // One such job at a time: a clear while one is queued widens its range instead.
         let mut pending = self.inner.cleared_range.lock();
-        // When the clear left more dead bytes than live ones (the disk would hold over twice
-        // the live data; `memory_bytes`: tables, and memtables, whose logs hold as much), a
-        // small merge runs before the clear returns
-        // (`reclaim_cleared_range_now`). Not otherwise: it waits for a flush, which under
-        // steady writes took up to 1.4 s for "clear the last day" at 10M keys.
+        // When the clear left at least half as many dead bytes as live ones (the disk would
+        // hold over 1.5 times the live data; `memory_bytes`: tables, and memtables, whose logs
+        // hold as much), a small merge runs before the clear returns
+        // (`reclaim_cleared_range_now`). Half, not as many: the count misses the tables'
+        // versions that newer ones in other tables replaced (rewritten bookmarks), and at the
+        // 100k-key churn's "clear all history" 2.6 MB counted dead of 5.2 MB held while 4.4 MB
+        // were. Not otherwise: it waits for a flush, which under steady writes took up to
+        // 1.4 s for "clear the last day" at 10M keys.
         let inline = pending.is_none()
             && merged_bytes <= CLEAR_INLINE_MERGE_BYTES_MAX
-            && dead_bytes.saturating_mul(2) >= self.memory_bytes();
+            && dead_bytes.saturating_mul(3) >= self.memory_bytes();
         if inline {
             drop(pending);
             if self.reclaim_cleared_range_now(&start, end.as_deref()) {
@@ -1347,18 +1401,19 @@ impl Db {
 
     /// A clear's cleanup compaction run before the clear returns (on the pool, like the
     /// clear): the space is back when `clear()` resolves, instead of a moment later, when the
-    /// disk held many times the live data (benchmark/scale.js, "clear all history"). It flushes
-    /// the memtables, then merges only if no compaction holds the lock: behind one (or behind
-    /// the compaction its own flush made due) it would wait seconds at scale, so it leaves the
-    /// merge to the background then. Returns whether it merged. A failed flush or merge
-    /// poisons the database like any; the clear itself has taken effect, so it is not
-    /// reported as the clear's.
+    /// disk held many times the live data (benchmark/scale.js, "clear all history"). Only if
+    /// no compaction holds the lock: behind one it would wait seconds at scale, so it leaves
+    /// the merge to the background then. With the lock, it flushes the memtables and merges;
+    /// it takes the lock first, so a compaction its own flush makes due (level 0 now
+    /// outweighing level 1) waits behind the merge instead of taking the lock from it.
+    /// Returns whether it merged. A failed flush or merge poisons the database like any; the
+    /// clear itself has taken effect, so it is not reported as the clear's.
     fn reclaim_cleared_range_now(&self, start: &[u8], end: Option<&[u8]>) -> bool {
         let Ok(_guard) = self.begin() else { return true };
+        let Some(compacting) = self.inner.compaction_lock.try_lock() else { return false };
         if self.flush().is_err() {
             return true;
         }
-        let Some(compacting) = self.inner.compaction_lock.try_lock() else { return false };
         let _ = self.merge_range(Some(start), end, &compacting);
         true
     }
@@ -2101,6 +2156,7 @@ impl Db {
             compaction_lock: Mutex::new(()),
             compacting_inputs: Mutex::new(Vec::new()),
             compaction_cancel: AtomicBool::new(false),
+            expiry_due_ms: AtomicU64::new(u64::MAX),
             flush_bytes: AtomicU64::new(0),
             compaction_bytes: AtomicU64::new(0),
             compactions: AtomicU64::new(0),

@@ -4,14 +4,17 @@
 //!
 //! ```text
 //! 0   magic             8 bytes  "BDBMANIF"
-//! 8   version           u32      1
+//! 8   version           u32      2 (1 is read too: its tables have no expiry fields)
 //! 12  next_file_number  u64
 //! 20  last_sequence     u64      highest sequence number in any table
 //! 28  log_number        u64      WALs numbered >= this are live and replayed
 //! 36  table_count       u32
 //! 40  tables            table_count × { level u8 | number u64 | file_size u64 | entry_count u64
 //!                                       | max_seq u64 | smallest_len u32 | smallest
-//!                                       | largest_len u32 | largest }
+//!                                       | largest_len u32 | largest
+//!                                       | expiring_entries u64 (version 2)
+//!                                       | expiry_quartiles_ms 4 × u64 (version 2, only
+//!                                         when expiring_entries > 0) }
 //! end crc32             u32      of every byte before it
 //! ```
 
@@ -21,12 +24,14 @@ use super::coding::{len_u32, Reader};
 use super::error::{Error, IoContext, Result};
 use super::key::SEQUENCE_MAX;
 use super::storage::Storage;
-use super::table::TableMeta;
+use super::table::{ExpiryProfile, TableMeta};
 
 /// MANIFEST magic.
 pub const MAGIC: &[u8; 8] = b"BDBMANIF";
 /// MANIFEST version written by this code.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// The version before per-table expiry profiles, still read.
+pub const VERSION_WITHOUT_EXPIRY: u32 = 1;
 /// The file name.
 pub const FILE_NAME: &str = "MANIFEST";
 /// The temporary name used while replacing it.
@@ -69,6 +74,12 @@ impl Manifest {
                 out.extend_from_slice(&len_u32(key.len()).to_le_bytes());
                 out.extend_from_slice(key);
             }
+            out.extend_from_slice(&t.expiry.entries.to_le_bytes());
+            if t.expiry.entries > 0 {
+                for q in t.expiry.quartiles_ms {
+                    out.extend_from_slice(&q.to_le_bytes());
+                }
+            }
         }
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
@@ -86,9 +97,11 @@ impl Manifest {
         if r.take(8) != Some(&MAGIC[..]) {
             return Err((0, "bad MANIFEST magic"));
         }
-        if r.u32() != Some(VERSION) {
+        let version = r.u32();
+        if version != Some(VERSION) && version != Some(VERSION_WITHOUT_EXPIRY) {
             return Err((8, "unsupported MANIFEST version"));
         }
+        let with_expiry = version == Some(VERSION);
         let truncated = |r: &Reader<'_>| (r.position() as u64, "MANIFEST truncated");
         let mut m = Self {
             next_file_number: r.u64().ok_or_else(|| truncated(&r))?,
@@ -106,7 +119,12 @@ impl Manifest {
         }
         let count = r.u32().ok_or_else(|| truncated(&r))?;
         for _ in 0..count {
-            m.tables.push(decode_table(&mut r).ok_or_else(|| truncated(&r))?);
+            let start = r.position() as u64;
+            let table = decode_table(&mut r, with_expiry).ok_or_else(|| truncated(&r))?;
+            if !table.expiry.is_consistent() {
+                return Err((start, "MANIFEST expiry quartiles out of order"));
+            }
+            m.tables.push(table);
         }
         if r.remaining() != 0 {
             return Err((r.position() as u64, "trailing bytes in MANIFEST"));
@@ -139,7 +157,7 @@ impl Manifest {
     }
 }
 
-fn decode_table(r: &mut Reader<'_>) -> Option<TableMeta> {
+fn decode_table(r: &mut Reader<'_>, with_expiry: bool) -> Option<TableMeta> {
     let level = r.u8()?;
     let number = r.u64()?;
     let file_size = r.u64()?;
@@ -149,7 +167,16 @@ fn decode_table(r: &mut Reader<'_>) -> Option<TableMeta> {
     let smallest = r.take(len)?.to_vec();
     let len = r.u32()? as usize;
     let largest = r.take(len)?.to_vec();
-    Some(TableMeta { number, level, file_size, entry_count, smallest, largest, max_seq })
+    let mut expiry = ExpiryProfile::default();
+    if with_expiry {
+        expiry.entries = r.u64()?;
+        if expiry.entries > 0 {
+            for q in &mut expiry.quartiles_ms {
+                *q = r.u64()?;
+            }
+        }
+    }
+    Some(TableMeta { number, level, file_size, entry_count, smallest, largest, max_seq, expiry })
 }
 
 #[cfg(test)]
@@ -161,16 +188,71 @@ mod tests {
             next_file_number: 9,
             last_sequence: 1234,
             log_number: 7,
-            tables: vec![TableMeta {
-                number: 5,
-                level: 0,
-                file_size: 4096,
-                entry_count: 10,
-                smallest: b"\0a".to_vec(),
-                largest: b"\0z".to_vec(),
-                max_seq: 1234,
-            }],
+            tables: vec![
+                TableMeta {
+                    number: 5,
+                    level: 0,
+                    file_size: 4096,
+                    entry_count: 10,
+                    smallest: b"\0a".to_vec(),
+                    largest: b"\0z".to_vec(),
+                    max_seq: 1234,
+                    expiry: ExpiryProfile::default(),
+                },
+                TableMeta {
+                    number: 6,
+                    level: 1,
+                    file_size: 8192,
+                    entry_count: 20,
+                    smallest: b"\0b".to_vec(),
+                    largest: b"\0y".to_vec(),
+                    max_seq: 1000,
+                    expiry: ExpiryProfile { entries: 12, quartiles_ms: [100, 200, 200, 400] },
+                },
+            ],
         }
+    }
+
+    /// A version-1 MANIFEST (written before expiry profiles): the same bytes without the
+    /// tables' expiry fields.
+    fn version_1_bytes(m: &Manifest) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION_WITHOUT_EXPIRY.to_le_bytes());
+        for n in [m.next_file_number, m.last_sequence, m.log_number] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        out.extend_from_slice(&len_u32(m.tables.len()).to_le_bytes());
+        for t in &m.tables {
+            out.push(t.level);
+            for n in [t.number, t.file_size, t.entry_count, t.max_seq] {
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+            for key in [&t.smallest, &t.largest] {
+                out.extend_from_slice(&len_u32(key.len()).to_le_bytes());
+                out.extend_from_slice(key);
+            }
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn a_version_1_manifest_reads_with_empty_expiry_profiles() {
+        let m = sample();
+        let mut expected = m.clone();
+        for t in &mut expected.tables {
+            t.expiry = ExpiryProfile::default();
+        }
+        assert_eq!(Manifest::decode(&version_1_bytes(&m)).unwrap(), expected);
+    }
+
+    #[test]
+    fn quartiles_out_of_order_are_corruption() {
+        let mut m = sample();
+        m.tables[1].expiry.quartiles_ms = [300, 200, 200, 400];
+        assert_eq!(Manifest::decode(&m.encode()).unwrap_err().1, "MANIFEST expiry quartiles out of order");
     }
 
     #[test]

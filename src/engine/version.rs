@@ -83,6 +83,8 @@ impl Drop for LiveTable {
 #[derive(Clone, Default)]
 pub struct Levels {
     levels: Vec<Vec<Arc<LiveTable>>>,
+    /// File bytes of every table (kept, since writers read it after every group).
+    total_bytes: u64,
 }
 
 impl Levels {
@@ -99,7 +101,15 @@ impl Levels {
         for level in levels.iter_mut().skip(1) {
             level.sort_by(|a, b| a.meta.smallest.cmp(&b.meta.smallest));
         }
-        Self { levels }
+        let mut this = Self { levels, total_bytes: 0 };
+        this.total_bytes = this.all().map(|t| t.meta.file_size).sum();
+        this
+    }
+
+    /// File bytes of every table.
+    #[must_use]
+    pub const fn total_bytes(&self) -> u64 {
+        self.total_bytes
     }
 
     /// Tables of `level` (level 0 newest first, others by key).
@@ -154,6 +164,7 @@ impl Levels {
     #[must_use]
     pub fn with_flushed(&self, table: Arc<LiveTable>) -> Self {
         let mut next = self.clone();
+        next.total_bytes += table.meta.file_size;
         if let Some(l0) = next.levels.get_mut(0) {
             l0.insert(0, table);
         }
@@ -184,6 +195,7 @@ impl Levels {
         for level in next.levels.iter_mut().skip(1) {
             level.sort_by(|a, b| a.meta.smallest.cmp(&b.meta.smallest));
         }
+        next.total_bytes = next.all().map(|t| t.meta.file_size).sum();
         next
     }
 

@@ -31,7 +31,7 @@ use crate::engine::manifest::{self, Manifest};
 use crate::engine::memtable::Memtable;
 use crate::engine::options::Options;
 use crate::engine::storage::Storage;
-use crate::engine::table::{Table, TableBuilder, TableMeta};
+use crate::engine::table::{ExpiryProfile, Table, TableBuilder, TableMeta};
 use crate::engine::version::LiveTable;
 use crate::engine::wal;
 
@@ -215,6 +215,8 @@ impl Repair<'_> {
                         smallest: checked.smallest,
                         largest: checked.largest,
                         max_seq: checked.max_seq,
+                        // An input of the repair's merge only: the outputs get their own.
+                        expiry: ExpiryProfile::default(),
                     };
                     let live = LiveTable::new(table, meta, Arc::clone(self.storage), path, Arc::clone(&self.cache));
                     self.sources.push(Arc::new(live));

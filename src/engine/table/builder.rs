@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use super::block::{encode_stored, BlockBuilder};
+use super::expiry::{ExpiryProfile, ExpirySampler};
 use super::filter;
 use super::format::{
     BlockHandle, Footer, Header, FILE_KIND_TABLE, FLAG_HAS_FILTER, FLAG_HAS_RANGE_DELETES, FLAG_PACKED_TAGS,
@@ -40,6 +41,9 @@ pub struct TableMeta {
     pub largest: Vec<u8>,
     /// Largest sequence number.
     pub max_seq: u64,
+    /// When its values with an expiry time expire (compaction rewrites a table most of whose
+    /// entries have expired).
+    pub expiry: ExpiryProfile,
 }
 
 /// Builds one table.
@@ -57,6 +61,7 @@ pub struct TableBuilder {
     entry_count: u64,
     smallest: Option<Vec<u8>>,
     max_seq: u64,
+    expiry: ExpirySampler,
     header: Header,
     range_deletes: Vec<RangeTombstone>,
 }
@@ -113,6 +118,7 @@ impl TableBuilder {
             entry_count: 0,
             smallest: None,
             max_seq: 0,
+            expiry: ExpirySampler::default(),
             header,
             range_deletes: Vec::new(),
         };
@@ -185,6 +191,9 @@ impl TableBuilder {
         self.data.add(key, seq, kind, expiry_ms, value);
         self.entry_count += 1;
         self.max_seq = self.max_seq.max(seq);
+        if kind.has_expiry() {
+            self.expiry.add(expiry_ms);
+        }
         if self.data.estimated_bytes() >= self.block_size_bytes {
             self.finish_data_block()?;
         }
@@ -280,6 +289,7 @@ impl TableBuilder {
             smallest,
             largest,
             max_seq: self.max_seq,
+            expiry: std::mem::take(&mut self.expiry).finish(),
         })
     }
 

@@ -4,9 +4,11 @@
 pub mod block;
 pub mod builder;
 pub mod compress;
+pub mod expiry;
 pub mod filter;
 pub mod format;
 pub mod reader;
 
 pub use builder::{TableBuilder, TableMeta};
+pub use expiry::ExpiryProfile;
 pub use reader::Table;
