@@ -251,6 +251,55 @@ fn overwrites_of_few_keys_still_rotate_the_wal() {
     assert_eq!(db.get(&key(7)).unwrap(), Some(value(7, 199)));
 }
 
+/// Writes keys `from..to` (new keys, no overwrites) in batches of 200, waiting for the
+/// background after each; returns the largest WAL size seen on disk.
+fn write_new_keys_watching_the_log(storage: &MemStorage, db: &Db, from: u32, to: u32) -> usize {
+    let mut max_wal_bytes = 0;
+    for start in (from..to).step_by(200) {
+        let mut batch = browserdb::engine::WriteBatch::new();
+        for i in start..(start + 200).min(to) {
+            batch.put(&key(i), &value(i, 0)).unwrap();
+        }
+        db.write(batch, false).unwrap();
+        wait_for_background(db);
+        let wal_bytes: usize = common::files_with(storage, ".wal")
+            .iter()
+            .filter_map(|w| storage.file_bytes(w).map(|bytes| bytes.len()))
+            .sum();
+        max_wal_bytes = max_wal_bytes.max(wal_bytes);
+    }
+    max_wal_bytes
+}
+
+#[test]
+fn a_small_databases_log_is_flushed_once_it_outgrows_half_its_tables() {
+    // The default 4 MiB write buffer and a database of a few hundred KB: its log would grow
+    // to 4 MiB before a flush, holding newer versions that make the tables' older ones dead.
+    // Once it passes 1 MiB and half the tables' bytes, it is flushed.
+    let storage = MemStorage::new();
+    let db = common::open(&storage, Options::default()).unwrap();
+    write_new_keys_watching_the_log(&storage, &db, 0, 2_000);
+    db.flush().unwrap();
+    let tables_bytes = db.stats().disk_bytes;
+    assert!(tables_bytes < 512 * 1024, "{tables_bytes} B of tables");
+    let flushes = db.stats().flushes;
+    // ~1.8 MB of new keys.
+    let max_wal_bytes = write_new_keys_watching_the_log(&storage, &db, 2_000, 17_000);
+    assert!(db.stats().flushes > flushes, "the log was flushed");
+    assert!(max_wal_bytes < 1_300_000, "the log reached {max_wal_bytes} B");
+    assert_eq!(db.get(&key(16_999)).unwrap(), Some(value(16_999, 0)));
+}
+
+#[test]
+fn without_tables_a_log_of_new_keys_fills_the_write_buffer() {
+    // Nothing for the log to make dead: the same 1.8 MB stay in the memtable.
+    let storage = MemStorage::new();
+    let db = common::open(&storage, Options::default()).unwrap();
+    let max_wal_bytes = write_new_keys_watching_the_log(&storage, &db, 2_000, 17_000);
+    assert_eq!(db.stats().flushes, 0);
+    assert!(max_wal_bytes > 1_500_000, "the log reached {max_wal_bytes} B");
+}
+
 #[test]
 fn a_log_that_is_mostly_overwrites_is_flushed_long_before_the_write_buffer_fills() {
     // The default 4 MiB write buffer, and a small database that rewrites its 2000 keys

@@ -173,8 +173,9 @@ fn pick_expired(levels: &Levels, moment: Moment) -> Option<Plan> {
 
 /// Leveled: when the writer should next ask for a compaction for expired values (nothing
 /// else would: no flush or compaction may be due for days in a quiet database): the first
-/// time after now at which some table becomes mostly expired, or, if one already is but a
-/// snapshot holds it, `EXPIRY_RETRY_MS` from now.
+/// time at which some table becomes mostly expired (already past for one that became so
+/// since the last pick looked: the next write looks again), or, for one a snapshot holds,
+/// `EXPIRY_RETRY_MS` from now.
 #[must_use]
 pub fn next_expiry_due_ms(levels: &Levels, options: &Options, moment: Moment) -> Option<u64> {
     if options.compaction_style != CompactionStyle::Leveled {
@@ -184,10 +185,10 @@ pub fn next_expiry_due_ms(levels: &Levels, options: &Options, moment: Moment) ->
         .all()
         .filter_map(|t| {
             let due = t.meta.expiry.time_mostly_expired(t.meta.entry_count)?;
-            if due > moment.now_ms {
-                Some(due)
+            if due <= moment.now_ms && held_by_snapshot(t, moment) {
+                Some(moment.now_ms.saturating_add(EXPIRY_RETRY_MS))
             } else {
-                held_by_snapshot(t, moment).then(|| moment.now_ms.saturating_add(EXPIRY_RETRY_MS))
+                Some(due)
             }
         })
         .min()

@@ -226,6 +226,8 @@ struct Inner {
     /// When (database clock, unix ms) a table becomes mostly expired and a compaction should
     /// be looked for (`u64::MAX`: none will); the writer checks it, since no flush may come.
     expiry_due_ms: AtomicU64,
+    /// Serializes `note_next_expiry`.
+    expiry_note_lock: Mutex<()>,
     flush_bytes: AtomicU64,
     compaction_bytes: AtomicU64,
     compactions: AtomicU64,
@@ -754,9 +756,10 @@ impl Db {
         if inner.closed.load(Ordering::SeqCst) || inner.options.read_only {
             return;
         }
-        let (flush_due, compaction_due) = self.background_work_due();
+        let moment = self.moment();
+        let (flush_due, compaction_due) = self.background_work_due(moment);
         if !compaction_due {
-            self.note_next_expiry();
+            self.note_next_expiry(moment);
         }
         let mut jobs = inner.bg_jobs.lock();
         if flush_due && !jobs.flush {
@@ -789,8 +792,7 @@ impl Db {
     }
 
     /// Whether a flush is due, and whether a compaction is due.
-    fn background_work_due(&self) -> (bool, bool) {
-        let moment = self.moment();
+    fn background_work_due(&self, moment: compaction::Moment) -> (bool, bool) {
         let st = self.inner.state.read();
         let mut scratch = self.inner.compact_pointers.lock().clone();
         (!st.immutable.is_empty(), compaction::pick(&st.levels, &self.inner.options, &mut scratch, moment).is_some())
@@ -802,11 +804,15 @@ impl Db {
         compaction::Moment { now_ms: (self.inner.options.clock)(), oldest_snapshot }
     }
 
-    /// Records when a table next becomes mostly expired (see `schedule_if_expiry_due`).
-    fn note_next_expiry(&self) {
+    /// Records when the writer should next look for a compaction of expired values (see
+    /// `schedule_if_expiry_due`). Notes are serialized and each reads the current version, so
+    /// one computed from an older version cannot overwrite one from a newer; a table already
+    /// due (the clock moved since the pick) makes the next write look again.
+    fn note_next_expiry(&self, moment: compaction::Moment) {
         let inner = &self.inner;
+        let _noting = inner.expiry_note_lock.lock();
         let levels = Arc::clone(&inner.state.read().levels);
-        let due = compaction::next_expiry_due_ms(&levels, &inner.options, self.moment());
+        let due = compaction::next_expiry_due_ms(&levels, &inner.options, moment);
         inner.expiry_due_ms.store(due.unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
@@ -814,10 +820,13 @@ impl Db {
     /// that writes too little to flush would keep its expired data on disk. One atomic load
     /// per write group when no table holds values with an expiry time.
     fn schedule_if_expiry_due(&self) {
-        let due = self.inner.expiry_due_ms.load(Ordering::Relaxed);
-        if due != u64::MAX && (self.inner.options.clock)() >= due {
-            // Once: `schedule_background` records the next time.
-            self.inner.expiry_due_ms.store(u64::MAX, Ordering::Relaxed);
+        let inner = &self.inner;
+        let due = inner.expiry_due_ms.load(Ordering::Relaxed);
+        if due == u64::MAX || (inner.options.clock)() < due {
+            return;
+        }
+        // One writer asks; `schedule_background` (or the job it queues) notes the next time.
+        if inner.expiry_due_ms.compare_exchange(due, u64::MAX, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
             self.schedule_background();
         }
     }
@@ -956,10 +965,7 @@ impl Db {
         self.flush()?;
         let _guard = self.begin()?;
         let compacting = self.inner.compaction_lock.lock();
-        self.merge_range(lower, upper, &compacting)?;
-        // The new tables set when a table next becomes mostly expired.
-        self.note_next_expiry();
-        Ok(())
+        self.merge_range(lower, upper, &compacting)
     }
 
     /// The merge of `compact`, under the compaction lock (`_compacting`, its guard).
@@ -985,7 +991,11 @@ impl Db {
                 self.pick_compaction(|levels| compaction::plan_manual(levels, &self.inner.options, &lower, &upper));
             let Some(plan) = plan else { return Ok(()) };
             match self.run_compaction(&plan) {
-                Ok(true) => return Ok(()),
+                Ok(true) => {
+                    // Its outputs set when a table next becomes mostly expired.
+                    self.note_next_expiry(self.moment());
+                    return Ok(());
+                }
                 Ok(false) => {}
                 Err(e) => return Err(self.poison_by(&e, format!("compaction failed: {e}"))),
             }
@@ -1401,19 +1411,19 @@ impl Db {
 
     /// A clear's cleanup compaction run before the clear returns (on the pool, like the
     /// clear): the space is back when `clear()` resolves, instead of a moment later, when the
-    /// disk held many times the live data (benchmark/scale.js, "clear all history"). Only if
-    /// no compaction holds the lock: behind one it would wait seconds at scale, so it leaves
-    /// the merge to the background then. With the lock, it flushes the memtables and merges;
-    /// it takes the lock first, so a compaction its own flush makes due (level 0 now
-    /// outweighing level 1) waits behind the merge instead of taking the lock from it.
+    /// disk held many times the live data (benchmark/scale.js, "clear all history"). It flushes
+    /// the memtables, then merges only if no compaction holds the lock: behind one (or behind
+    /// the compaction its own flush made due) it would wait seconds at scale, so it leaves the
+    /// merge to the background then. Not the lock first: its flush may wait for a writer
+    /// stalled until a compaction lowers level 0, which would then wait for the lock.
     /// Returns whether it merged. A failed flush or merge poisons the database like any; the
     /// clear itself has taken effect, so it is not reported as the clear's.
     fn reclaim_cleared_range_now(&self, start: &[u8], end: Option<&[u8]>) -> bool {
         let Ok(_guard) = self.begin() else { return true };
-        let Some(compacting) = self.inner.compaction_lock.try_lock() else { return false };
         if self.flush().is_err() {
             return true;
         }
+        let Some(compacting) = self.inner.compaction_lock.try_lock() else { return false };
         let _ = self.merge_range(Some(start), end, &compacting);
         true
     }
@@ -2157,6 +2167,7 @@ impl Db {
             compacting_inputs: Mutex::new(Vec::new()),
             compaction_cancel: AtomicBool::new(false),
             expiry_due_ms: AtomicU64::new(u64::MAX),
+            expiry_note_lock: Mutex::new(()),
             flush_bytes: AtomicU64::new(0),
             compaction_bytes: AtomicU64::new(0),
             compactions: AtomicU64::new(0),

@@ -102,7 +102,7 @@ impl Levels {
             level.sort_by(|a, b| a.meta.smallest.cmp(&b.meta.smallest));
         }
         let mut this = Self { levels, total_bytes: 0 };
-        this.total_bytes = this.all().map(|t| t.meta.file_size).sum();
+        this.total_bytes = this.all().fold(0, |sum, t| sum.saturating_add(t.meta.file_size));
         this
     }
 
@@ -164,7 +164,7 @@ impl Levels {
     #[must_use]
     pub fn with_flushed(&self, table: Arc<LiveTable>) -> Self {
         let mut next = self.clone();
-        next.total_bytes += table.meta.file_size;
+        next.total_bytes = next.total_bytes.saturating_add(table.meta.file_size);
         if let Some(l0) = next.levels.get_mut(0) {
             l0.insert(0, table);
         }
@@ -195,7 +195,7 @@ impl Levels {
         for level in next.levels.iter_mut().skip(1) {
             level.sort_by(|a, b| a.meta.smallest.cmp(&b.meta.smallest));
         }
-        next.total_bytes = next.all().map(|t| t.meta.file_size).sum();
+        next.total_bytes = next.all().fold(0, |sum, t| sum.saturating_add(t.meta.file_size));
         next
     }
 
