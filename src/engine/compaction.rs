@@ -140,10 +140,12 @@ fn mostly_expired(t: &LiveTable, moment: Moment) -> bool {
 }
 
 /// Leveled, when no level is over its size: a mostly expired table. In level 0 (tables
-/// overlap there, so one cannot leave alone), level 0 is merged into level 1 as at its
+/// overlap there, so one cannot be rewritten alone), level 0 is merged into level 1 as at its
 /// trigger. Below, the table with the most expired entries is rewritten where it is when
 /// nothing deeper holds its keys (a bottommost merge drops the expired values), else merged
-/// into the next level, which carries the values down until they reach the bottom and go.
+/// into the next level (which keeps them, unless that merge is bottommost; they go when their
+/// new table is in turn mostly expired or merged at the bottom). Rewriting it in place over a
+/// deeper table would be wrong: the dropped value would let an older version show again.
 fn pick_expired(levels: &Levels, moment: Moment) -> Option<Plan> {
     if levels.level(0).iter().any(|t| mostly_expired(t, moment)) {
         return plan_level0(levels);
