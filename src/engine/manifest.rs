@@ -124,6 +124,9 @@ impl Manifest {
             if !table.expiry.is_consistent() {
                 return Err((start, "MANIFEST expiry quartiles out of order"));
             }
+            if table.expiry.entries > table.entry_count {
+                return Err((start, "MANIFEST expiring entries exceed the table's entries"));
+            }
             m.tables.push(table);
         }
         if r.remaining() != 0 {
@@ -246,6 +249,16 @@ mod tests {
             t.expiry = ExpiryProfile::default();
         }
         assert_eq!(Manifest::decode(&version_1_bytes(&m)).unwrap(), expected);
+    }
+
+    #[test]
+    fn more_expiring_entries_than_entries_are_corruption() {
+        let mut m = sample();
+        m.tables[1].expiry.entries = 21;
+        assert_eq!(
+            Manifest::decode(&m.encode()).unwrap_err().1,
+            "MANIFEST expiring entries exceed the table's entries"
+        );
     }
 
     #[test]
