@@ -1,6 +1,6 @@
 //! Claim (issues 5 and 14): values put with an expiry time leave the disk once most of their
 //! table has expired, even when nothing else would merge that table again (a history store's
-//! oldest tables), and even when the database writes too little to flush; never while a
+//! oldest tables), and even when the database writes too little to flush, or nothing; never while a
 //! snapshot could still need them; and reads stay those of a model throughout (an expired
 //! value rewritten away never lets an older version of its key show again).
 #![allow(clippy::unwrap_used)]
@@ -123,6 +123,35 @@ fn a_table_whose_values_expired_is_rewritten_without_them_at_the_next_write() {
     // The profiles are in the MANIFEST: a reopened database knows them.
     let db = common::open(&storage, options(clock)).unwrap();
     assert_eq!(db.get(&bookmark_key(99)).unwrap(), Some(payload(99)));
+    db.close().unwrap();
+}
+
+#[test]
+fn an_idle_database_gives_expired_values_back_without_a_write() {
+    // The background timer looks when the visits' time comes (here 300 ms of real time after
+    // the compaction noted it); nothing is written after the compaction.
+    test_clock!(CLOCK, clock);
+    let storage = MemStorage::new();
+    let db = common::open(&storage, options(clock)).unwrap();
+    let mut batch = WriteBatch::new();
+    for i in 0..100 {
+        batch.put(&bookmark_key(i), &payload(i)).unwrap();
+    }
+    for i in 0..2000 {
+        batch.put_expiring(&visit_key(i), &payload(i), T0_MS + 300).unwrap();
+    }
+    db.write(batch, false).unwrap();
+    db.compact(None, None).unwrap();
+    let before = db.stats();
+    assert_eq!(before.table_entries, 2100);
+    CLOCK.store(T0_MS + 300, Ordering::SeqCst);
+    wait_until("the expired visits to leave the tables", || {
+        let st = db.stats();
+        st.compactions > before.compactions && st.table_entries == 100
+    });
+    assert_eq!(db.stats().flushes, before.flushes);
+    assert_eq!(db.stats().last_sequence, before.last_sequence, "nothing was written");
+    assert_eq!(db.get(&bookmark_key(3)).unwrap(), Some(payload(3)));
     db.close().unwrap();
 }
 

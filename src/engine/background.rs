@@ -6,6 +6,10 @@
 //! length is bounded by the number of open databases. Jobs do one unit of work each, so the
 //! pool serves databases round robin.
 //!
+//! Timers (`schedule_at`) queue a job at a given time, at most one per key (a database's
+//! next look for expired data, so an idle database gives it back too); idle threads sleep
+//! until the earliest.
+//!
 //! The pool also hands freed memory back to the OS (`malloc_trim`, glibc only): a flush frees
 //! a whole memtable and a compaction its decoded blocks and output buffers, but glibc keeps
 //! free memory inside its arenas (one per thread that allocates: the libuv pool's, these
@@ -31,6 +35,15 @@ pub const TRIM_INTERVAL_MS: u64 = 1000;
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
 static QUEUE: Mutex<VecDeque<Job>> = Mutex::new(VecDeque::new());
+/// Jobs to queue at a time, at most one per key (a database's next expiry check), so their
+/// number is bounded by the open databases.
+static TIMERS: Mutex<Vec<Timer>> = Mutex::new(Vec::new());
+
+struct Timer {
+    key: u64,
+    at: Instant,
+    job: Job,
+}
 static READY: Condvar = Condvar::new();
 /// How many pool threads started (0: jobs run inline).
 static STARTED: OnceLock<usize> = OnceLock::new();
@@ -61,6 +74,7 @@ fn start() -> usize {
 fn worker() {
     let mut queue = QUEUE.lock();
     loop {
+        queue.extend(take_due_timers());
         if let Some(job) = queue.pop_front() {
             drop(queue);
             // Jobs catch their own panics (they poison their database); this is a backstop.
@@ -69,16 +83,19 @@ fn worker() {
             queue = QUEUE.lock();
             continue;
         }
+        let timer_in = next_timer_in();
         match trim_due_in() {
-            None => READY.wait(&mut queue),
             Some(wait) if wait.is_zero() => {
                 drop(queue);
                 trim();
                 queue = QUEUE.lock();
             }
-            Some(wait) => {
-                READY.wait_for(&mut queue, wait);
-            }
+            trim_in => match trim_in.into_iter().chain(timer_in).min() {
+                None => READY.wait(&mut queue),
+                Some(wait) => {
+                    READY.wait_for(&mut queue, wait);
+                }
+            },
         }
     }
 }
@@ -92,6 +109,43 @@ pub fn schedule(job: impl FnOnce() + Send + 'static) {
     }
     QUEUE.lock().push_back(Box::new(job));
     READY.notify_one();
+}
+
+/// Queues `job` on the pool at `at`, replacing the timer of the same `key` if there is one.
+/// Without pool threads (jobs run inline), timers never fire.
+pub fn schedule_at(key: u64, at: Instant, job: impl FnOnce() + Send + 'static) {
+    if *STARTED.get_or_init(start) == 0 {
+        return;
+    }
+    {
+        let mut timers = TIMERS.lock();
+        timers.retain(|t| t.key != key);
+        timers.push(Timer { key, at, job: Box::new(job) });
+    }
+    // A waiting worker recomputes how long to sleep.
+    READY.notify_one();
+}
+
+/// Drops the timer of `key`, if any.
+pub fn cancel_timer(key: u64) {
+    TIMERS.lock().retain(|t| t.key != key);
+}
+
+/// The jobs of the timers whose time has come.
+fn take_due_timers() -> Vec<Job> {
+    let mut timers = TIMERS.lock();
+    if timers.is_empty() {
+        return Vec::new();
+    }
+    let now = Instant::now();
+    let (due, waiting): (Vec<Timer>, Vec<Timer>) = timers.drain(..).partition(|t| t.at <= now);
+    *timers = waiting;
+    due.into_iter().map(|t| t.job).collect()
+}
+
+/// How long until the next timer, if any.
+fn next_timer_in() -> Option<Duration> {
+    TIMERS.lock().iter().map(|t| t.at.saturating_duration_since(Instant::now())).min()
 }
 
 /// A job ended (it may have freed memory): a trim is due, now if the interval has passed.

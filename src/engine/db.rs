@@ -44,6 +44,11 @@ const WAL_SIZE_FACTOR: usize = 2;
 /// versions, or (and at least a quarter of `writeBufferSize`) once it holds more than half
 /// the bytes of all tables (`active_is_full`).
 const WAL_SMALL_DATABASE_FLOOR_BYTES: u64 = 1 << 20;
+/// Keys of databases' background timers.
+static NEXT_TIMER_KEY: AtomicU64 = AtomicU64::new(1);
+/// A database's expiry timer sleeps at most this long before it looks at the clock again
+/// (the clock may be set, and a far-off time need not be trusted to an `Instant`).
+const EXPIRY_TIMER_MAX_MS: u64 = 60 * 60 * 1000;
 /// How long a stalled writer sleeps between checks for a finished flush.
 const STALL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -228,6 +233,8 @@ struct Inner {
     expiry_due_ms: AtomicU64,
     /// Serializes `note_next_expiry`.
     expiry_note_lock: Mutex<()>,
+    /// This database's key for its background timer (process-unique).
+    timer_key: u64,
     flush_bytes: AtomicU64,
     compaction_bytes: AtomicU64,
     compactions: AtomicU64,
@@ -813,7 +820,45 @@ impl Db {
         let _noting = inner.expiry_note_lock.lock();
         let levels = Arc::clone(&inner.state.read().levels);
         let due = compaction::next_expiry_due_ms(&levels, &inner.options, moment);
-        inner.expiry_due_ms.store(due.unwrap_or(u64::MAX), Ordering::Relaxed);
+        let previous = inner.expiry_due_ms.swap(due.unwrap_or(u64::MAX), Ordering::Relaxed);
+        // The timer is set already when the time did not change (most notes, after each
+        // flush and compaction).
+        match due {
+            Some(due) if due != previous => self.arm_expiry_timer(due),
+            None if previous != u64::MAX => background::cancel_timer(inner.timer_key),
+            _ => {}
+        }
+    }
+
+    /// Sets the database's background timer to look at `due_ms` (database clock) even if
+    /// nothing is written: an idle database gives its expired data back too.
+    fn arm_expiry_timer(&self, due_ms: u64) {
+        let wait_ms = due_ms.saturating_sub((self.inner.options.clock)()).min(EXPIRY_TIMER_MAX_MS);
+        let weak = Arc::downgrade(&self.inner);
+        let at = std::time::Instant::now() + Duration::from_millis(wait_ms);
+        background::schedule_at(self.inner.timer_key, at, move || {
+            if let Some(inner) = weak.upgrade() {
+                Self { inner }.expiry_timer_fired();
+            }
+        });
+    }
+
+    /// The timer's turn: ask for a compaction if the time has come (as a write would), else
+    /// sleep again until it does.
+    fn expiry_timer_fired(&self) {
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        let due = inner.expiry_due_ms.load(Ordering::Relaxed);
+        if due == u64::MAX {
+            return;
+        }
+        if (inner.options.clock)() >= due {
+            self.schedule_if_expiry_due();
+        } else {
+            self.arm_expiry_timer(due);
+        }
     }
 
     /// Looks for a compaction once a table has become mostly expired: without it, a database
@@ -1717,6 +1762,7 @@ impl Db {
         if inner.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
+        background::cancel_timer(inner.timer_key);
         while inner.in_flight.load(Ordering::SeqCst) != 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -2168,6 +2214,7 @@ impl Db {
             compaction_cancel: AtomicBool::new(false),
             expiry_due_ms: AtomicU64::new(u64::MAX),
             expiry_note_lock: Mutex::new(()),
+            timer_key: NEXT_TIMER_KEY.fetch_add(1, Ordering::Relaxed),
             flush_bytes: AtomicU64::new(0),
             compaction_bytes: AtomicU64::new(0),
             compactions: AtomicU64::new(0),
