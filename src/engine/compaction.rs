@@ -127,6 +127,9 @@ pub fn pick(levels: &Levels, options: &Options, pointers: &mut [Vec<u8>; LEVELS_
 /// How long after a pick found a mostly expired table held by a snapshot the writer looks
 /// again (iterators hold snapshots too; one look costs a pick, so not at every write).
 pub const EXPIRY_RETRY_MS: u64 = 10_000;
+/// A mostly expired table whose next quartile of expiring values follows within this long
+/// waits for it (`ExpiryProfile::time_to_rewrite`).
+pub const EXPIRY_SETTLE_MS: u64 = 10_000;
 
 /// Whether a snapshot may still read versions of this table: a rewrite would then keep its
 /// expired values, and the table would be picked again and again.
@@ -134,9 +137,14 @@ fn held_by_snapshot(t: &LiveTable, moment: Moment) -> bool {
     t.meta.max_seq > moment.oldest_snapshot
 }
 
+/// When a table's own expired values are reason enough to rewrite it.
+fn time_to_rewrite(t: &LiveTable) -> Option<u64> {
+    t.meta.expiry.time_to_rewrite(t.meta.entry_count, EXPIRY_SETTLE_MS)
+}
+
 /// Whether a table's own expired values are reason enough to rewrite it now.
 fn mostly_expired(t: &LiveTable, moment: Moment) -> bool {
-    t.meta.expiry.mostly_expired(t.meta.entry_count, moment.now_ms) && !held_by_snapshot(t, moment)
+    time_to_rewrite(t).is_some_and(|due| due <= moment.now_ms) && !held_by_snapshot(t, moment)
 }
 
 /// Leveled, when no level is over its size: a mostly expired table. In level 0 (tables
@@ -186,7 +194,7 @@ pub fn next_expiry_due_ms(levels: &Levels, options: &Options, moment: Moment) ->
     levels
         .all()
         .filter_map(|t| {
-            let due = t.meta.expiry.time_mostly_expired(t.meta.entry_count)?;
+            let due = time_to_rewrite(t)?;
             if due <= moment.now_ms && held_by_snapshot(t, moment) {
                 Some(moment.now_ms.saturating_add(EXPIRY_RETRY_MS))
             } else {

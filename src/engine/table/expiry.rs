@@ -65,6 +65,17 @@ impl ExpiryProfile {
         self.time_when_expired(Self::half_of(entry_count))
     }
 
+    /// When to rewrite the table for its expired values: once it is mostly expired, or as
+    /// late as the last quartile that follows within `settle_ms`, so values that expire
+    /// together (a batch put with one TTL, its times a few ms apart) go in one rewrite
+    /// instead of leaving their last quarter behind in a table no longer mostly expired.
+    #[must_use]
+    pub fn time_to_rewrite(&self, entry_count: u64, settle_ms: u64) -> Option<u64> {
+        let first = self.time_mostly_expired(entry_count)?;
+        let settled = self.quartiles_ms.iter().copied().filter(|&q| q >= first && q <= first.saturating_add(settle_ms));
+        Some(settled.max().unwrap_or(first))
+    }
+
     const fn half_of(entry_count: u64) -> u64 {
         entry_count.div_ceil(2)
     }
@@ -161,6 +172,10 @@ mod tests {
         assert!(p.mostly_expired(12, 60));
         assert_eq!(p.time_mostly_expired(12), Some(60));
         assert_eq!(p.time_mostly_expired(17), None, "8 of 17 never reach half");
+        // Half at 60; the last quartile (80) within 25 of it: wait for it; within 19: not.
+        assert_eq!(p.time_to_rewrite(12, 25), Some(80));
+        assert_eq!(p.time_to_rewrite(12, 19), Some(60));
+        assert_eq!(p.time_to_rewrite(17, 1000), None);
     }
 
     #[test]
