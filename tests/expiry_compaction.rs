@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use browserdb::engine::manifest::Manifest;
 use browserdb::engine::storage::MemStorage;
-use browserdb::engine::{Db, Options, WriteBatch};
+use browserdb::engine::{Db, Options, Stats, WriteBatch};
 
 const T0_MS: u64 = 1_700_000_000_000;
 
@@ -74,21 +74,37 @@ fn mostly_expired_tables(storage: &MemStorage, now_ms: u64) -> usize {
     manifest_tables(storage).iter().filter(|t| t.expiry.mostly_expired(t.entry_count, now_ms)).count()
 }
 
+/// Writes 100 bookmarks and, in the key range after them, 2000 visits that expire at
+/// `expiry_ms`, and compacts them below level 0.
+fn write_bookmarks_and_visits(db: &Db, expiry_ms: u64) {
+    let mut batch = WriteBatch::new();
+    for i in 0..100 {
+        batch.put(&bookmark_key(i), &payload(i)).unwrap();
+    }
+    for i in 0..2000 {
+        batch.put_expiring(&visit_key(i), &payload(i), expiry_ms).unwrap();
+    }
+    db.write(batch, false).unwrap();
+    db.compact(None, None).unwrap();
+}
+
+/// Waits until a compaction after `before` left only the bookmarks in the tables. Polls the
+/// database's own view: once the compaction is counted, its version is the current one (the
+/// MANIFEST is written before either).
+fn wait_for_only_bookmarks_after(db: &Db, before: &Stats) {
+    wait_until("the expired visits to leave the tables", || {
+        let st = db.stats();
+        st.compactions > before.compactions && st.table_entries == 100
+    });
+}
+
 #[test]
 fn a_table_whose_values_expired_is_rewritten_without_them_at_the_next_write() {
     test_clock!(CLOCK, clock);
     let storage = MemStorage::new();
     let db = common::open(&storage, options(clock)).unwrap();
-    let mut batch = WriteBatch::new();
-    for i in 0..100 {
-        batch.put(&bookmark_key(i), &payload(i)).unwrap();
-    }
-    // 2000 visits kept for an hour, in the key range after the bookmarks.
-    for i in 0..2000 {
-        batch.put_expiring(&visit_key(i), &payload(i), T0_MS + 3_600_000).unwrap();
-    }
-    db.write(batch, false).unwrap();
-    db.compact(None, None).unwrap();
+    // Visits kept for an hour.
+    write_bookmarks_and_visits(&db, T0_MS + 3_600_000);
     let before = db.stats();
     let tables = manifest_tables(&storage);
     assert!(tables.iter().all(|t| t.level >= 1), "compacted below level 0");
@@ -105,12 +121,7 @@ fn a_table_whose_values_expired_is_rewritten_without_them_at_the_next_write() {
     // rewritten without them.
     CLOCK.store(T0_MS + 3_600_000, Ordering::SeqCst);
     db.put(b"settings:font", b"serif", false).unwrap();
-    // Polls the database's own view: once the compaction is counted, its version is the
-    // current one (the MANIFEST is written before either).
-    wait_until("the expired visits to leave the tables", || {
-        let st = db.stats();
-        st.compactions > before.compactions && st.table_entries == 100
-    });
+    wait_for_only_bookmarks_after(&db, &before);
     let after = db.stats();
     assert_eq!(after.flushes, before.flushes, "no flush was needed");
     assert!(after.disk_bytes * 5 < before.disk_bytes, "disk {} B, was {} B", after.disk_bytes, before.disk_bytes);
@@ -133,22 +144,11 @@ fn an_idle_database_gives_expired_values_back_without_a_write() {
     test_clock!(CLOCK, clock);
     let storage = MemStorage::new();
     let db = common::open(&storage, options(clock)).unwrap();
-    let mut batch = WriteBatch::new();
-    for i in 0..100 {
-        batch.put(&bookmark_key(i), &payload(i)).unwrap();
-    }
-    for i in 0..2000 {
-        batch.put_expiring(&visit_key(i), &payload(i), T0_MS + 300).unwrap();
-    }
-    db.write(batch, false).unwrap();
-    db.compact(None, None).unwrap();
+    write_bookmarks_and_visits(&db, T0_MS + 300);
     let before = db.stats();
     assert_eq!(before.table_entries, 2100);
     CLOCK.store(T0_MS + 300, Ordering::SeqCst);
-    wait_until("the expired visits to leave the tables", || {
-        let st = db.stats();
-        st.compactions > before.compactions && st.table_entries == 100
-    });
+    wait_for_only_bookmarks_after(&db, &before);
     assert_eq!(db.stats().flushes, before.flushes);
     assert_eq!(db.stats().last_sequence, before.last_sequence, "nothing was written");
     assert_eq!(db.get(&bookmark_key(3)).unwrap(), Some(payload(3)));

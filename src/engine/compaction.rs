@@ -171,7 +171,13 @@ fn pick_expired(levels: &Levels, moment: Moment) -> Option<Plan> {
             bottommost: true,
         });
     }
-    let next = overlapping(levels.level(level + 1), lo, hi);
+    plan_into_next_level(levels, level, chosen)
+}
+
+/// One table of `level` (>= 1), with the tables of the next level it overlaps, into the next
+/// level.
+fn plan_into_next_level(levels: &Levels, level: usize, chosen: &Arc<LiveTable>) -> Option<Plan> {
+    let next = overlapping(levels.level(level + 1), &chosen.meta.smallest, &chosen.meta.largest);
     let (lo, hi) = hull(std::iter::once(chosen).chain(&next))?;
     Some(Plan {
         overlapping: Vec::new(),
@@ -232,14 +238,7 @@ fn pick_leveled(levels: &Levels, options: &Options, pointers: &mut [Vec<u8>; LEV
     if let Some(p) = pointers.get_mut(level) {
         p.clone_from(&chosen.meta.largest);
     }
-    let next = overlapping(levels.level(level + 1), &chosen.meta.smallest, &chosen.meta.largest);
-    let (lo, hi) = hull(std::iter::once(chosen).chain(&next))?;
-    Some(Plan {
-        overlapping: Vec::new(),
-        runs: vec![vec![Arc::clone(chosen)], next],
-        output_level: u8::try_from(level + 1).unwrap_or(u8::MAX),
-        bottommost: !deeper_overlap(levels, level + 1, &lo, &hi),
-    })
+    plan_into_next_level(levels, level, chosen)
 }
 
 /// Tiered: the oldest window of `TIERED_RUNS_MERGED` adjacent runs whose sizes are within

@@ -1730,8 +1730,7 @@ impl Db {
             flush_bytes_written: inner.flush_bytes.load(Ordering::Relaxed),
             compaction_bytes_written: inner.compaction_bytes.load(Ordering::Relaxed),
             clear_compactions_pending: u64::from(inner.clear_compactions_pending.load(Ordering::SeqCst)),
-            disk_bytes: st.levels.all().map(|t| t.meta.file_size).sum::<u64>()
-                + inner.wal_bytes.load(Ordering::Relaxed),
+            disk_bytes: st.levels.total_bytes() + inner.wal_bytes.load(Ordering::Relaxed),
             table_metadata_bytes: st.levels.all().map(|t| t.metadata_bytes() as u64).sum(),
             live_bytes_estimate: live_bytes_estimate(&st.levels),
             write_slowdowns: inner.write_slowdowns.load(Ordering::Relaxed),

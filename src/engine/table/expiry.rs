@@ -55,8 +55,7 @@ impl ExpiryProfile {
     /// values, more would leave up to that share of its bytes dead on disk.
     #[must_use]
     pub fn mostly_expired(&self, entry_count: u64, now_ms: u64) -> bool {
-        let expired = self.expired_entries(now_ms);
-        expired > 0 && expired >= Self::half_of(entry_count)
+        self.time_mostly_expired(entry_count).is_some_and(|due| due <= now_ms)
     }
 
     /// When `mostly_expired` becomes true, if ever.
