@@ -370,6 +370,12 @@ export interface LevelStats {
   tables: number
   /** Bytes of those files on disk. */
   bytes: number
+  /**
+   * Tables of the level whose Bloom filter is in memory. A large database's deepest level
+   * goes without once all filters would pass a quarter of `cacheSize` (at least 1 MiB): its
+   * reads of keys the database holds need no filter, and its filters are most of them.
+   */
+  filters: number
 }
 
 /** Counters of one HeatMap tier. */

@@ -668,8 +668,10 @@ test('stats(): the compaction counters exist, are numbers and relate sensibly', 
     assert.ok(Array.isArray(s.levels), `${label}: levels is an array`)
     assert.equal(s.levels.length, LEVELS, `${label}: levels has one entry per level`)
     for (const l of s.levels) {
-      assert.deepEqual(Object.keys(l).sort(), ['bytes', 'tables'])
+      assert.deepEqual(Object.keys(l).sort(), ['bytes', 'filters', 'tables'])
       assert.ok(Number.isInteger(l.tables) && l.tables >= 0 && Number.isInteger(l.bytes) && l.bytes >= 0)
+      // A database this small keeps every table's Bloom filter in memory.
+      assert.equal(l.filters, l.tables, `${label}: every table has its filter`)
       assert.equal(l.tables === 0, l.bytes === 0, `${label}: a level has bytes iff it has tables`)
     }
     for (const f of ['compactions', 'userBytesWritten', 'flushBytesWritten', 'compactionBytesWritten', 'diskBytes',

@@ -327,7 +327,7 @@ fn a_log_that_is_mostly_overwrites_is_flushed_long_before_the_write_buffer_fills
 fn open_tables(storage: &MemStorage) -> Vec<Table> {
     let open = |path: std::path::PathBuf| {
         let number = path.file_stem().and_then(|s| s.to_str()).unwrap().parse().unwrap();
-        Table::open(storage, &path, number, Arc::new(BlockCache::new(0))).unwrap()
+        Table::open(storage, &path, number, Arc::new(BlockCache::new(0)), true).unwrap()
     };
     common::files_with(storage, ".sst").into_iter().map(open).collect()
 }

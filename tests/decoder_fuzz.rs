@@ -857,7 +857,7 @@ proptest! {
         let original = storage.file_bytes(&table_path()).unwrap();
         let bad = mutated(&original, &ms);
         storage.set_file_bytes(&table_path(), bad.clone());
-        let opened = Table::open(&storage, &table_path(), TABLE_NUMBER, Arc::new(BlockCache::new(1 << 20)));
+        let opened = Table::open(&storage, &table_path(), TABLE_NUMBER, Arc::new(BlockCache::new(1 << 20)), true);
         let table = match opened {
             Err(Error::Corruption { .. }) => {
                 prop_assert!(bad != original, "an intact table was refused");

@@ -150,7 +150,8 @@ fn table_example_decodes(documented: &[u8]) {
     let storage = MemStorage::new();
     let path = PathBuf::from("/example/000005.sst");
     write_file(&storage, &path, documented);
-    let table = Table::open(&storage, &path, TABLE_NUMBER, Arc::new(BlockCache::new(0))).expect("open the doc's table");
+    let table =
+        Table::open(&storage, &path, TABLE_NUMBER, Arc::new(BlockCache::new(0)), true).expect("open the doc's table");
     assert_eq!(table.entry_count(), 3);
     for (key, _, value) in ENTRIES {
         let found = table.get(&stored_key(key), u64::MAX, 0, |l| l.map_value()).expect("read");
@@ -245,7 +246,7 @@ fn range_delete_block_example_matches_the_doc() {
     let block = &bytes[handle.offset as usize..footer_at];
     assert_eq!(block.len(), handle.size as usize + format::BLOCK_TRAILER_BYTES);
     assert_same_bytes("range-delete-block-example", block, &hex_block(&doc(), "range-delete-block-example"));
-    let table = Table::open(&storage, &path, TABLE_NUMBER, Arc::new(BlockCache::new(0))).expect("open");
+    let table = Table::open(&storage, &path, TABLE_NUMBER, Arc::new(BlockCache::new(0)), true).expect("open");
     assert_eq!(table.get(&stored_key(b"b"), u64::MAX, 0, |l| l.map_value()).expect("read"), Lookup::Deleted);
     assert_eq!(table.get(&stored_key(b"b"), 3, 0, |l| l.map_value()).expect("read"), Lookup::Value(b"2".to_vec()));
     assert_eq!(table.get(&stored_key(b"c"), u64::MAX, 0, |l| l.map_value()).expect("read"), Lookup::Absent);

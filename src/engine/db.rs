@@ -30,7 +30,7 @@ use super::memtable::Memtable;
 use super::options::Options;
 use super::storage::{FsStorage, LockHandle, Storage};
 use super::table::{Table, TableBuilder, TableMeta};
-use super::version::{Levels, LiveTable, LEVELS_MAX};
+use super::version::{FilterBudget, Levels, LiveTable, LEVELS_MAX};
 use super::wal::{self, WalWriter};
 
 /// Bytes of batches one group commit writes at most (the leader's own batch always goes).
@@ -144,6 +144,9 @@ pub struct LevelStats {
     pub tables: u64,
     /// Bytes of those tables.
     pub bytes: u64,
+    /// Tables whose Bloom filter is in memory (the deepest level of a database over its
+    /// filter budget goes without: `FilterBudget`).
+    pub filters: u64,
 }
 
 /// Engine counters for `stats()`.
@@ -981,7 +984,7 @@ impl Db {
         inner.compaction_bytes.fetch_add(output_bytes, Ordering::Relaxed);
         let added = metas.into_iter().map(|m| self.open_live_table(m)).collect::<Result<Vec<_>>>()?;
         let removed: Vec<u64> = plan.inputs().map(|t| t.meta.number).collect();
-        let _version = inner.version_lock.lock();
+        let version_guard = inner.version_lock.lock();
         // A clear dropped inputs while this merged (it sets the flag under the version lock):
         // the outputs would put their data where the dropped inputs were (a level-0 output of
         // a tiered merge, in front of tables flushed since), so they are abandoned instead.
@@ -1000,7 +1003,23 @@ impl Db {
         inner.compactions.fetch_add(1, Ordering::Relaxed);
         self.record_event(event);
         inner.flush_cv.notify_all();
+        drop(version_guard);
+        self.load_wanted_filters();
         Ok(true)
+    }
+
+    /// Loads the filters a merge left wanted: when a merge opens a deeper level, the tables
+    /// of the level that was the deepest had been opened without theirs (`FilterBudget`).
+    /// It reads files, on the background thread that installed the version.
+    fn load_wanted_filters(&self) {
+        let levels = Arc::clone(&self.inner.state.read().levels);
+        let budget = FilterBudget::of(&self.inner.options);
+        let (deepest, entries) = (levels.deepest_level(), levels.entries_total());
+        for t in levels.all().filter(|t| !t.has_filter() && budget.wants_filter(t.meta.level, deepest, entries)) {
+            // A filter that fails to read or check stays out: reads then read the table's
+            // blocks, whose own checks report any damage.
+            let _ = t.load_filter();
+        }
     }
 
     /// Flushes the memtable, then merges every table that holds keys in `[lower, upper]`
@@ -1110,12 +1129,14 @@ impl Db {
         Ok(true)
     }
 
-    /// Opens a table just written (checking it as any later open would).
+    /// Opens a table just written (checking it as any later open would), with its filter
+    /// unless it joins the deepest level of a database over its filter budget.
     pub(crate) fn open_live_table(&self, meta: TableMeta) -> Result<Arc<LiveTable>> {
         let inner = &self.inner;
         let path = files::path(&inner.dir, meta.number, FileKind::Table);
         let blocks = inner.heat.blocks();
-        let table = Table::open(inner.storage.as_ref(), &path, meta.number, Arc::clone(blocks))?;
+        let load_filter = inner.state.read().levels.wants_filter(meta.level, FilterBudget::of(&inner.options));
+        let table = Table::open(inner.storage.as_ref(), &path, meta.number, Arc::clone(blocks), load_filter)?;
         Ok(Arc::new(LiveTable::new(table, meta, Arc::clone(&inner.storage), path, Arc::clone(blocks))))
     }
 
@@ -1723,7 +1744,11 @@ impl Db {
             wal_syncs: inner.wal_syncs.load(Ordering::Relaxed),
             cache: inner.heat.stats(),
             levels: (0..st.levels.depth())
-                .map(|l| LevelStats { tables: st.levels.level(l).len() as u64, bytes: st.levels.level_bytes(l) })
+                .map(|l| LevelStats {
+                    tables: st.levels.level(l).len() as u64,
+                    bytes: st.levels.level_bytes(l),
+                    filters: st.levels.level(l).iter().filter(|t| t.has_filter()).count() as u64,
+                })
                 .collect(),
             compactions: inner.compactions.load(Ordering::Relaxed),
             user_bytes_written: inner.user_bytes.load(Ordering::Relaxed),

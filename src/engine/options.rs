@@ -89,6 +89,10 @@ pub struct Options {
     pub immutable_memtables_max: usize,
     /// Block cache budget in bytes (default 16 MiB): decoded blocks kept in memory.
     pub cache_size_bytes: usize,
+    /// Bytes of Bloom filters the tables may keep in memory before the deepest level's
+    /// tables go without theirs (`FilterBudget`, docs/design.md "Filters of the deepest
+    /// level"); `None` (the default): a quarter of `cache_size_bytes`, at least 1 MiB.
+    pub filter_memory_bytes_max: Option<u64>,
     /// Leveled or tiered compaction (default leveled).
     pub compaction_style: CompactionStyle,
     /// Size at which compaction starts a new output table, in bytes (default 4 MiB).
@@ -118,6 +122,7 @@ impl Default for Options {
             block_size_bytes: 4096,
             immutable_memtables_max: 2,
             cache_size_bytes: 16 * 1024 * 1024,
+            filter_memory_bytes_max: None,
             compaction_style: CompactionStyle::Leveled,
             table_size_bytes_target: 4 * 1024 * 1024,
             level1_size_bytes_target: 16 * 1024 * 1024,

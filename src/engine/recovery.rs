@@ -14,7 +14,7 @@ use super::memtable::Memtable;
 use super::options::Options;
 use super::storage::Storage;
 use super::table::Table;
-use super::version::LiveTable;
+use super::version::{FilterBudget, LiveTable};
 use super::wal::{self, TornTail, WalWriter};
 
 /// First file number of a new database.
@@ -73,7 +73,7 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
     };
     let names = storage.list_dir(dir).ctx(|| format!("listing {}", dir.display()))?;
     let heat = Arc::new(HeatMap::new(options.cache_size_bytes));
-    let tables = open_tables(&storage, dir, &manifest, heat.blocks())?;
+    let tables = open_tables(&storage, dir, &manifest, heat.blocks(), FilterBudget::of(&options))?;
     let mut wals: Vec<u64> = names
         .iter()
         .filter_map(|n| files::parse(n))
@@ -151,13 +151,17 @@ fn open_tables(
     dir: &Path,
     manifest: &Manifest,
     cache: &Arc<BlockCache>,
+    filter_budget: FilterBudget,
 ) -> Result<Vec<Arc<LiveTable>>> {
+    let deepest_level = manifest.tables.iter().map(|t| t.level).max().unwrap_or(0);
+    let entries_total = manifest.tables.iter().fold(0u64, |sum, t| sum.saturating_add(t.entry_count));
     manifest
         .tables
         .iter()
         .map(|meta| {
             let path = files::path(dir, meta.number, FileKind::Table);
-            match Table::open(storage.as_ref(), &path, meta.number, Arc::clone(cache)) {
+            let load_filter = filter_budget.wants_filter(meta.level, deepest_level, entries_total);
+            match Table::open(storage.as_ref(), &path, meta.number, Arc::clone(cache), load_filter) {
                 Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                     Err(Error::corruption(path.display().to_string(), 0, "table listed in MANIFEST is missing"))
                 }

@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::cache::BlockCache;
+use super::options::Options;
 use super::storage::Storage;
-use super::table::{Table, TableMeta};
+use super::table::{filter, Table, TableMeta};
 
 /// Deepest level (levels are 0..LEVELS_MAX).
 pub const LEVELS_MAX: usize = 7;
@@ -76,6 +77,41 @@ impl Drop for LiveTable {
             // Best effort: a leftover is not in the MANIFEST and is removed at the next open.
             let _ = self.storage.remove(&self.path);
         }
+    }
+}
+
+/// Which tables keep their Bloom filter in memory.
+///
+/// A filter saves a read of a table that does not hold the key. For the deepest level that
+/// is only a read of a key the database does not hold at all: a key it holds is found there
+/// (or above), so the filter answers "maybe" anyway. And the deepest level holds ~90% of a
+/// large database's keys, so its filters are ~90% of all filter memory (10 bits per key:
+/// ~12 MB at 10M keys, beside a 16 MiB cache). So once the filters of all tables would
+/// exceed the budget, the deepest level's tables go without (RocksDB's
+/// `optimize_filters_for_hits`); level 0 and every level above the deepest keep theirs.
+/// Tiered compaction keeps every run in level 0, so it keeps every filter.
+#[derive(Clone, Copy, Debug)]
+pub struct FilterBudget {
+    bytes_max: u64,
+}
+
+/// The budget's floor: below it every table keeps its filter (about 840k keys).
+const FILTER_MEMORY_BYTES_MIN: u64 = 1024 * 1024;
+
+impl FilterBudget {
+    /// The budget `options` set, or a quarter of the cache (at least 1 MiB).
+    #[must_use]
+    pub fn of(options: &Options) -> Self {
+        let default = (options.cache_size_bytes as u64 / 4).max(FILTER_MEMORY_BYTES_MIN);
+        Self { bytes_max: options.filter_memory_bytes_max.unwrap_or(default) }
+    }
+
+    /// Whether a table of `level` keeps its filter, in a version whose deepest non-empty
+    /// level is `deepest_level` and whose tables hold `entries_total` entries.
+    #[must_use]
+    pub fn wants_filter(self, level: u8, deepest_level: u8, entries_total: u64) -> bool {
+        let filters_bytes = entries_total.saturating_mul(filter::BITS_PER_KEY as u64) / 8;
+        level == 0 || level < deepest_level || filters_bytes <= self.bytes_max
     }
 }
 
@@ -197,6 +233,25 @@ impl Levels {
         }
         next.total_bytes = next.all().fold(0, |sum, t| sum.saturating_add(t.meta.file_size));
         next
+    }
+
+    /// The deepest level that holds a table (0 when none does).
+    #[must_use]
+    pub fn deepest_level(&self) -> u8 {
+        self.levels.iter().rposition(|l| !l.is_empty()).map_or(0, |l| u8::try_from(l).unwrap_or(u8::MAX))
+    }
+
+    /// Entries of every table (versions and tombstones included).
+    #[must_use]
+    pub fn entries_total(&self) -> u64 {
+        self.all().fold(0, |sum, t| sum.saturating_add(t.meta.entry_count))
+    }
+
+    /// Whether a table of `level` keeps its filter (`FilterBudget`) if it joins this
+    /// version (it may be deeper than any table here).
+    #[must_use]
+    pub fn wants_filter(&self, level: u8, budget: FilterBudget) -> bool {
+        budget.wants_filter(level, self.deepest_level().max(level), self.entries_total())
     }
 
     /// MANIFEST records of every table, in MANIFEST order.

@@ -151,6 +151,7 @@ fn tier(p: crate::engine::heatmap::policy::PolicyStats) -> NativeTierStats {
 pub struct NativeLevelStats {
     pub tables: f64,
     pub bytes: f64,
+    pub filters: f64,
 }
 
 fn size_option(value: Option<f64>, name: &str, default: usize) -> Result<usize, Error> {
@@ -514,7 +515,7 @@ impl NativeDb {
             levels: s
                 .levels
                 .iter()
-                .map(|l| NativeLevelStats { tables: l.tables as f64, bytes: l.bytes as f64 })
+                .map(|l| NativeLevelStats { tables: l.tables as f64, bytes: l.bytes as f64, filters: l.filters as f64 })
                 .collect(),
             compactions: s.compactions as f64,
             user_bytes_written: s.user_bytes_written as f64,

@@ -497,7 +497,7 @@ impl<'a> RunSorter<'a> {
         }
         self.pending_bytes = 0;
         let meta: TableMeta = builder.finish()?;
-        let table = Table::open(storage.as_ref(), &path, number, Arc::clone(&self.cache))?;
+        let table = Table::open(storage.as_ref(), &path, number, Arc::clone(&self.cache), true)?;
         let live = Arc::new(LiveTable::new(table, meta, Arc::clone(storage), path, Arc::clone(&self.cache)));
         // Deleted when the last reference drops (the end of the import, or an error).
         live.retire();

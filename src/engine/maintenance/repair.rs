@@ -205,7 +205,7 @@ impl Repair<'_> {
         if problems.is_empty() && has_data {
             // A table whose bytes hold but that is not this file's table (a renamed file, an
             // export) is salvaged like a damaged one.
-            match Table::open(self.storage.as_ref(), &path, number, Arc::clone(&self.cache)) {
+            match Table::open(self.storage.as_ref(), &path, number, Arc::clone(&self.cache), true) {
                 Ok(table) => {
                     let meta = TableMeta {
                         number,
@@ -270,7 +270,7 @@ impl Repair<'_> {
             return Ok(());
         }
         let meta = builder.finish()?;
-        let table = Table::open(self.storage.as_ref(), &path, number, Arc::clone(&self.cache))?;
+        let table = Table::open(self.storage.as_ref(), &path, number, Arc::clone(&self.cache), true)?;
         self.sources.push(Arc::new(LiveTable::new(
             table,
             meta,

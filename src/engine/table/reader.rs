@@ -1,9 +1,10 @@
-//! Reads a table: header and footer checked at open, index and filter loaded into memory,
-//! data blocks read with `pread` and checked (CRC) on every read.
+//! Reads a table: header and footer checked at open, index (and, unless the database's
+//! filter budget leaves it out, the filter) loaded into memory, data blocks read with
+//! `pread` and checked (CRC) on every read.
 
 use std::cmp::Ordering;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::block::{decode_stored, probe_candidates, probe_of, Block};
 use super::filter;
@@ -240,7 +241,11 @@ pub struct Table {
     name: String,
     file: Arc<dyn ReadableFile>,
     index: Index,
-    filter: Vec<u8>,
+    /// The Bloom filter, once loaded. A table of the deepest level of a large database is
+    /// opened without it (`FilterBudget`): a read of a key it holds needs no filter, and
+    /// the filter of a large database's deepest level is most of its metadata. Set at most
+    /// once, later, if the table stops being the deepest (one atomic load on the read path).
+    filter: OnceLock<Vec<u8>>,
     footer: Footer,
     /// The range-delete block, fragmented; empty for tables without one.
     range_deletes: RangeDeletes,
@@ -253,8 +258,14 @@ impl std::fmt::Debug for Table {
 }
 
 impl Table {
-    /// Opens and checks a table file.
-    pub fn open(storage: &dyn Storage, path: &Path, number: u64, cache: Arc<BlockCache>) -> Result<Self> {
+    /// Opens and checks a table file; reads its filter into memory if `load_filter`.
+    pub fn open(
+        storage: &dyn Storage,
+        path: &Path,
+        number: u64,
+        cache: Arc<BlockCache>,
+        load_filter: bool,
+    ) -> Result<Self> {
         let name = path.display().to_string();
         let file = storage.open_read(path).ctx(|| format!("opening table {name}"))?;
         let len = file.len_bytes();
@@ -277,7 +288,7 @@ impl Table {
             name,
             file,
             index: Index::default(),
-            filter: Vec::new(),
+            filter: OnceLock::new(),
             footer,
             range_deletes: RangeDeletes::default(),
         };
@@ -286,7 +297,9 @@ impl Table {
                 return Err(Error::corruption(&table.name, footer_at, "block handle past the footer"));
             }
         }
-        table.filter = table.read_raw(table.footer.filter)?;
+        if load_filter {
+            table.load_filter()?;
+        }
         table.index = table.load_index()?;
         if header.flags & FLAG_HAS_RANGE_DELETES != 0 {
             let handle = range_delete_handle(&table.footer, footer_at)
@@ -297,6 +310,23 @@ impl Table {
             table.range_deletes = RangeDeletes::new(tombstones);
         }
         Ok(table)
+    }
+
+    /// Reads the filter into memory if it is not there yet (a background thread's work: it
+    /// reads the file).
+    pub fn load_filter(&self) -> Result<()> {
+        if self.filter.get().is_none() {
+            let filter = self.read_raw(self.footer.filter)?;
+            // Two loads racing both read it; the first one set stays.
+            let _ = self.filter.set(filter);
+        }
+        Ok(())
+    }
+
+    /// Whether the filter is in memory (reads of absent keys may then skip the table).
+    #[must_use]
+    pub fn has_filter(&self) -> bool {
+        self.filter.get().is_some()
     }
 
     /// The table's range tombstones (empty for most tables).
@@ -356,7 +386,7 @@ impl Table {
     #[must_use]
     /// `key_hash` is `filter::key_hash(key)`, computed once per read for every table.
     pub fn locate(&self, key: &[u8], key_hash: u64, seq: u64) -> Option<BlockHandle> {
-        if !filter::may_contain(&self.filter, key_hash) {
+        if self.filter.get().is_some_and(|f| !filter::may_contain(f, key_hash)) {
             return None;
         }
         let index = &self.index;
@@ -451,7 +481,7 @@ impl Table {
     /// probes (allocated capacity, what the allocator holds).
     #[must_use]
     pub fn metadata_bytes(&self) -> usize {
-        self.filter.capacity() + self.index.size_bytes()
+        self.filter.get().map_or(0, Vec::capacity) + self.index.size_bytes()
     }
 
     /// Number of data blocks.
