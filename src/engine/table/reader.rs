@@ -175,6 +175,69 @@ impl Index {
     }
 }
 
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+
+    /// The index of a table whose blocks end at `last_keys` (sorted), written back to back.
+    fn index_of_last_keys(last_keys: &[Vec<u8>]) -> Index {
+        let (mut keys, mut key_ends, mut handles) = (Vec::new(), Vec::new(), Vec::new());
+        let mut offset = HEADER_BYTES as u64;
+        for (i, key) in last_keys.iter().enumerate() {
+            keys.extend_from_slice(key);
+            key_ends.push(keys.len() as u32);
+            let size = 3000 + (i * 7919 % 1000) as u32;
+            handles.push(BlockHandle { offset, size });
+            offset += u64::from(size) + BLOCK_TRAILER_BYTES as u64;
+        }
+        Index::build(keys, &key_ends, vec![0; last_keys.len()], &handles).expect("index")
+    }
+
+    /// Times point-read (`locate`) and iterator (`first_block_reaching`) searches for
+    /// `sought` keys, each followed by the handle lookup they lead to.
+    fn time_searches(what: &str, index: &Index, sought: &[Vec<u8>]) {
+        println!("{what}: index bytes per entry {:.2}", index.size_bytes() as f64 / index.len() as f64);
+        for round in 0..3 {
+            let started = std::time::Instant::now();
+            let mut sum = 0u64;
+            for key in sought {
+                let at = index.partition_point(key, |k, sought, i| {
+                    compare_internal(k, index.last_seq(i), sought, 1 << 40) == Ordering::Less
+                });
+                sum = sum.wrapping_add(index.handle(at).map_or(0, |h| h.offset + u64::from(h.size)));
+            }
+            let locate = started.elapsed().as_nanos() as f64 / sought.len() as f64;
+            let started = std::time::Instant::now();
+            for key in sought {
+                let at = index.partition_point(key, |k, sought, _| k < sought);
+                sum = sum.wrapping_add(index.handle(at).map_or(0, |h| h.offset));
+            }
+            let reaching = started.elapsed().as_nanos() as f64 / sought.len() as f64;
+            println!("  round {round}: locate {locate:.1} ns, first_block_reaching+handle {reaching:.1} ns ({sum})");
+        }
+    }
+
+    /// Speed of the searches reads make over an index as large as a 10M-key database's (all
+    /// its tables' indexes together), for short keys and for long keys that tie on their
+    /// probes: `cargo test --release index_search_speed -- --ignored --nocapture`. Prints,
+    /// asserts nothing about time.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn index_search_speed() {
+        let (blocks, keys_per_block) = (400_000u64, 25);
+        let spread = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % (blocks * keys_per_block);
+        let history = |n: u64| format!("\x01history:{n:09}").into_bytes();
+        let last_keys: Vec<Vec<u8>> = (0..blocks).map(|b| history((b + 1) * keys_per_block - 1)).collect();
+        let sought: Vec<Vec<u8>> = (0..1_000_000).map(|i| history(spread(i))).collect();
+        time_searches("history keys", &index_of_last_keys(&last_keys), &sought);
+        let url = |n: u64| format!("\x01bookmark:https://www.example{}.com/articles/{n}", n % 97).into_bytes();
+        let mut urls: Vec<Vec<u8>> = (0..blocks * keys_per_block).step_by(keys_per_block as usize).map(url).collect();
+        urls.sort();
+        let sought: Vec<Vec<u8>> = (0..1_000_000).map(|i| url(spread(i))).collect();
+        time_searches("url keys", &index_of_last_keys(&urls), &sought);
+    }
+}
+
 /// Stored blocks up to this size are read into a per-thread buffer that is kept between
 /// reads (no allocation, no zeroing per read: the decoded block is the only new memory).
 /// Larger ones (a block holding one big value) get a buffer of their own, so no thread keeps
