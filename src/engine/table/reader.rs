@@ -504,24 +504,28 @@ mod index_tests {
         }
     }
 
-    /// Speed of the searches reads make over an index as large as a 10M-key database's (all
-    /// its tables' indexes together), for short keys and for long keys that tie on their
-    /// probes: `cargo test --release index_search_speed -- --ignored --nocapture`. Prints,
-    /// asserts nothing about time.
+    /// Speed of the searches reads make, for short keys and for long keys that tie on their
+    /// probes, over an index of a few tables (in the CPU cache) and over one as large as a
+    /// 10M-key database's (all its tables' indexes together, mostly not):
+    /// `cargo test --release index_search_speed -- --ignored --nocapture`. Prints, asserts
+    /// nothing about time.
     #[test]
     #[ignore = "a measurement, not a check"]
     fn index_search_speed() {
-        let (blocks, keys_per_block) = (400_000u64, 25);
-        let spread = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % (blocks * keys_per_block);
-        let history = |n: u64| format!("\x01history:{n:09}").into_bytes();
-        let last_keys: Vec<Vec<u8>> = (0..blocks).map(|b| history((b + 1) * keys_per_block - 1)).collect();
-        let sought: Vec<Vec<u8>> = (0..1_000_000).map(|i| history(spread(i))).collect();
-        time_searches("history keys", &index_of_last_keys(&last_keys), &sought);
-        let url = |n: u64| format!("\x01bookmark:https://www.example{}.com/articles/{n}", n % 97).into_bytes();
-        let mut urls: Vec<Vec<u8>> = (0..blocks * keys_per_block).step_by(keys_per_block as usize).map(url).collect();
-        urls.sort();
-        let sought: Vec<Vec<u8>> = (0..1_000_000).map(|i| url(spread(i))).collect();
-        time_searches("url keys", &index_of_last_keys(&urls), &sought);
+        let keys_per_block = 25;
+        for blocks in [2_000u64, 20_000, 400_000] {
+            let spread = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % (blocks * keys_per_block);
+            let history = |n: u64| format!("\x01history:{n:09}").into_bytes();
+            let last_keys: Vec<Vec<u8>> = (0..blocks).map(|b| history((b + 1) * keys_per_block - 1)).collect();
+            let sought: Vec<Vec<u8>> = (0..1_000_000).map(|i| history(spread(i))).collect();
+            time_searches(&format!("{blocks} blocks, history keys"), &index_of_last_keys(&last_keys), &sought);
+            let url = |n: u64| format!("\x01bookmark:https://www.example{}.com/articles/{n}", n % 97).into_bytes();
+            let mut urls: Vec<Vec<u8>> =
+                (0..blocks * keys_per_block).step_by(keys_per_block as usize).map(url).collect();
+            urls.sort();
+            let sought: Vec<Vec<u8>> = (0..1_000_000).map(|i| url(spread(i))).collect();
+            time_searches(&format!("{blocks} blocks, url keys"), &index_of_last_keys(&urls), &sought);
+        }
     }
 }
 
