@@ -63,30 +63,35 @@ fn absent_key(i: u32) -> Vec<u8> {
 }
 
 /// Per level (tables, tables with their filter in memory), once the load has reached level
-/// 2, level 0 is below its trigger, and every table above the deepest level has its filter
-/// (background work loads them after each merge).
+/// 2, no flush or compaction is due or running (their reads would count as the gets'
+/// below), and every table above the deepest level has its filter (background work loads
+/// them after each merge). Judged on one `stats()` and confirmed by a second, 20 ms later,
+/// with the same shape and compaction count.
 fn settled_filters(db: &browserdb::engine::Db) -> Vec<(u64, u64)> {
-    let shape =
-        |db: &browserdb::engine::Db| db.stats().levels.iter().map(|l| (l.tables, l.filters)).collect::<Vec<_>>();
-    // No compaction due either (compaction's reads would count as the gets' below): level
-    // `l` within 96 KiB × 10^(l-1).
-    let within_targets = |db: &browserdb::engine::Db| {
-        let levels = db.stats().levels;
-        let last = levels.len() - 1;
-        levels.iter().enumerate().take(last).skip(1).all(|(l, s)| s.bytes <= 96 * 1024 * 10u64.pow(l as u32 - 1))
+    let settled = |st: &browserdb::engine::Stats| {
+        let levels = &st.levels;
+        let deepest = levels.iter().rposition(|l| l.tables > 0).unwrap_or(0);
+        // Compaction is due from a level's target up: level `l` below 96 KiB × 10^(l-1).
+        let within_targets = (1..deepest).all(|l| levels[l].bytes < 96 * 1024 * 10u64.pow(l as u32 - 1));
+        deepest >= 2
+            && levels[0].tables < 4
+            && st.immutable_memtables == 0
+            && within_targets
+            && levels.iter().take(deepest).all(|l| l.tables == l.filters)
     };
-    let settled = |levels: &[(u64, u64)]| {
-        let deepest = levels.iter().rposition(|&(tables, _)| tables > 0).unwrap_or(0);
-        deepest >= 2 && levels[0].0 < 4 && levels.iter().take(deepest).all(|&(tables, filters)| tables == filters)
-    };
+    let shape = |st: &browserdb::engine::Stats| st.levels.iter().map(|l| (l.tables, l.filters)).collect::<Vec<_>>();
     for _ in 0..4000 {
-        let levels = shape(db);
-        if settled(&levels) && db.stats().immutable_memtables == 0 && within_targets(db) {
-            return levels;
+        let first = db.stats();
+        if settled(&first) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let second = db.stats();
+            if settled(&second) && shape(&first) == shape(&second) && first.compactions == second.compactions {
+                return shape(&second);
+            }
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    panic!("no settled levels with every filter above the deepest level: {:?}", shape(db));
+    panic!("no settled levels with every filter above the deepest level: {:?}", shape(&db.stats()));
 }
 
 /// A 100-byte value that LZ4 cannot shrink much (the load must fill several levels).
