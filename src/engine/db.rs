@@ -1010,12 +1010,11 @@ impl Db {
 
     /// Loads the filters a merge left wanted: when a merge opens a deeper level, the tables
     /// of the level that was the deepest had been opened without theirs (`FilterBudget`).
-    /// It reads files, on the background thread that installed the version.
+    /// It reads files, on the thread that ran the merge.
     fn load_wanted_filters(&self) {
         let levels = Arc::clone(&self.inner.state.read().levels);
-        let budget = FilterBudget::of(&self.inner.options);
-        let (deepest, entries) = (levels.deepest_level(), levels.entries_total());
-        for t in levels.all().filter(|t| !t.has_filter() && budget.wants_filter(t.meta.level, deepest, entries)) {
+        let (budget, shape) = (FilterBudget::of(&self.inner.options), levels.filter_shape());
+        for t in levels.all().filter(|t| !t.has_filter() && budget.wants_filter(t.meta.level, shape)) {
             // A filter that fails to read or check stays out: reads then read the table's
             // blocks, whose own checks report any damage.
             let _ = t.load_filter();
@@ -1135,7 +1134,8 @@ impl Db {
         let inner = &self.inner;
         let path = files::path(&inner.dir, meta.number, FileKind::Table);
         let blocks = inner.heat.blocks();
-        let load_filter = inner.state.read().levels.wants_filter(meta.level, FilterBudget::of(&inner.options));
+        let shape = inner.state.read().levels.filter_shape();
+        let load_filter = FilterBudget::of(&inner.options).wants_filter(meta.level, shape);
         let table = Table::open(inner.storage.as_ref(), &path, meta.number, Arc::clone(blocks), load_filter)?;
         Ok(Arc::new(LiveTable::new(table, meta, Arc::clone(&inner.storage), path, Arc::clone(blocks))))
     }

@@ -14,7 +14,7 @@ use super::memtable::Memtable;
 use super::options::Options;
 use super::storage::Storage;
 use super::table::Table;
-use super::version::{FilterBudget, LiveTable};
+use super::version::{FilterBudget, FilterShape, LiveTable};
 use super::wal::{self, TornTail, WalWriter};
 
 /// First file number of a new database.
@@ -153,14 +153,13 @@ fn open_tables(
     cache: &Arc<BlockCache>,
     filter_budget: FilterBudget,
 ) -> Result<Vec<Arc<LiveTable>>> {
-    let deepest_level = manifest.tables.iter().map(|t| t.level).max().unwrap_or(0);
-    let entries_total = manifest.tables.iter().fold(0u64, |sum, t| sum.saturating_add(t.entry_count));
+    let shape = FilterShape::of(&manifest.tables);
     manifest
         .tables
         .iter()
         .map(|meta| {
             let path = files::path(dir, meta.number, FileKind::Table);
-            let load_filter = filter_budget.wants_filter(meta.level, deepest_level, entries_total);
+            let load_filter = filter_budget.wants_filter(meta.level, shape);
             match Table::open(storage.as_ref(), &path, meta.number, Arc::clone(cache), load_filter) {
                 Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                     Err(Error::corruption(path.display().to_string(), 0, "table listed in MANIFEST is missing"))

@@ -106,12 +106,30 @@ impl FilterBudget {
         Self { bytes_max: options.filter_memory_bytes_max.unwrap_or(default) }
     }
 
-    /// Whether a table of `level` keeps its filter, in a version whose deepest non-empty
-    /// level is `deepest_level` and whose tables hold `entries_total` entries.
+    /// Whether a table of `level` keeps its filter among tables of `shape` (it may be
+    /// deeper than any of them).
     #[must_use]
-    pub fn wants_filter(self, level: u8, deepest_level: u8, entries_total: u64) -> bool {
-        let filters_bytes = entries_total.saturating_mul(filter::BITS_PER_KEY as u64) / 8;
-        level == 0 || level < deepest_level || filters_bytes <= self.bytes_max
+    pub fn wants_filter(self, level: u8, shape: FilterShape) -> bool {
+        let filters_bytes = shape.entries_total.saturating_mul(filter::BITS_PER_KEY as u64) / 8;
+        level == 0 || level < shape.deepest_level.max(level) || filters_bytes <= self.bytes_max
+    }
+}
+
+/// What `FilterBudget` needs to know of a set of tables: the deepest level holding one, and
+/// their entries (versions and tombstones included).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FilterShape {
+    deepest_level: u8,
+    entries_total: u64,
+}
+
+impl FilterShape {
+    /// The shape of the tables `metas` describe.
+    pub fn of<'a>(metas: impl IntoIterator<Item = &'a TableMeta>) -> Self {
+        metas.into_iter().fold(Self::default(), |shape, meta| Self {
+            deepest_level: shape.deepest_level.max(meta.level),
+            entries_total: shape.entries_total.saturating_add(meta.entry_count),
+        })
     }
 }
 
@@ -235,23 +253,10 @@ impl Levels {
         next
     }
 
-    /// The deepest level that holds a table (0 when none does).
+    /// What `FilterBudget` needs to know of this version's tables.
     #[must_use]
-    pub fn deepest_level(&self) -> u8 {
-        self.levels.iter().rposition(|l| !l.is_empty()).map_or(0, |l| u8::try_from(l).unwrap_or(u8::MAX))
-    }
-
-    /// Entries of every table (versions and tombstones included).
-    #[must_use]
-    pub fn entries_total(&self) -> u64 {
-        self.all().fold(0, |sum, t| sum.saturating_add(t.meta.entry_count))
-    }
-
-    /// Whether a table of `level` keeps its filter (`FilterBudget`) if it joins this
-    /// version (it may be deeper than any table here).
-    #[must_use]
-    pub fn wants_filter(&self, level: u8, budget: FilterBudget) -> bool {
-        budget.wants_filter(level, self.deepest_level().max(level), self.entries_total())
+    pub fn filter_shape(&self) -> FilterShape {
+        FilterShape::of(self.all().map(|t| &t.meta))
     }
 
     /// MANIFEST records of every table, in MANIFEST order.
