@@ -529,6 +529,11 @@ export interface Stats {
   walWrites: number
   /** WAL fdatasyncs since open. */
   walSyncs: number
+  /**
+   * Of `walWrites`, the in-place commits: writes without `sync` committed on the JS thread by
+   * a copy into the WAL's prepared, mapped memory (Linux), with no hop to the thread pool.
+   */
+  walInMemoryWrites: number
   /** The HeatMap cache. */
   cache: CacheStats
   /** Bytes of data held: memtables plus tables (in ultra mode, its RAM besides the cache). */

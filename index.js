@@ -648,8 +648,10 @@ class BrowserDB extends EventEmitter {
     this._tickSync = false
     let committed
     try {
-      // Ultra mode: a commit touches only memory, so it may run right here (no pool hop).
-      if (this._mode === 'ultra' && this._native.commitNow()) {
+      // A commit that touches only memory may run right here (no pool hop): ultra mode's
+      // memtable, or a disk WAL's prepared memory for writes that need no fsync
+      // (docs/design.md "In-place commits").
+      if ((this._mode === 'ultra' || !sync) && this._native.commitNow()) {
         tick.resolve()
         return
       }

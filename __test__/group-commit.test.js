@@ -45,3 +45,36 @@ test('writes awaited one at a time are committed one by one', async (t) => {
   assert.equal(after.walWrites - before.walWrites, 10)
   assert.equal(after.walSyncs - before.walSyncs, 10)
 })
+
+// In-place commits (docs/design.md "In-place commits"): on Linux a write without `sync` is
+// committed on the JS thread by a copy into the WAL's prepared memory, with no pool hop.
+test('awaited writes without sync commit in place; synced ones go to the pool', { skip: process.platform !== 'linux' && 'the mapped WAL is Linux only' }, async (t) => {
+  const db = await openDb(t, BrowserDB, tmpDir(t))
+  await db.put('warm', 'up')
+  const before = db.stats()
+  for (let i = 0; i < 200; i++) await db.put('k' + i, 'v' + i)
+  await db.put('synced', 'yes', { sync: true })
+  const after = db.stats()
+  assert.equal(after.walWrites - before.walWrites, 201)
+  assert.ok(after.walInMemoryWrites - before.walInMemoryWrites >= 190, `in place: ${after.walInMemoryWrites - before.walInMemoryWrites} of 200`)
+  assert.equal(after.walSyncs - before.walSyncs, 1)
+  assert.equal(db.getSync('k199'), 'v199')
+  assert.equal(await db.get('synced'), 'yes')
+})
+
+test('a later tick\'s write never lands before an earlier tick\'s write still on the pool', async (t) => {
+  const db = await openDb(t, BrowserDB, tmpDir(t))
+  await db.put('warm', 'up')
+  for (let round = 0; round < 200; round++) {
+    const key = 'order' + round
+    // The synced write goes to the pool (an fdatasync); the next tick's write could commit
+    // in place at once, and must wait its turn instead.
+    const first = db.put(key, 'first', { sync: true })
+    // Past the first tick's commit (a microtask), so the second write is a tick of its own.
+    await null
+    await null
+    const second = db.put(key, 'second')
+    await Promise.all([first, second])
+    assert.equal(await db.get(key), 'second', `round ${round}`)
+  }
+})

@@ -40,3 +40,39 @@ fn concurrent_synced_writers_share_fsyncs() {
         }
     }
 }
+
+/// Writes commit in the order they were queued, whichever thread finishes which and in
+/// whatever order the threads run; a thread finishing a later write commits the earlier ones
+/// queued before it (it never waits for a thread that has not started).
+#[test]
+fn queued_writes_commit_in_queue_order_whichever_thread_finishes_them() {
+    let storage = MemStorage::new();
+    let db = open(&storage, small_options()).unwrap();
+    storage.set_sync_delay_ms(5);
+    for round in 0..20u32 {
+        let k = key(round);
+        let queued: Vec<_> = (0..4u32)
+            .map(|version| {
+                let mut batch = browserdb::engine::WriteBatch::new();
+                batch.put(&k, &value(round, version)).unwrap();
+                db.enqueue_write(batch, version == 0).unwrap().unwrap()
+            })
+            .collect();
+        // The last write is finished first, alone: it commits all four, in order.
+        let mut queued = queued.into_iter().rev();
+        let last = queued.next().unwrap();
+        db.finish_write(&last).unwrap();
+        assert_eq!(db.get(&k).unwrap(), Some(value(round, 3)), "round {round}");
+        let handles: Vec<_> = queued
+            .map(|write| {
+                let db = db.clone();
+                std::thread::spawn(move || db.finish_write(&write))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+        assert_eq!(db.get(&k).unwrap(), Some(value(round, 3)), "round {round}");
+    }
+    db.close().unwrap();
+}

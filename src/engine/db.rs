@@ -44,6 +44,16 @@ const WAL_SIZE_FACTOR: usize = 2;
 /// versions, or (and at least a quarter of `writeBufferSize`) once it holds more than half
 /// the bytes of all tables (`active_is_full`).
 const WAL_SMALL_DATABASE_FLOOR_BYTES: u64 = 1 << 20;
+
+/// Room a WAL reserves past its records for in-memory appends (in-place commits on the JS
+/// thread), and how much of it one preparation readies: up to the size at which the WAL is
+/// rotated, an eighth of the write buffer at a time (64-256 KiB). The prepared pages are
+/// resident, so the window is memory the process holds (docs/design.md "In-place commits").
+pub(crate) fn wal_room(options: &Options) -> (u64, u64) {
+    let buffer = options.write_buffer_size_bytes as u64;
+    let window = (buffer / 8).clamp(64 * 1024, 256 * 1024);
+    (WAL_SIZE_FACTOR as u64 * buffer + window, window)
+}
 /// Keys of databases' background timers.
 static NEXT_TIMER_KEY: AtomicU64 = AtomicU64::new(1);
 /// A database's expiry timer sleeps at most this long before it looks at the clock again
@@ -124,6 +134,28 @@ enum BackgroundKind {
     Compaction,
 }
 
+/// How a group's WAL records are written (`log_and_apply`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LogWrite {
+    /// `write` (and `fdatasync` if asked), then room prepared for in-memory appends: the pool.
+    Append,
+    /// A copy into the WAL's prepared memory, or nothing if it has none ready: the JS thread.
+    InMemory,
+}
+
+/// A write queued by `Db::enqueue_write`, to be finished by `Db::finish_write`; counts as
+/// an operation in flight (close waits for it) until dropped.
+pub struct QueuedWrite {
+    db: Db,
+    me: Arc<PendingWrite>,
+}
+
+impl Drop for QueuedWrite {
+    fn drop(&mut self) {
+        self.db.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// One writer waiting in the group-commit queue.
 struct PendingWrite {
     batch: WriteBatch,
@@ -168,6 +200,9 @@ pub struct Stats {
     pub wal_writes: u64,
     /// WAL fdatasyncs since open.
     pub wal_syncs: u64,
+    /// Of `wal_writes`, the in-place commits: records copied into the WAL's prepared memory
+    /// on the calling thread (docs/design.md "In-place commits").
+    pub wal_in_memory_writes: u64,
     /// HeatMap counters (HOT entries, WARM blocks).
     pub cache: HeatStats,
     /// Tables and bytes per level (index = level).
@@ -265,6 +300,7 @@ struct Inner {
     flushes: AtomicU64,
     wal_writes: AtomicU64,
     wal_syncs: AtomicU64,
+    wal_in_memory_writes: AtomicU64,
     /// Recent flushes and compactions for listeners (`drain_events`); oldest dropped first.
     events: Mutex<VecDeque<Event>>,
     /// Whether events are recorded (`record_events`; on by default): the JS binding turns it
@@ -365,56 +401,75 @@ impl Db {
     /// returns; with `sync` it has been fdatasynced. Concurrent callers share one WAL write
     /// and one fdatasync (group commit).
     pub fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
-        let _guard = self.begin()?;
+        match self.enqueue_write(batch, sync)? {
+            Some(queued) => self.finish_write(&queued),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues a batch for the next group commit and returns at once (memory only: for the JS
+    /// thread). Writes are committed in the order they were queued, whichever thread then
+    /// calls `finish_write`: a later tick's write, handed to another pool thread, never lands
+    /// before an earlier one. `None` for an empty batch (nothing to do).
+    pub fn enqueue_write(&self, batch: WriteBatch, sync: bool) -> Result<Option<QueuedWrite>> {
+        let guard = self.begin()?;
         self.check_writable()?;
         if batch.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         self.check_poison()?;
         self.check_memory(&batch)?;
         let me = Arc::new(PendingWrite { batch, sync, result: Mutex::new(None) });
-        let inner = &self.inner;
-        let mut queue = inner.queue.lock();
-        queue.pending.push_back(Arc::clone(&me));
-        loop {
-            if let Some(result) = me.result.lock().take() {
-                return result;
-            }
-            let at_front = queue.pending.front().is_some_and(|w| Arc::ptr_eq(w, &me));
-            if at_front && !queue.leader_active {
-                break;
-            }
-            inner.queue_cv.wait(&mut queue);
-        }
-        queue.leader_active = true;
-        let group = take_group(&queue.pending);
-        drop(queue);
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_group(&group)))
-            .unwrap_or_else(|_| Err(self.poison_with("a panic during group commit".into())));
-        let mut queue = inner.queue.lock();
-        for w in queue.pending.drain(..group.len()) {
-            let r = match &outcome {
-                Ok(()) => Ok(()),
-                Err(e) => Err(share_error(e)),
-            };
-            *w.result.lock() = Some(r);
-        }
-        queue.leader_active = false;
-        inner.queue_cv.notify_all();
-        drop(queue);
-        let mine = me.result.lock().take();
-        mine.unwrap_or(outcome)
+        self.inner.queue.lock().pending.push_back(Arc::clone(&me));
+        // The operation stays in flight (close waits for it) until the `QueuedWrite` drops.
+        std::mem::forget(guard);
+        Ok(Some(QueuedWrite { db: self.clone(), me }))
     }
 
-    /// In-memory (ultra) databases only: commits `batch` on the calling thread when nothing
-    /// would make it wait — no other writer active or queued, no memtable or level-0 stall —
-    /// and hands it back otherwise (the caller then uses `write` off the JS thread). Such a
-    /// commit touches only memory: no log, and a full memtable is frozen in RAM.
+    /// Waits until a queued write is committed, leading group commits meanwhile: whenever no
+    /// leader is active, this thread commits the group at the front of the queue, its own
+    /// write in it or not (so writers waiting on pool threads never wait for a write whose
+    /// own task has not started).
+    pub fn finish_write(&self, queued: &QueuedWrite) -> Result<()> {
+        let inner = &self.inner;
+        let mut queue = inner.queue.lock();
+        loop {
+            if let Some(result) = queued.me.result.lock().take() {
+                return result;
+            }
+            if queue.leader_active || queue.pending.is_empty() {
+                inner.queue_cv.wait(&mut queue);
+                continue;
+            }
+            queue.leader_active = true;
+            let group = take_group(&queue.pending);
+            drop(queue);
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_group(&group)))
+                .unwrap_or_else(|_| Err(self.poison_with("a panic during group commit".into())));
+            queue = inner.queue.lock();
+            for w in queue.pending.drain(..group.len()) {
+                let r = match &outcome {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(share_error(e)),
+                };
+                *w.result.lock() = Some(r);
+            }
+            queue.leader_active = false;
+            inner.queue_cv.notify_all();
+        }
+    }
+
+    /// Commits `batch` on the calling thread (the JS thread) when that cannot wait, and hands
+    /// it back otherwise (the caller then uses `write`, off the JS thread). It cannot wait
+    /// when no other writer is active or queued, nothing stalls (a full memtable, level 0 at
+    /// its slowdown threshold) and its WAL record goes into memory: an in-memory (ultra)
+    /// database has no log, and a WAL on disk takes the record as a copy into its mapped,
+    /// prepared pages (`WritableFile::append_in_memory`; docs/design.md "In-place commits").
+    /// Not with maintained secondary indexes (their entries need old values, which may be on
+    /// disk). A memtable it fills is frozen by a pool job, not here.
     pub fn try_write_now(&self, batch: WriteBatch) -> Result<Option<WriteBatch>> {
         let inner = &self.inner;
-        if !inner.options.wal_disabled {
-            return Ok(Some(batch));
-        }
+        let on_disk = !inner.options.wal_disabled;
         let _guard = self.begin()?;
         self.check_writable()?;
         if batch.is_empty() {
@@ -431,16 +486,45 @@ impl Db {
                 return Ok(Some(batch));
             }
         }
+        if on_disk && self.active_is_full() {
+            return Ok(Some(batch));
+        }
         let mut queue = inner.queue.lock();
         if queue.leader_active || !queue.pending.is_empty() {
             return Ok(Some(batch));
         }
         queue.leader_active = true;
         drop(queue);
-        let outcome = self.commit_as_leader(batch, false);
+        let outcome =
+            if on_disk { self.commit_in_place(batch) } else { self.commit_as_leader(batch, false).map(|()| None) };
         inner.queue.lock().leader_active = false;
         inner.queue_cv.notify_all();
-        outcome.map(|()| None)
+        outcome
+    }
+
+    /// The in-place commit of a database on disk, by the caller holding the leader role: the
+    /// record copied into the WAL's prepared memory and applied, or, if the WAL has no room
+    /// ready, the batch handed back untouched.
+    fn commit_in_place(&self, batch: WriteBatch) -> Result<Option<WriteBatch>> {
+        // Checked as the leader: index definitions change only by a commit.
+        if self.inner.indexes.read().iter().any(IndexDef::is_maintained) {
+            return Ok(Some(batch));
+        }
+        let data_bytes = batch.data_bytes() as u64;
+        let logged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.check_poison()?;
+            self.schedule_if_expiry_due();
+            self.log_and_apply(&[&batch], data_bytes, false, LogWrite::InMemory)
+        }))
+        .unwrap_or_else(|_| Err(self.poison_with("a panic during an in-place commit".into())))?;
+        if !logged {
+            return Ok(Some(batch));
+        }
+        if self.active_is_full() {
+            // Freezing means a new WAL file: a pool job does it (`freeze_if_full_and_idle`).
+            self.schedule_job(|_| true);
+        }
+        Ok(None)
     }
 
     /// Commits one batch by a caller that already holds the leader role (`try_write_now`,
@@ -458,36 +542,70 @@ impl Db {
         self.throttle_for_level0()?;
         self.make_room_for_write()?;
         self.schedule_if_expiry_due();
-        let inner = &self.inner;
         let expanded = self.with_index_entries(group)?;
         let batches: Vec<&WriteBatch> = group
             .iter()
             .enumerate()
             .map(|(i, w)| expanded.get(i).and_then(Option::as_ref).unwrap_or(&w.batch))
             .collect();
-        let mut wal_guard = inner.wal.lock();
+        let data_bytes = group.iter().map(|w| w.batch.data_bytes() as u64).sum();
+        let sync = group.iter().any(|w| w.sync);
+        self.log_and_apply(&batches, data_bytes, sync, LogWrite::Append)?;
+        // The group is durable and applied; a failed rotation poisons the database (the next
+        // operation reports it) but does not undo this group.
+        let _ = self.freeze_if_full();
+        Ok(())
+    }
+
+    /// Writes the batches' WAL records as `how` says (then `fdatasync` if `sync`), and applies
+    /// the batches to the active memtable. `Ok(false)` when an in-memory write found no room
+    /// ready: then nothing was written or applied. `data_bytes` counts the users' bytes.
+    fn log_and_apply(&self, batches: &[&WriteBatch], data_bytes: u64, sync: bool, how: LogWrite) -> Result<bool> {
+        let inner = &self.inner;
+        // In place (the JS thread) never waits for the lock: `sync_wal` holds it across an
+        // fdatasync. Pooled writers are not a concern: the caller leads the queue.
+        let mut wal_guard = match how {
+            LogWrite::Append => inner.wal.lock(),
+            LogWrite::InMemory => match inner.wal.try_lock() {
+                Some(guard) => guard,
+                None => return Ok(false),
+            },
+        };
         let wal = wal_guard.as_mut().ok_or(Error::Closed)?;
         let first = inner.last_seq.load(Ordering::SeqCst) + 1;
         let mut records =
             Vec::with_capacity(batches.iter().map(|b| b.payload().len() + wal::RECORD_HEADER_BYTES).sum());
         let mut seq = first;
-        for batch in &batches {
+        for batch in batches {
             wal::encode_record(&mut records, wal.number(), seq, batch.payload());
             seq += u64::from(batch.count());
         }
-        if inner.options.wal_disabled {
-            records.clear();
-        } else if let Err(e) = wal.append(&records) {
-            return Err(self.poison_by(&e, e.to_string()));
+        if !inner.options.wal_disabled {
+            match how {
+                LogWrite::InMemory if !wal.append_in_memory(&records) => return Ok(false),
+                LogWrite::InMemory => {
+                    inner.wal_in_memory_writes.fetch_add(1, Ordering::Relaxed);
+                }
+                LogWrite::Append => {
+                    if let Err(e) = wal.append(&records) {
+                        return Err(self.poison_by(&e, e.to_string()));
+                    }
+                }
+            }
         }
         inner.wal_writes.fetch_add(1, Ordering::Relaxed);
         inner.wal_bytes.store(wal.len_bytes(), Ordering::Relaxed);
-        inner.user_bytes.fetch_add(group.iter().map(|w| w.batch.data_bytes() as u64).sum(), Ordering::Relaxed);
-        if !inner.options.wal_disabled && group.iter().any(|w| w.sync) {
+        inner.user_bytes.fetch_add(data_bytes, Ordering::Relaxed);
+        if !inner.options.wal_disabled && sync {
             if let Err(e) = wal.sync() {
                 return Err(self.poison_by(&e, e.to_string()));
             }
             inner.wal_syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        if !inner.options.wal_disabled && how == LogWrite::Append {
+            // On the pool: room for the JS thread's next in-place commits (after the sync,
+            // which spends what was prepared).
+            wal.prepare_in_memory();
         }
         drop(wal_guard);
         let mem = Arc::clone(&inner.state.read().active.mem);
@@ -495,7 +613,7 @@ impl Db {
         let oldest_snapshot = snapshots.keys().next().copied().unwrap_or(u64::MAX);
         let mut seq = first;
         let mut definitions_changed = false;
-        for batch in &batches {
+        for batch in batches {
             let ops = decode_payload(batch.payload())
                 .ok_or_else(|| Error::Internal("batch payload does not decode".into()))?;
             mem.apply(seq, &ops, oldest_snapshot);
@@ -505,12 +623,9 @@ impl Db {
         }
         drop(snapshots);
         if definitions_changed {
-            self.apply_definition_changes(&batches);
+            self.apply_definition_changes(batches);
         }
-        // The group is durable and applied; a failed rotation poisons the database (the next
-        // operation reports it) but does not undo this group.
-        let _ = self.freeze_if_full();
-        Ok(())
+        Ok(true)
     }
 
     /// Each batch of the group with the index entries its writes imply (`None` where a batch
@@ -650,7 +765,9 @@ impl Db {
             let st = inner.state.read();
             (Arc::clone(&st.active.mem), st.levels.total_bytes())
         };
-        let wal_bytes = inner.wal.lock().as_ref().map_or(0, WalWriter::len_bytes);
+        // The counter, not the WAL's lock: the JS thread asks this before an in-place commit,
+        // and the lock is held across a pooled group's write and fdatasync.
+        let wal_bytes = inner.wal_bytes.load(Ordering::Relaxed);
         let outgrew_tables = table_bytes > 0
             && wal_bytes * 2 > table_bytes
             && wal_bytes >= WAL_SMALL_DATABASE_FLOOR_BYTES.max(inner.options.write_buffer_size_bytes as u64 / 4);
@@ -739,10 +856,12 @@ impl Db {
         let mut wal = inner.wal.lock();
         let result = (|| {
             if let Some(old) = wal.as_mut() {
-                old.sync()?;
+                old.finish()?;
             }
             let path = files::path(&inner.dir, number, FileKind::Wal);
-            let file = inner.storage.create(&path).ctx(|| format!("creating WAL {number:06}"))?;
+            let (reserve, window) = wal_room(&inner.options);
+            let file =
+                inner.storage.open_log(&path, false, reserve, window).ctx(|| format!("creating WAL {number:06}"))?;
             inner.storage.sync_dir(&inner.dir).ctx(|| "syncing the database directory".into())?;
             Ok(WalWriter::new(file, number))
         })();
@@ -1742,6 +1861,7 @@ impl Db {
             flushes: inner.flushes.load(Ordering::Relaxed),
             wal_writes: inner.wal_writes.load(Ordering::Relaxed),
             wal_syncs: inner.wal_syncs.load(Ordering::Relaxed),
+            wal_in_memory_writes: inner.wal_in_memory_writes.load(Ordering::Relaxed),
             cache: inner.heat.stats(),
             levels: (0..st.levels.depth())
                 .map(|l| LevelStats {
@@ -2260,6 +2380,7 @@ impl Db {
             flushes: AtomicU64::new(0),
             wal_writes: AtomicU64::new(0),
             wal_syncs: AtomicU64::new(0),
+            wal_in_memory_writes: AtomicU64::new(0),
             events: Mutex::new(VecDeque::new()),
             events_recorded: AtomicBool::new(true),
             indexes: RwLock::new(Arc::new(Vec::new())),

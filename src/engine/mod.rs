@@ -17,6 +17,8 @@ pub mod iter;
 pub mod key;
 pub mod maintenance;
 pub mod manifest;
+#[cfg(target_os = "linux")]
+mod mapped_log;
 pub mod memtable;
 pub mod options;
 pub mod range_del;
@@ -27,7 +29,7 @@ pub mod version;
 pub mod wal;
 
 pub use batch::WriteBatch;
-pub use db::{Db, Event, LevelStats, Snapshot, Stats, TableInfo};
+pub use db::{Db, Event, LevelStats, QueuedWrite, Snapshot, Stats, TableInfo};
 pub use error::{Error, Result};
 pub use index::build::WaitFor;
 pub use index::{IndexInfo, IndexIterator, IndexRange, IndexValue};

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::cache::BlockCache;
-use super::db::{Db, Recovered, MANIFEST_FILES};
+use super::db::{wal_room, Db, Recovered, MANIFEST_FILES};
 use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind, LOCK_FILE_NAME};
 use super::heatmap::HeatMap;
@@ -106,7 +106,7 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
     let (wal, wal_number) = if options.read_only {
         (None, wals.last().copied().unwrap_or(manifest.log_number))
     } else {
-        let wal = open_live_wal(storage.as_ref(), dir, wals.last().copied(), &mut next_file_number)?;
+        let wal = open_live_wal(storage.as_ref(), dir, &options, wals.last().copied(), &mut next_file_number)?;
         remove_obsolete(storage.as_ref(), dir, &names, &manifest);
         let number = wal.number();
         (Some(wal), number)
@@ -131,17 +131,20 @@ pub fn open(dir: &Path, options: Options, storage: Arc<dyn Storage>) -> Result<D
 fn open_live_wal(
     storage: &dyn Storage,
     dir: &Path,
+    options: &Options,
     newest: Option<u64>,
     next_file_number: &mut u64,
 ) -> Result<WalWriter> {
+    let (reserve, window) = wal_room(options);
     if let Some(number) = newest {
         let path = files::path(dir, number, FileKind::Wal);
-        return Ok(WalWriter::new(storage.open_append(&path).ctx(|| format!("opening WAL {number:06}"))?, number));
+        let file = storage.open_log(&path, true, reserve, window).ctx(|| format!("opening WAL {number:06}"))?;
+        return Ok(WalWriter::new(file, number));
     }
     let number = *next_file_number;
     *next_file_number += 1;
     let path = files::path(dir, number, FileKind::Wal);
-    let file = storage.create(&path).ctx(|| format!("creating WAL {number:06}"))?;
+    let file = storage.open_log(&path, false, reserve, window).ctx(|| format!("creating WAL {number:06}"))?;
     storage.sync_dir(dir).ctx(|| "syncing the database directory".into())?;
     Ok(WalWriter::new(file, number))
 }

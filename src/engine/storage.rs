@@ -30,6 +30,21 @@ pub trait WritableFile: Send {
     /// (`sync_file_range(SYNC_FILE_RANGE_WRITE)` on Linux), so a later `sync_data` finds
     /// little left to write. A hint: durability still comes only from `sync_data`.
     fn start_writeback(&mut self) {}
+    /// Appends all of `data` only if that cannot wait: a copy into memory the file already has
+    /// ready (a WAL mapped and prepared by `prepare_in_memory`), no system call. Once it
+    /// returns `true` the bytes are in the OS exactly as after `append`; `false` writes
+    /// nothing. For a commit on the JS thread (docs/design.md "In-place commits").
+    fn append_in_memory(&mut self, _data: &[u8]) -> bool {
+        false
+    }
+    /// Readies room past the end for `append_in_memory`. May make system calls and wait, so
+    /// never on the JS thread. Best effort: if it cannot, in-memory appends decline.
+    fn prepare_in_memory(&mut self) {}
+    /// Gives back room reserved past the contents, so the file's length is its contents
+    /// again; before the file's last sync. Later in-memory appends decline.
+    fn trim(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A file open for positional reads (tables, WAL replay).
@@ -60,6 +75,22 @@ pub trait Storage: Send + Sync + 'static {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
     /// Opens an existing file for appending at its end.
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Creates (`existing == false`, truncating) or opens for appending a WAL, which may take
+    /// in-memory appends (`WritableFile::append_in_memory`) into up to `reserve_bytes` past
+    /// its contents, `window_bytes` per preparation. By default a plain file.
+    fn open_log(
+        &self,
+        path: &Path,
+        existing: bool,
+        _reserve_bytes: u64,
+        _window_bytes: u64,
+    ) -> io::Result<Box<dyn WritableFile>> {
+        if existing {
+            self.open_append(path)
+        } else {
+            self.create(path)
+        }
+    }
     /// Opens an existing file for positional reads.
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn ReadableFile>>;
     /// Atomically replaces `to` with `from` (the directory entry is durable after `sync_dir`).
@@ -210,6 +241,23 @@ impl Storage for FsStorage {
         let len_bytes = file.metadata()?.len();
         Ok(Box::new(FsWritable { file, len_bytes }))
     }
+    #[cfg(target_os = "linux")]
+    fn open_log(
+        &self,
+        path: &Path,
+        existing: bool,
+        reserve_bytes: u64,
+        window_bytes: u64,
+    ) -> io::Result<Box<dyn WritableFile>> {
+        let mut open = OpenOptions::new();
+        open.read(true).write(true);
+        if !existing {
+            open.create(true).truncate(true);
+        }
+        let file = open.open(path)?;
+        let len_bytes = file.metadata()?.len();
+        Ok(Box::new(super::mapped_log::MappedLogFile::new(file, len_bytes, reserve_bytes, window_bytes)?))
+    }
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn ReadableFile>> {
         let file = File::open(path)?;
         let len_bytes = file.metadata()?.len();
@@ -291,6 +339,8 @@ struct Faults {
     table_sync_delay_ms: AtomicU64,
     /// Whether `read_exact_at_nowait` succeeds (as if every file were in the page cache).
     page_cache_hits: AtomicBool,
+    /// Whether WALs take in-memory appends (as the real file system's mapped WAL does).
+    in_memory_appends: AtomicBool,
     /// Whether appends draw on `free_bytes` (a disk that can fill up).
     space_limited: AtomicBool,
     /// Bytes appends may still add while `space_limited`.
@@ -436,6 +486,13 @@ impl MemStorage {
         self.faults.page_cache_hits.store(hits, Ordering::SeqCst);
     }
 
+    /// Whether WALs created or opened from now on take in-memory appends (as the real file
+    /// system's mapped WAL does on Linux); off by default, so every commit takes the pool.
+    /// In-memory appends skip fault injection: they are copies into memory.
+    pub fn set_in_memory_appends(&self, on: bool) {
+        self.faults.in_memory_appends.store(on, Ordering::SeqCst);
+    }
+
     /// Makes every later positional read fail (or succeed again).
     pub fn fail_reads(&self, fail: bool) {
         self.faults.fail_reads.store(fail, Ordering::SeqCst);
@@ -483,6 +540,8 @@ struct MemWritable {
     inode: InodeRef,
     faults: Arc<Faults>,
     is_table: bool,
+    /// A WAL opened while `in_memory_appends` was on.
+    in_memory: bool,
 }
 
 fn is_table_path(path: &Path) -> bool {
@@ -514,6 +573,12 @@ impl WritableFile for MemWritable {
     }
     fn len_bytes(&self) -> u64 {
         self.inode.lock().data.len() as u64
+    }
+    fn append_in_memory(&mut self, data: &[u8]) -> bool {
+        if self.in_memory {
+            self.inode.lock().data.extend_from_slice(data);
+        }
+        self.in_memory
     }
 }
 
@@ -586,11 +651,33 @@ impl Storage for MemStorage {
         self.faults.check("create")?;
         let inode = InodeRef::default();
         self.ns.lock().live.insert(path.to_path_buf(), Arc::clone(&inode));
-        Ok(Box::new(MemWritable { inode, faults: Arc::clone(&self.faults), is_table: is_table_path(path) }))
+        Ok(Box::new(MemWritable {
+            inode,
+            faults: Arc::clone(&self.faults),
+            is_table: is_table_path(path),
+            in_memory: false,
+        }))
+    }
+    fn open_log(&self, path: &Path, existing: bool, _reserve: u64, _window: u64) -> io::Result<Box<dyn WritableFile>> {
+        let inode = if existing {
+            self.ns.lock().live.get(path).cloned().ok_or_else(|| not_found(path))?
+        } else {
+            self.faults.check("create")?;
+            let inode = InodeRef::default();
+            self.ns.lock().live.insert(path.to_path_buf(), Arc::clone(&inode));
+            inode
+        };
+        let in_memory = self.faults.in_memory_appends.load(Ordering::SeqCst);
+        Ok(Box::new(MemWritable { inode, faults: Arc::clone(&self.faults), is_table: false, in_memory }))
     }
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let inode = self.ns.lock().live.get(path).cloned().ok_or_else(|| not_found(path))?;
-        Ok(Box::new(MemWritable { inode, faults: Arc::clone(&self.faults), is_table: is_table_path(path) }))
+        Ok(Box::new(MemWritable {
+            inode,
+            faults: Arc::clone(&self.faults),
+            is_table: is_table_path(path),
+            in_memory: false,
+        }))
     }
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn ReadableFile>> {
         let inode = self.ns.lock().live.get(path).cloned().ok_or_else(|| not_found(path))?;

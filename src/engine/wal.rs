@@ -84,6 +84,25 @@ impl WalWriter {
         Ok(())
     }
 
+    /// Appends already framed records only if that cannot wait (a copy into the mapped,
+    /// prepared WAL: storage.rs `append_in_memory`); `false` writes nothing.
+    pub fn append_in_memory(&mut self, records: &[u8]) -> bool {
+        self.file.append_in_memory(records)
+    }
+
+    /// Readies room for later in-memory appends (off the JS thread).
+    pub fn prepare_in_memory(&mut self) {
+        self.file.prepare_in_memory();
+    }
+
+    /// The last sync of a WAL that no one appends to again (a rotation): the file cut back to
+    /// its records (no reserved zero tail, which in an older WAL would read as damage), then
+    /// `fdatasync`.
+    pub fn finish(&mut self) -> Result<()> {
+        self.file.trim().ctx(|| format!("trimming WAL {:06}", self.number))?;
+        self.sync()
+    }
+
     /// `fdatasync`.
     pub fn sync(&mut self) -> Result<()> {
         self.file.sync_data().ctx(|| format!("syncing WAL {:06}", self.number))?;
@@ -180,7 +199,10 @@ pub fn scan(
     while offset < bytes.len() {
         let stop = |torn: bool, what: &'static str| Some(WalStop { offset: offset as u64, torn, what });
         let Framed::Record { start, end, first_seq } = frame_at(bytes, offset) else {
-            let torn = is_newest && !valid_record_after(bytes, offset, log_number);
+            // Zeros to the end are the room a mapped WAL reserves past its records (after a
+            // crash, before the trim); a record cut short there is a torn write like any.
+            let zeros_to_end = bytes.get(offset..).is_some_and(|rest| rest.iter().all(|&b| b == 0));
+            let torn = is_newest && (zeros_to_end || !valid_record_after(bytes, offset, log_number));
             summary.stop = stop(torn, "invalid WAL record");
             return summary;
         };

@@ -11,7 +11,7 @@ use super::iter::{NativeIterator, PageShape, Walker};
 use super::snapshot::NativeSnapshot;
 use super::tasks::{Job, Output};
 use crate::engine::key::BATCH_SIZE_BYTES_MAX;
-use crate::engine::{CompactionStyle, Compression, Db, Error, IterOptions, Options, Snapshot, WriteBatch};
+use crate::engine::{CompactionStyle, Compression, Db, Error, IterOptions, Options, QueuedWrite, Snapshot, WriteBatch};
 use std::ops::Bound;
 
 /// Open options the engine understands (the JS face validates the rest).
@@ -93,6 +93,7 @@ pub struct NativeStats {
     pub flushes: f64,
     pub wal_writes: f64,
     pub wal_syncs: f64,
+    pub wal_in_memory_writes: f64,
     pub cache: NativeCacheStats,
     pub live_iterators: f64,
     pub live_snapshots: f64,
@@ -353,9 +354,10 @@ impl NativeDb {
         Ok(())
     }
 
-    /// Ultra mode: commits the writes queued this tick right here, in memory, if nothing
-    /// would make it wait; returns false (keeping what is left queued) when `commit` must do
-    /// it off the JS thread.
+    /// Commits the writes queued this tick right here, on the JS thread, if nothing would
+    /// make it wait (`Db::try_write_now`: ultra mode's memory, or a disk WAL's prepared
+    /// memory); returns false (keeping what is left queued) when `commit` must do it off the
+    /// JS thread. Never while an earlier tick's `commit` is still queued (`try_write_now`).
     #[napi]
     pub fn commit_now(&self) -> napi::Result<bool, String> {
         let batches = std::mem::take(&mut *self.pending.lock());
@@ -376,16 +378,30 @@ impl NativeDb {
     }
 
     /// Commits the writes queued this tick (one group commit); resolves when they reached the
-    /// OS, or were fdatasynced when `sync`.
+    /// OS, or were fdatasynced when `sync`. They join the engine's write queue here, on the JS
+    /// thread, so ticks commit in the order they were made, whichever pool thread runs which.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn commit(&self, sync: bool) -> AsyncTask<Job> {
         let db = self.db.clone();
         let batches = std::mem::take(&mut *self.pending.lock());
-        AsyncTask::new(Job::new(move || {
-            for batch in batches {
-                db.write(batch, sync)?;
+        // A batch that cannot be queued (closed, poisoned, over `maxMemory`) fails the tick;
+        // the ones queued before it are still committed, as they would have been one by one.
+        let mut queued: Vec<QueuedWrite> = Vec::with_capacity(batches.len());
+        let mut refused = None;
+        for batch in batches {
+            match no_panic(|| db.enqueue_write(batch, sync)) {
+                Ok(write) => queued.extend(write),
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
             }
-            Ok(Output::Unit)
+        }
+        AsyncTask::new(Job::new(move || {
+            for write in &queued {
+                db.finish_write(write)?;
+            }
+            refused.map_or(Ok(Output::Unit), Err)
         }))
     }
 
@@ -496,6 +512,7 @@ impl NativeDb {
             flushes: s.flushes as f64,
             wal_writes: s.wal_writes as f64,
             wal_syncs: s.wal_syncs as f64,
+            wal_in_memory_writes: s.wal_in_memory_writes as f64,
             cache: NativeCacheStats {
                 // A read that misses HOT goes on to WARM: a lookup hits if either tier does.
                 hits: (s.cache.hot.hits + s.cache.warm.hits) as f64,

@@ -74,7 +74,17 @@ pub type Acked = std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 /// each kill leaves must reopen with every write the workload saw acknowledged. The workload
 /// must compact at least once and stop at its first error.
 pub fn kill_at_every_call(options: impl Fn() -> Options, points: u64, workload: impl Fn(&Db, &mut Acked)) {
-    let clean = MemStorage::new();
+    kill_at_every_call_on(MemStorage::new, options, points, workload);
+}
+
+/// `kill_at_every_call` on storages made by `storage` (with settings of their own).
+pub fn kill_at_every_call_on(
+    storage: impl Fn() -> MemStorage,
+    options: impl Fn() -> Options,
+    points: u64,
+    workload: impl Fn(&Db, &mut Acked),
+) {
+    let clean = storage();
     let db = open(&clean, options()).unwrap();
     let start = clean.mutating_calls();
     workload(&db, &mut Acked::new());
@@ -83,7 +93,7 @@ pub fn kill_at_every_call(options: impl Fn() -> Options, points: u64, workload: 
     drop(db);
     let step = (total / points).max(1);
     for n in (1..=total).step_by(usize::try_from(step).unwrap()) {
-        let storage = MemStorage::new();
+        let storage = storage();
         let db = open(&storage, options()).unwrap();
         storage.fail_from_call(n);
         let mut acked = Acked::new();

@@ -1,0 +1,331 @@
+//! The WAL's file on Linux: appends by `pwrite`, and, for a commit made on the JS thread, by a
+//! copy into pages of the file mapped and made ready in advance (docs/design.md "In-place
+//! commits").
+//!
+//! A copy into a shared mapping of a file lands in the OS page cache as it is made, so a
+//! killed process leaves it there exactly as it leaves a returned `write`: the same promise
+//! (it survives a process crash; power loss only once synced). The copy makes no system call
+//! and cannot wait for the disk when its page is resident, already dirty and mapped writable.
+//! `MADV_POPULATE_WRITE` (Linux 5.14) makes a range so: the kernel allocates each page of the
+//! file (with its disk reservation, so no later write can fail for space), marks it dirty and
+//! maps it writable, all on the pool thread that prepares the range.
+//!
+//! A prepared page stays that way until the kernel writes it back, which it does to dirty
+//! pages after `dirty_expire_centisecs` (30 s by default), at an `fdatasync`, or early under
+//! dirty-memory pressure. So in-memory appends go only into a range prepared less than
+//! [`PREPARED_FRESH`] ago and not synced since; anything else goes by `pwrite` on the pool,
+//! which prepares the next range. Under dirty-memory pressure a prepared page can still be
+//! written back early: the next copy into it then takes a minor page fault, which can sleep
+//! as a buffered `write` can (documented).
+//!
+//! While open, the file is longer than its contents (the prepared range past them is
+//! zeros): [`WritableFile::trim`] cuts it back before the file's last sync and on drop, and
+//! recovery reads a zero tail as a torn one (wal.rs).
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
+
+use memmap2::{Advice, MmapOptions, MmapRaw, UncheckedAdvice};
+
+use super::storage::WritableFile;
+
+/// How long a prepared range takes in-memory appends. Well under the kernel's default 30 s
+/// before it writes a dirty page back (and write-protects it), so with default settings an
+/// in-memory append never meets a page the kernel made clean.
+pub const PREPARED_FRESH: Duration = Duration::from_secs(10);
+
+/// Alignment of every prepared and released range: a multiple of every page size Linux uses
+/// (4, 16 and 64 KiB), so no range boundary cuts a page.
+const GRANULE_BYTES: u64 = 64 * 1024;
+
+/// Bytes the writeback hint waits for (as `WalWriter` does for a plain file).
+const WRITEBACK_INTERVAL_BYTES: u64 = 512 * 1024;
+
+fn floor_granule(bytes: u64) -> u64 {
+    bytes / GRANULE_BYTES * GRANULE_BYTES
+}
+
+fn ceil_granule(bytes: u64) -> u64 {
+    bytes.div_ceil(GRANULE_BYTES) * GRANULE_BYTES
+}
+
+/// What in-memory appends may use now.
+#[derive(Debug, Clone, Copy)]
+struct Prepared {
+    /// Bytes `[.., end_bytes)` past the contents are ready.
+    end_bytes: u64,
+    /// When the range was made ready.
+    at: Instant,
+}
+
+/// A WAL file of the real file system on Linux.
+pub struct MappedLogFile {
+    file: File,
+    /// Bytes of contents (records); the file may be longer (a prepared zero tail).
+    len_bytes: u64,
+    /// The file's length on disk.
+    file_bytes: u64,
+    /// A shared read-write mapping of `[0, map_bytes)`; `None` once preparing failed or the
+    /// file was trimmed.
+    map: Option<MmapRaw>,
+    map_bytes: u64,
+    /// Bytes in-memory appends may take at most per preparation.
+    window_bytes: u64,
+    prepared: Option<Prepared>,
+    /// `[0, released_bytes)` of the mapping is out of this process's page tables again.
+    released_bytes: u64,
+    /// Writeback was started for `[0, written_back_bytes)`.
+    written_back_bytes: u64,
+}
+
+impl MappedLogFile {
+    /// Wraps a file open for reading and writing whose contents are its first `len_bytes`
+    /// bytes, mapping `reserve_bytes` past them (rounded up) for in-memory appends of at most
+    /// `window_bytes` per preparation. Prepares the first range. Mapping failures leave a
+    /// file that appends by `pwrite` only.
+    pub fn new(file: File, len_bytes: u64, reserve_bytes: u64, window_bytes: u64) -> io::Result<Self> {
+        let file_bytes = file.metadata()?.len();
+        let map_bytes = ceil_granule(len_bytes + reserve_bytes.max(window_bytes));
+        let map = usize::try_from(map_bytes).ok().and_then(|n| MmapOptions::new().len(n).map_raw(&file).ok());
+        let mut log = Self {
+            file,
+            len_bytes,
+            file_bytes,
+            map,
+            map_bytes,
+            window_bytes: ceil_granule(window_bytes.max(1)),
+            prepared: None,
+            released_bytes: floor_granule(len_bytes),
+            written_back_bytes: len_bytes,
+        };
+        log.prepare_in_memory();
+        Ok(log)
+    }
+
+    /// Where the prepared range ends, if in-memory appends may use it now.
+    fn fresh_end(&self) -> Option<u64> {
+        self.prepared.filter(|p| p.at.elapsed() < PREPARED_FRESH).map(|p| p.end_bytes)
+    }
+
+    /// Makes `[floor(len), end)` ready: the file long enough, then every page populated
+    /// writable. On failure nothing is prepared and appends go by `pwrite`.
+    fn populate(&mut self, end_bytes: u64) -> io::Result<()> {
+        let map = self.map.as_ref().ok_or_else(|| io::Error::other("not mapped"))?;
+        if self.file_bytes < end_bytes {
+            self.file.set_len(end_bytes)?;
+            self.file_bytes = end_bytes;
+        }
+        let start = floor_granule(self.len_bytes);
+        let (offset, len) = (usize::try_from(start), usize::try_from(end_bytes - start));
+        let (Ok(offset), Ok(len)) = (offset, len) else { return Err(io::Error::other("range too large")) };
+        map.advise_range(Advice::PopulateWrite, offset, len)
+    }
+
+    /// Drops the pages wholly written since the last release from this process's page
+    /// tables: they stay in the page cache, dirty until written back, but leave the RSS.
+    fn release_written(&mut self) {
+        let end = floor_granule(self.len_bytes).min(self.map_bytes);
+        let Some(map) = self.map.as_ref().filter(|_| end > self.released_bytes) else { return };
+        let (Ok(offset), Ok(len)) = (usize::try_from(self.released_bytes), usize::try_from(end - self.released_bytes))
+        else {
+            return;
+        };
+        // SAFETY: the range holds only bytes already appended, which no one reads or writes
+        // through the mapping again; on a shared file mapping MADV_DONTNEED only unmaps the
+        // pages (the data and its dirty state stay in the page cache), and a later access
+        // would fault the same bytes back in.
+        #[allow(unsafe_code)]
+        let released = unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, offset, len) };
+        if released.is_ok() {
+            self.released_bytes = end;
+        }
+    }
+}
+
+impl WritableFile for MappedLogFile {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        // `pwrite`, never a copy into the mapping: a page not prepared could fault, and on a
+        // full tmpfs that fault is a SIGBUS where `pwrite` returns ENOSPC. Both go through
+        // the same page cache, so the two kinds of append see each other's bytes.
+        self.file.write_all_at(data, self.len_bytes)?;
+        self.len_bytes += data.len() as u64;
+        self.file_bytes = self.file_bytes.max(self.len_bytes);
+        Ok(())
+    }
+
+    fn append_in_memory(&mut self, data: &[u8]) -> bool {
+        let end = self.len_bytes + data.len() as u64;
+        let Some(map) = self.map.as_ref().filter(|_| self.fresh_end().is_some_and(|fresh| end <= fresh)) else {
+            return false;
+        };
+        let Ok(offset) = usize::try_from(self.len_bytes) else { return false };
+        // SAFETY: `[offset, offset + len)` lies inside the mapping (`end` is within a
+        // prepared range, which never passes `map_bytes`) and inside the file (prepared
+        // ranges are within `file_bytes`, and the file only shrinks in `trim`, which drops
+        // the mapping first). Only this writer, holding `&mut self`, writes the mapping, and
+        // no Rust reference to its bytes exists.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), map.as_mut_ptr().add(offset), data.len());
+        }
+        self.len_bytes = end;
+        true
+    }
+
+    fn prepare_in_memory(&mut self) {
+        if self.map.is_none() {
+            return;
+        }
+        self.release_written();
+        // Keep preparing while at least half a window is left and the range is fresh for
+        // a while yet: a steady writer prepares once per half window.
+        let half_window_left = self
+            .prepared
+            .filter(|p| p.at.elapsed() < PREPARED_FRESH / 2)
+            .is_some_and(|p| p.end_bytes >= self.len_bytes + self.window_bytes / 2);
+        if half_window_left {
+            return;
+        }
+        let end = (floor_granule(self.len_bytes) + self.window_bytes).min(self.map_bytes);
+        if end <= self.len_bytes {
+            self.prepared = None;
+            return;
+        }
+        self.prepared = match self.populate(end) {
+            Ok(()) => Some(Prepared { end_bytes: end, at: Instant::now() }),
+            Err(_) => None,
+        };
+    }
+
+    fn sync_data(&mut self) -> io::Result<()> {
+        // The sync writes the prepared pages back too, which makes them clean and read-only
+        // in the page table: the next in-memory append would fault. Prepare again first.
+        self.prepared = None;
+        self.file.sync_data()?;
+        self.written_back_bytes = self.len_bytes;
+        Ok(())
+    }
+
+    fn len_bytes(&self) -> u64 {
+        self.len_bytes
+    }
+
+    fn start_writeback(&mut self) {
+        // Only pages wholly written: writing back a prepared page would make it read-only.
+        let end = floor_granule(self.len_bytes);
+        if end >= self.written_back_bytes + WRITEBACK_INTERVAL_BYTES {
+            start_writeback_range(&self.file, self.written_back_bytes, end - self.written_back_bytes);
+            self.written_back_bytes = end;
+        }
+    }
+
+    fn trim(&mut self) -> io::Result<()> {
+        self.map = None;
+        self.prepared = None;
+        if self.file_bytes > self.len_bytes {
+            self.file.set_len(self.len_bytes)?;
+            self.file_bytes = self.len_bytes;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MappedLogFile {
+    fn drop(&mut self) {
+        // Best effort: a zero tail left by a failure here reads as a torn tail at the next open.
+        let _ = self.trim();
+    }
+}
+
+/// `sync_file_range(fd, offset, len, SYNC_FILE_RANGE_WRITE)`: starts writeback of a range and
+/// returns (see storage.rs `start_writeback`).
+#[allow(unsafe_code)]
+fn start_writeback_range(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else { return };
+    // SAFETY: a plain syscall on a descriptor this `File` owns; no memory is passed.
+    let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_rw(path: &std::path::Path) -> File {
+        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path).unwrap_or_else(|e| {
+            panic!("open {}: {e}", path.display());
+        })
+    }
+
+    /// Appends of both kinds land in order in the file, the file is longer than its contents
+    /// only while open, and a trim (or drop) cuts it back to them.
+    #[test]
+    fn in_memory_and_written_appends_interleave_and_trim_cuts_the_tail() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join("000001.log");
+        let mut log = MappedLogFile::new(open_rw(&path), 0, 1 << 20, 128 * 1024).unwrap_or_else(|e| panic!("new: {e}"));
+        let mut expected = Vec::new();
+        let mut in_memory = 0;
+        for i in 0..2000u32 {
+            let record = vec![u8::try_from(i % 251).unwrap_or(0); 100 + (i % 50) as usize];
+            if log.append_in_memory(&record) {
+                in_memory += 1;
+            } else {
+                log.append(&record).unwrap_or_else(|e| panic!("append: {e}"));
+                log.prepare_in_memory();
+            }
+            expected.extend_from_slice(&record);
+        }
+        assert!(in_memory > 1900, "in-memory appends: {in_memory} of 2000");
+        assert_eq!(log.len_bytes(), expected.len() as u64);
+        assert!(std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) > expected.len() as u64, "a prepared tail");
+        // Another reader sees the bytes while the file is open (one page cache).
+        let seen = std::fs::read(&path).unwrap_or_default();
+        assert_eq!(seen.get(..expected.len()), Some(&expected[..]));
+        assert!(seen.get(expected.len()..).unwrap_or_default().iter().all(|&b| b == 0));
+        drop(log);
+        assert_eq!(std::fs::read(&path).unwrap_or_default(), expected);
+    }
+
+    /// A sync makes the prepared range stale (its pages were written back): in-memory appends
+    /// decline until the next preparation.
+    #[test]
+    fn a_sync_stops_in_memory_appends_until_prepared_again() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join("000002.log");
+        let mut log = MappedLogFile::new(open_rw(&path), 0, 1 << 20, 64 * 1024).unwrap_or_else(|e| panic!("new: {e}"));
+        assert!(log.append_in_memory(b"first"));
+        log.sync_data().unwrap_or_else(|e| panic!("sync: {e}"));
+        assert!(!log.append_in_memory(b"second"));
+        log.append(b"second").unwrap_or_else(|e| panic!("append: {e}"));
+        log.prepare_in_memory();
+        assert!(log.append_in_memory(b"third"));
+        log.trim().unwrap_or_else(|e| panic!("trim: {e}"));
+        assert!(!log.append_in_memory(b"fourth"), "no in-memory appends after a trim");
+        assert_eq!(std::fs::read(&path).unwrap_or_default(), b"firstsecondthird");
+    }
+
+    /// In-memory appends never pass the mapped reserve: past it, appends go by `pwrite`.
+    #[test]
+    fn appends_past_the_reserve_go_by_pwrite() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join("000003.log");
+        let mut log =
+            MappedLogFile::new(open_rw(&path), 0, GRANULE_BYTES, GRANULE_BYTES).unwrap_or_else(|e| panic!("new: {e}"));
+        let record = vec![7u8; 1000];
+        let mut total = 0u64;
+        while log.append_in_memory(&record) {
+            total += 1000;
+        }
+        assert!(total <= GRANULE_BYTES && total + 1000 > GRANULE_BYTES, "{total}");
+        for _ in 0..100 {
+            log.append(&record).unwrap_or_else(|e| panic!("append: {e}"));
+            log.prepare_in_memory();
+            assert!(!log.append_in_memory(&record), "past the reserve");
+        }
+        drop(log);
+        assert_eq!(std::fs::read(&path).map(|b| b.len()).unwrap_or(0) as u64, total + 100_000);
+    }
+}
