@@ -315,6 +315,7 @@ class BrowserDB extends EventEmitter {
     this._idleWaiters = []
     this._tick = null
     this._tickSync = false
+    this._outsideWrites = 0
     this._location = location
     this._openOptions = parsed.native
     this._switching = null
@@ -651,7 +652,7 @@ class BrowserDB extends EventEmitter {
       // A commit that touches only memory may run right here (no pool hop): ultra mode's
       // memtable, or a disk WAL's prepared memory for writes that need no fsync
       // (docs/design.md "In-place commits").
-      if ((this._mode === 'ultra' || !sync) && this._native.commitNow()) {
+      if ((this._mode === 'ultra' || !sync) && this._outsideWrites === 0 && this._native.commitNow()) {
         tick.resolve()
         return
       }
@@ -733,7 +734,7 @@ class BrowserDB extends EventEmitter {
       const range = encodeRange(options, keyEncoding)
       const limit = checkLimit(options.limit)
       if (limit === 0) return Promise.resolve()
-      return this._track(this._native.clear(range, limit === Infinity ? undefined : limit)).then(() => undefined)
+      return this._writesOutsideTicks(this._native.clear(range, limit === Infinity ? undefined : limit)).then(() => undefined)
     } catch (err) {
       return Promise.reject(fromNative(err))
     }
@@ -801,7 +802,7 @@ class BrowserDB extends EventEmitter {
       const o = checkProgress(options, IMPORT_OPTIONS, 'import')
       const format = checkFormat(o.format, undefined)
       this._commitTick()
-      return this._track(withProgress((p) => this._native.importFrom(source, format, p), o.onProgress))
+      return this._writesOutsideTicks(withProgress((p) => this._native.importFrom(source, format, p), o.onProgress))
     } catch (err) {
       return Promise.reject(fromNative(err))
     }
@@ -942,6 +943,19 @@ class BrowserDB extends EventEmitter {
       (value) => { this._settled(); return value },
       (err) => { this._settled(); throw fromNative(err) }
     )
+  }
+
+  /**
+   * Tracks a task that writes outside the tick queue (`clear`, `import`). While one is in
+   * flight no tick commits in place: a write issued after it then takes the pool like it, as
+   * before in-place commits, instead of landing at once ahead of it.
+   * @private
+   */
+  _writesOutsideTicks (promise) {
+    this._outsideWrites++
+    const done = () => { this._outsideWrites-- }
+    promise.then(done, done)
+    return this._track(promise)
   }
 
   /** @private */

@@ -58,6 +58,18 @@ function loads (name) {
   return r.status === 0 ? null : (r.stderr || '').trim().split('\n').slice(0, 4).join('\n')
 }
 
+// npm 11.19 runs no install script of a linked (`file:`) package, at install or rebuild: build
+// napi-floor with the node-gyp npm bundles, against the same headers.
+function nodeGyp (packageDir) {
+  const npmRoot = process.env.npm_execpath ? path.dirname(path.dirname(process.env.npm_execpath)) : ''
+  const script = path.join(npmRoot, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
+  const [cmd, argv] = fs.existsSync(script) ? [process.execPath, [script]] : ['npx', ['--yes', 'node-gyp']]
+  const args = ['rebuild', ...(dir ? [`--nodedir=${dir}`] : [])]
+  console.error(`benchmark/install.js: node-gyp ${args.join(' ')} in ${packageDir}`)
+  const r = spawnSync(cmd, [...argv, ...args], { cwd: packageDir, env, stdio: 'inherit', shell: process.platform === 'win32' })
+  if (r.error) throw r.error
+}
+
 npm(['install', '--no-audit', '--no-fund'])
 let failed = false
 for (const name of Object.keys(CHECKS)) {
@@ -66,6 +78,11 @@ for (const name of Object.keys(CHECKS)) {
     console.error(`benchmark/install.js: ${name} does not load; rebuilding it:\n${err}`)
     npm(['rebuild', name])
     err = loads(name)
+    const local = path.join(here, name)
+    if (err && fs.existsSync(path.join(local, 'binding.gyp'))) {
+      nodeGyp(local)
+      err = loads(name)
+    }
   }
   if (err) {
     failed = true

@@ -61,12 +61,12 @@ fn queued_writes_commit_in_queue_order_whichever_thread_finishes_them() {
         // The last write is finished first, alone: it commits all four, in order.
         let mut queued = queued.into_iter().rev();
         let last = queued.next().unwrap();
-        db.finish_write(&last).unwrap();
+        db.finish_write(last).unwrap();
         assert_eq!(db.get(&k).unwrap(), Some(value(round, 3)), "round {round}");
         let handles: Vec<_> = queued
             .map(|write| {
                 let db = db.clone();
-                std::thread::spawn(move || db.finish_write(&write))
+                std::thread::spawn(move || db.finish_write(write))
             })
             .collect();
         for h in handles {

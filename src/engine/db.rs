@@ -144,7 +144,8 @@ enum LogWrite {
 }
 
 /// A write queued by `Db::enqueue_write`, to be finished by `Db::finish_write`; counts as
-/// an operation in flight (close waits for it) until dropped.
+/// an operation in flight (close waits for it) until dropped. Dropped unfinished (its task
+/// never ran), the write stays queued and the next leader commits it.
 pub struct QueuedWrite {
     db: Db,
     me: Arc<PendingWrite>,
@@ -153,6 +154,16 @@ pub struct QueuedWrite {
 impl Drop for QueuedWrite {
     fn drop(&mut self) {
         self.db.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The leader role taken by `try_write_now`, given up when dropped.
+struct LeaderRole<'a>(&'a Inner);
+
+impl Drop for LeaderRole<'_> {
+    fn drop(&mut self) {
+        self.0.queue.lock().leader_active = false;
+        self.0.queue_cv.notify_all();
     }
 }
 
@@ -232,6 +243,15 @@ pub struct Stats {
     pub live_iterators: u64,
     /// Snapshots (including iterators' own) not yet dropped.
     pub live_snapshots: u64,
+}
+
+/// Dropping the last handle without `close` (a terminated worker) lets go of the WAL before
+/// the directory lock: the WAL's drop trims its reserved tail, which must not happen after a
+/// new owner (a reopen in this process) took the lock and appends to that file.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        *self.wal.get_mut() = None;
+    }
 }
 
 struct Inner {
@@ -402,7 +422,7 @@ impl Db {
     /// and one fdatasync (group commit).
     pub fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
         match self.enqueue_write(batch, sync)? {
-            Some(queued) => self.finish_write(&queued),
+            Some(queued) => self.finish_write(queued),
             None => Ok(()),
         }
     }
@@ -430,7 +450,7 @@ impl Db {
     /// leader is active, this thread commits the group at the front of the queue, its own
     /// write in it or not (so writers waiting on pool threads never wait for a write whose
     /// own task has not started).
-    pub fn finish_write(&self, queued: &QueuedWrite) -> Result<()> {
+    pub fn finish_write(&self, queued: QueuedWrite) -> Result<()> {
         let inner = &self.inner;
         let mut queue = inner.queue.lock();
         loop {
@@ -495,11 +515,13 @@ impl Db {
         }
         queue.leader_active = true;
         drop(queue);
-        let outcome =
-            if on_disk { self.commit_in_place(batch) } else { self.commit_as_leader(batch, false).map(|()| None) };
-        inner.queue.lock().leader_active = false;
-        inner.queue_cv.notify_all();
-        outcome
+        // Given up on every way out, a panic included: writers and `close` wait for it.
+        let _leader = LeaderRole(inner);
+        if on_disk {
+            self.commit_in_place(batch)
+        } else {
+            self.commit_as_leader(batch, false).map(|()| None)
+        }
     }
 
     /// The in-place commit of a database on disk, by the caller holding the leader role: the
@@ -572,9 +594,12 @@ impl Db {
             },
         };
         let wal = wal_guard.as_mut().ok_or(Error::Closed)?;
+        let records_bytes: usize = batches.iter().map(|b| b.payload().len() + wal::RECORD_HEADER_BYTES).sum();
+        if how == LogWrite::InMemory && !inner.options.wal_disabled && wal.room_in_memory() < records_bytes as u64 {
+            return Ok(false);
+        }
         let first = inner.last_seq.load(Ordering::SeqCst) + 1;
-        let mut records =
-            Vec::with_capacity(batches.iter().map(|b| b.payload().len() + wal::RECORD_HEADER_BYTES).sum());
+        let mut records = Vec::with_capacity(records_bytes);
         let mut seq = first;
         for batch in batches {
             wal::encode_record(&mut records, wal.number(), seq, batch.payload());
@@ -602,9 +627,10 @@ impl Db {
             }
             inner.wal_syncs.fetch_add(1, Ordering::Relaxed);
         }
-        if !inner.options.wal_disabled && how == LogWrite::Append {
-            // On the pool: room for the JS thread's next in-place commits (after the sync,
-            // which spends what was prepared).
+        if !inner.options.wal_disabled && how == LogWrite::Append && !sync {
+            // On the pool: room for the JS thread's next in-place commits. Not after a sync:
+            // the prepared pages are dirty zeros the next sync would write to the disk, a
+            // cost a run of synced writes (which never commit in place) must not pay.
             wal.prepare_in_memory();
         }
         drop(wal_guard);

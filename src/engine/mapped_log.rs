@@ -31,10 +31,38 @@ use memmap2::{Advice, MmapOptions, MmapRaw, UncheckedAdvice};
 
 use super::storage::WritableFile;
 
-/// How long a prepared range takes in-memory appends. Well under the kernel's default 30 s
-/// before it writes a dirty page back (and write-protects it), so with default settings an
-/// in-memory append never meets a page the kernel made clean.
-pub const PREPARED_FRESH: Duration = Duration::from_secs(10);
+/// How long a prepared range takes in-memory appends; then a commit on the pool prepares it
+/// again. The kernel can write a prepared page back (and make it read-only) at any moment —
+/// it expires dirty data per file, not per page, and any process may call `sync` — so this
+/// does not rule out a fault on the JS thread: it keeps a page's odds of having been cleaned
+/// since it was prepared small, at the cost of one pool commit a second for a steady writer.
+pub const PREPARED_FRESH: Duration = Duration::from_secs(1);
+
+/// File systems where a write fault on a page of the WAL that was prepared and then written
+/// back can neither fail nor need a new disk reservation: blocks are overwritten in place
+/// (ext4, XFS; the WAL is never reflinked) or there is no disk (tmpfs). On copy-on-write file
+/// systems (btrfs, bcachefs, ZFS) such a fault must reserve space and, on a full disk, raises
+/// SIGBUS, which would end the process; they, network and FUSE file systems, and any other,
+/// keep a plain WAL.
+pub fn maps_safely(file: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    const EXT4: i64 = 0xEF53;
+    const XFS: i64 = 0x5846_5342;
+    const TMPFS: i64 = 0x0102_1994;
+    // SAFETY: `statfs` is plain old data, filled by the kernel; the descriptor is owned by
+    // `file`, which outlives the call.
+    #[allow(unsafe_code)]
+    let kind = unsafe {
+        let mut stat: libc::statfs = std::mem::zeroed();
+        if libc::fstatfs(file.as_raw_fd(), &raw mut stat) != 0 {
+            return false;
+        }
+        #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+        let kind = stat.f_type as i64;
+        kind
+    };
+    matches!(kind, EXT4 | XFS | TMPFS)
+}
 
 /// Alignment of every prepared and released range: a multiple of every page size Linux uses
 /// (4, 16 and 64 KiB), so no range boundary cuts a page.
@@ -73,6 +101,11 @@ pub struct MappedLogFile {
     map_bytes: u64,
     /// Bytes in-memory appends may take at most per preparation.
     window_bytes: u64,
+    /// The window the next preparation uses: one granule after a sync (or at the start),
+    /// doubling up to `window_bytes` each time in-memory appends use up a prepared range.
+    /// Prepared pages are dirty zeros that the next `fdatasync` writes to the disk, so a
+    /// workload of synced writes must not pay for a large window at every sync.
+    next_window_bytes: u64,
     prepared: Option<Prepared>,
     /// `[0, released_bytes)` of the mapping is out of this process's page tables again.
     released_bytes: u64,
@@ -88,7 +121,10 @@ impl MappedLogFile {
     pub fn new(file: File, len_bytes: u64, reserve_bytes: u64, window_bytes: u64) -> io::Result<Self> {
         let file_bytes = file.metadata()?.len();
         let map_bytes = ceil_granule(len_bytes + reserve_bytes.max(window_bytes));
-        let map = usize::try_from(map_bytes).ok().and_then(|n| MmapOptions::new().len(n).map_raw(&file).ok());
+        let map = usize::try_from(map_bytes)
+            .ok()
+            .filter(|_| maps_safely(&file))
+            .and_then(|n| MmapOptions::new().len(n).map_raw(&file).ok());
         let mut log = Self {
             file,
             len_bytes,
@@ -96,6 +132,7 @@ impl MappedLogFile {
             map,
             map_bytes,
             window_bytes: ceil_granule(window_bytes.max(1)),
+            next_window_bytes: GRANULE_BYTES,
             prepared: None,
             released_bytes: floor_granule(len_bytes),
             written_back_bytes: len_bytes,
@@ -155,6 +192,10 @@ impl WritableFile for MappedLogFile {
         Ok(())
     }
 
+    fn room_in_memory(&self) -> u64 {
+        self.fresh_end().filter(|_| self.map.is_some()).map_or(0, |end| end.saturating_sub(self.len_bytes))
+    }
+
     fn append_in_memory(&mut self, data: &[u8]) -> bool {
         let end = self.len_bytes + data.len() as u64;
         let Some(map) = self.map.as_ref().filter(|_| self.fresh_end().is_some_and(|fresh| end <= fresh)) else {
@@ -179,30 +220,43 @@ impl WritableFile for MappedLogFile {
             return;
         }
         self.release_written();
-        // Keep preparing while at least half a window is left and the range is fresh for
-        // a while yet: a steady writer prepares once per half window.
+        // Nothing to do while at least half a window is left and the range is fresh for a
+        // while yet: a steady writer prepares once per half window.
         let half_window_left = self
             .prepared
             .filter(|p| p.at.elapsed() < PREPARED_FRESH / 2)
-            .is_some_and(|p| p.end_bytes >= self.len_bytes + self.window_bytes / 2);
+            .is_some_and(|p| p.end_bytes >= self.len_bytes + self.next_window_bytes / 2);
         if half_window_left {
             return;
         }
-        let end = (floor_granule(self.len_bytes) + self.window_bytes).min(self.map_bytes);
+        if self.prepared.is_some() {
+            // In-memory appends used up the last range (no sync since): a larger one.
+            self.next_window_bytes = (self.next_window_bytes * 2).min(self.window_bytes);
+        }
+        let end = (floor_granule(self.len_bytes) + self.next_window_bytes).min(self.map_bytes);
         if end <= self.len_bytes {
             self.prepared = None;
             return;
         }
         self.prepared = match self.populate(end) {
             Ok(()) => Some(Prepared { end_bytes: end, at: Instant::now() }),
+            // A kernel without MADV_POPULATE_WRITE (before 5.14): a plain WAL from now on.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)) => {
+                let _ = self.trim();
+                None
+            }
+            // Out of space, or memory: appends go by `pwrite` (which reports it) until a
+            // later preparation succeeds.
             Err(_) => None,
         };
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
         // The sync writes the prepared pages back too, which makes them clean and read-only
-        // in the page table: the next in-memory append would fault. Prepare again first.
+        // in the page table: the next in-memory append would fault. Prepare again first, a
+        // small window (see `next_window_bytes`).
         self.prepared = None;
+        self.next_window_bytes = GRANULE_BYTES;
         self.file.sync_data()?;
         self.written_back_bytes = self.len_bytes;
         Ok(())

@@ -37,6 +37,11 @@ pub trait WritableFile: Send {
     fn append_in_memory(&mut self, _data: &[u8]) -> bool {
         false
     }
+    /// Bytes `append_in_memory` would take now (0 when it would decline), so a caller can
+    /// skip work for a record that will not fit.
+    fn room_in_memory(&self) -> u64 {
+        0
+    }
     /// Readies room past the end for `append_in_memory`. May make system calls and wait, so
     /// never on the JS thread. Best effort: if it cannot, in-memory appends decline.
     fn prepare_in_memory(&mut self) {}
@@ -111,6 +116,21 @@ pub trait Storage: Send + Sync + 'static {
         let mut buf = vec![0; len];
         file.read_exact_at(&mut buf, 0)?;
         Ok(buf)
+    }
+}
+
+/// Whether a WAL in `dir` on the real file system takes in-place commits (Linux, on ext4, XFS
+/// or tmpfs: docs/design.md "In-place commits").
+#[must_use]
+pub fn in_place_commits_in(dir: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        File::open(dir).is_ok_and(|d| super::mapped_log::maps_safely(&d))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        false
     }
 }
 
@@ -262,6 +282,11 @@ impl Storage for FsStorage {
         let file = File::open(path)?;
         let len_bytes = file.metadata()?.len();
         Ok(Arc::new(FsReadable { file, len_bytes }))
+    }
+    fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        // To the end of the file, whatever its length by then: a live WAL shrinks when a
+        // rotation trims its reserved tail (`verify` of an open database reads it).
+        std::fs::read(path)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         std::fs::rename(from, to)
@@ -579,6 +604,13 @@ impl WritableFile for MemWritable {
             self.inode.lock().data.extend_from_slice(data);
         }
         self.in_memory
+    }
+    fn room_in_memory(&self) -> u64 {
+        if self.in_memory {
+            u64::MAX
+        } else {
+            0
+        }
     }
 }
 

@@ -90,6 +90,12 @@ impl WalWriter {
         self.file.append_in_memory(records)
     }
 
+    /// Bytes an in-memory append would take now (0: it would decline).
+    #[must_use]
+    pub fn room_in_memory(&self) -> u64 {
+        self.file.room_in_memory()
+    }
+
     /// Readies room for later in-memory appends (off the JS thread).
     pub fn prepare_in_memory(&mut self) {
         self.file.prepare_in_memory();
@@ -295,6 +301,35 @@ mod tests {
         fn start_writeback(&mut self) {
             self.hints.fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    /// A rotation's `finish` leaves an older WAL exactly its records: no reserved zero tail,
+    /// which replay of a WAL that is not the newest would report as damage.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn finish_cuts_a_mapped_wal_back_to_its_records_and_replay_reads_them_as_an_older_wal() {
+        use crate::engine::storage::FsStorage;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join("000007.wal");
+        let storage = FsStorage;
+        let file = storage.open_log(&path, false, 1 << 20, 64 * 1024).unwrap_or_else(|e| panic!("open_log: {e}"));
+        let mut wal = WalWriter::new(file, 7);
+        let mut records = Vec::new();
+        for seq in 1..=50u64 {
+            let mut batch = crate::engine::WriteBatch::new();
+            batch.put(format!("k{seq}").as_bytes(), b"value").unwrap_or_default();
+            let mut record = Vec::new();
+            encode_record(&mut record, 7, seq, batch.payload());
+            assert!(wal.append_in_memory(&record), "record {seq} in memory");
+            records.extend_from_slice(&record);
+        }
+        let on_disk = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(on_disk > records.len() as u64, "a reserved tail while open");
+        wal.finish().unwrap_or_else(|e| panic!("finish: {e}"));
+        assert_eq!(std::fs::read(&path).unwrap_or_default(), records);
+        let replayed = replay(&storage, &path, 7, false, 1, TornTail::Truncate, |_, _| {})
+            .unwrap_or_else(|e| panic!("replay as an older WAL: {e}"));
+        assert_eq!(replayed.records, 50);
     }
 
     /// A WAL asks for writeback once per `WRITEBACK_INTERVAL_BYTES` appended since the last

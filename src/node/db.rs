@@ -398,10 +398,15 @@ impl NativeDb {
             }
         }
         AsyncTask::new(Job::new(move || {
-            for write in &queued {
-                db.finish_write(write)?;
+            // Every queued write is finished, whatever happens to an earlier one: a write
+            // left queued would be committed by some later leader after its tick rejected.
+            let mut first_error = refused;
+            for write in queued {
+                if let Err(e) = db.finish_write(write) {
+                    first_error.get_or_insert(e);
+                }
             }
-            refused.map_or(Ok(Output::Unit), Err)
+            first_error.map_or(Ok(Output::Unit), Err)
         }))
     }
 
