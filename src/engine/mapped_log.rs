@@ -38,13 +38,18 @@ use super::storage::WritableFile;
 /// since it was prepared small, at the cost of one pool commit a second for a steady writer.
 pub const PREPARED_FRESH: Duration = Duration::from_secs(1);
 
-/// File systems where a write fault on a page of the WAL that was prepared and then written
-/// back can neither fail nor need a new disk reservation: blocks are overwritten in place
-/// (ext4, XFS; the WAL is never reflinked) or there is no disk (tmpfs). On copy-on-write file
-/// systems (btrfs, bcachefs, ZFS) such a fault must reserve space and, on a full disk, raises
-/// SIGBUS, which would end the process; they, network and FUSE file systems, and any other,
-/// keep a plain WAL.
-pub fn maps_safely(file: &File) -> bool {
+/// The file system a file lives on, by `statfs` type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileSystem {
+    /// ext4 or XFS: blocks are overwritten in place (the WAL is never reflinked).
+    OverwritesInPlace,
+    /// tmpfs: no disk at all.
+    Memory,
+    /// Anything else: copy-on-write (btrfs, bcachefs, ZFS), network, FUSE, or unknown.
+    Other,
+}
+
+fn file_system(file: &File) -> FileSystem {
     use std::os::fd::AsRawFd;
     const EXT4: i64 = 0xEF53;
     const XFS: i64 = 0x5846_5342;
@@ -55,14 +60,34 @@ pub fn maps_safely(file: &File) -> bool {
     let kind = unsafe {
         let mut stat: libc::statfs = std::mem::zeroed();
         if libc::fstatfs(file.as_raw_fd(), &raw mut stat) != 0 {
-            return false;
+            return FileSystem::Other;
         }
         #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
         let kind = stat.f_type as i64;
         kind
     };
-    matches!(kind, EXT4 | XFS | TMPFS)
+    match kind {
+        EXT4 | XFS => FileSystem::OverwritesInPlace,
+        TMPFS => FileSystem::Memory,
+        _ => FileSystem::Other,
+    }
 }
+
+/// File systems where a write fault on a page of the WAL that was prepared and then written
+/// back can neither fail nor need a new disk reservation: blocks are overwritten in place
+/// (ext4, XFS) or there is no disk (tmpfs). On copy-on-write file systems (btrfs, bcachefs,
+/// ZFS) such a fault must reserve space and, on a full disk, raises SIGBUS, which would end
+/// the process; they, network and FUSE file systems, and any other, keep a plain WAL.
+pub fn maps_safely(file: &File) -> bool {
+    file_system(file) != FileSystem::Other
+}
+
+/// Bytes of zeros a WAL that has been synced writes ahead of its records at a time, on ext4
+/// and XFS. A synced append that grows the file makes `fdatasync` commit the new size and
+/// block allocation to the journal; overwriting zeros already on disk needs no metadata
+/// (measured on this project's VM: 125-173 µs against 91-96 µs per 200-byte record). Only
+/// after a sync, so writers that never sync do not write the zeros.
+const ZEROED_AHEAD_BYTES: u64 = 256 * 1024;
 
 /// Alignment of every prepared and released range: a multiple of every page size Linux uses
 /// (4, 16 and 64 KiB), so no range boundary cuts a page.
@@ -111,6 +136,10 @@ pub struct MappedLogFile {
     released_bytes: u64,
     /// Writeback was started for `[0, written_back_bytes)`.
     written_back_bytes: u64,
+    /// Whether synced WALs write zeros ahead (`ZEROED_AHEAD_BYTES`): ext4 and XFS.
+    zeroes_ahead: bool,
+    /// `[.., zeroed_bytes)` past the records are zeros written with `pwrite`.
+    zeroed_bytes: u64,
 }
 
 impl MappedLogFile {
@@ -121,9 +150,10 @@ impl MappedLogFile {
     pub fn new(file: File, len_bytes: u64, reserve_bytes: u64, window_bytes: u64) -> io::Result<Self> {
         let file_bytes = file.metadata()?.len();
         let map_bytes = ceil_granule(len_bytes + reserve_bytes.max(window_bytes));
+        let kind = file_system(&file);
         let map = usize::try_from(map_bytes)
             .ok()
-            .filter(|_| maps_safely(&file))
+            .filter(|_| kind != FileSystem::Other)
             .and_then(|n| MmapOptions::new().len(n).map_raw(&file).ok());
         let mut log = Self {
             file,
@@ -136,6 +166,8 @@ impl MappedLogFile {
             prepared: None,
             released_bytes: floor_granule(len_bytes),
             written_back_bytes: len_bytes,
+            zeroes_ahead: kind == FileSystem::OverwritesInPlace,
+            zeroed_bytes: len_bytes,
         };
         log.prepare_in_memory();
         Ok(log)
@@ -158,6 +190,22 @@ impl MappedLogFile {
         let (offset, len) = (usize::try_from(start), usize::try_from(end_bytes - start));
         let (Ok(offset), Ok(len)) = (offset, len) else { return Err(io::Error::other("range too large")) };
         map.advise_range(Advice::PopulateWrite, offset, len)
+    }
+
+    /// After a sync: once the records come within half of `ZEROED_AHEAD_BYTES` of the zeros'
+    /// end, writes that many zeros more (not synced now: the next sync carries them, once).
+    /// Best effort: a failure (a full disk) leaves appends growing the file as before, and a
+    /// short write leaves zeros, which read as a torn tail.
+    fn zero_ahead(&mut self) {
+        if !self.zeroes_ahead || self.zeroed_bytes >= self.len_bytes + ZEROED_AHEAD_BYTES / 2 {
+            return;
+        }
+        let start = self.zeroed_bytes.max(self.len_bytes);
+        let Ok(len) = usize::try_from(ZEROED_AHEAD_BYTES) else { return };
+        if self.file.write_all_at(&vec![0; len], start).is_ok() {
+            self.zeroed_bytes = start + ZEROED_AHEAD_BYTES;
+            self.file_bytes = self.file_bytes.max(self.zeroed_bytes);
+        }
     }
 
     /// Drops the pages wholly written since the last release from this process's page
@@ -259,6 +307,7 @@ impl WritableFile for MappedLogFile {
         self.next_window_bytes = GRANULE_BYTES;
         self.file.sync_data()?;
         self.written_back_bytes = self.len_bytes;
+        self.zero_ahead();
         Ok(())
     }
 
@@ -278,6 +327,7 @@ impl WritableFile for MappedLogFile {
     fn trim(&mut self) -> io::Result<()> {
         self.map = None;
         self.prepared = None;
+        self.zeroes_ahead = false;
         if self.file_bytes > self.len_bytes {
             self.file.set_len(self.len_bytes)?;
             self.file_bytes = self.len_bytes;
@@ -359,6 +409,35 @@ mod tests {
         log.trim().unwrap_or_else(|e| panic!("trim: {e}"));
         assert!(!log.append_in_memory(b"fourth"), "no in-memory appends after a trim");
         assert_eq!(std::fs::read(&path).unwrap_or_default(), b"firstsecondthird");
+    }
+
+    /// On ext4 and XFS a sync writes zeros ahead of the records, so later synced appends
+    /// overwrite blocks already on disk instead of growing the file; the records stay exact
+    /// and a trim cuts the zeros off.
+    #[test]
+    fn a_sync_writes_zeros_ahead_on_file_systems_that_overwrite_in_place() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join("000004.log");
+        let file = open_rw(&path);
+        if file_system(&file) != FileSystem::OverwritesInPlace {
+            eprintln!("skipped: the temp directory is not on ext4 or XFS");
+            return;
+        }
+        let mut log = MappedLogFile::new(file, 0, 1 << 20, 64 * 1024).unwrap_or_else(|e| panic!("new: {e}"));
+        let mut expected = Vec::new();
+        for i in 0..3000u32 {
+            let record = format!("record {i};").into_bytes();
+            log.append(&record).unwrap_or_else(|e| panic!("append: {e}"));
+            log.sync_data().unwrap_or_else(|e| panic!("sync: {e}"));
+            expected.extend_from_slice(&record);
+            let on_disk = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            assert!(on_disk >= log.len_bytes() + ZEROED_AHEAD_BYTES / 2, "zeros ahead after sync {i}: {on_disk}");
+        }
+        let seen = std::fs::read(&path).unwrap_or_default();
+        assert_eq!(seen.get(..expected.len()), Some(&expected[..]));
+        assert!(seen.get(expected.len()..).unwrap_or_default().iter().all(|&b| b == 0));
+        log.trim().unwrap_or_else(|e| panic!("trim: {e}"));
+        assert_eq!(std::fs::read(&path).unwrap_or_default(), expected);
     }
 
     /// In-memory appends never pass the mapped reserve: past it, appends go by `pwrite`.
