@@ -288,9 +288,10 @@ impl WritableFile for MappedLogFile {
         }
         self.prepared = match self.populate(end) {
             Ok(()) => Some(Prepared { end_bytes: end, at: Instant::now() }),
-            // A kernel without MADV_POPULATE_WRITE (before 5.14): a plain WAL from now on.
+            // A kernel without MADV_POPULATE_WRITE (before 5.14): no mapping from now on (the
+            // zeros past the records stay until the trim, as any reserved tail).
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)) => {
-                let _ = self.trim();
+                self.map = None;
                 None
             }
             // Out of space, or memory: appends go by `pwrite` (which reports it) until a
