@@ -46,9 +46,10 @@ const WAL_SIZE_FACTOR: usize = 2;
 const WAL_SMALL_DATABASE_FLOOR_BYTES: u64 = 1 << 20;
 
 /// Room a WAL reserves past its records for in-memory appends (in-place commits on the JS
-/// thread), and how much of it one preparation readies: up to the size at which the WAL is
-/// rotated, an eighth of the write buffer at a time (64-256 KiB). The prepared pages are
-/// resident, so the window is memory the process holds (docs/design.md "In-place commits").
+/// thread), and how much of it one preparation readies at most: up to the size at which the
+/// WAL is rotated, an eighth of the write buffer at a time (64-256 KiB; mapped_log.rs starts
+/// at 64 KiB and doubles). The prepared pages are resident, so the window is memory the
+/// process holds (docs/design.md "In-place commits").
 pub(crate) fn wal_room(options: &Options) -> (u64, u64) {
     let buffer = options.write_buffer_size_bytes as u64;
     let window = (buffer / 8).clamp(64 * 1024, 256 * 1024);
@@ -157,7 +158,7 @@ impl Drop for QueuedWrite {
     }
 }
 
-/// The leader role taken by `try_write_now`, given up when dropped.
+/// The leader role taken by `lead_if_idle`, given up when dropped.
 struct LeaderRole<'a>(&'a Inner);
 
 impl Drop for LeaderRole<'_> {
@@ -509,14 +510,7 @@ impl Db {
         if on_disk && self.active_is_full() {
             return Ok(Some(batch));
         }
-        let mut queue = inner.queue.lock();
-        if queue.leader_active || !queue.pending.is_empty() {
-            return Ok(Some(batch));
-        }
-        queue.leader_active = true;
-        drop(queue);
-        // Given up on every way out, a panic included: writers and `close` wait for it.
-        let _leader = LeaderRole(inner);
+        let Some(_leader) = self.lead_if_idle() else { return Ok(Some(batch)) };
         if on_disk {
             self.commit_in_place(batch)
         } else {
@@ -832,15 +826,19 @@ impl Db {
         if inner.poisoned.load(Ordering::SeqCst) || !self.active_is_full() {
             return;
         }
-        let mut queue = inner.queue.lock();
+        let Some(_leader) = self.lead_if_idle() else { return };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.freeze_if_full()));
+    }
+
+    /// Takes the leader role if no writer is active or queued; given up when the role drops
+    /// (on every way out, a panic included: writers and `close` wait for it).
+    fn lead_if_idle(&self) -> Option<LeaderRole<'_>> {
+        let mut queue = self.inner.queue.lock();
         if queue.leader_active || !queue.pending.is_empty() {
-            return;
+            return None;
         }
         queue.leader_active = true;
-        drop(queue);
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.freeze_if_full()));
-        inner.queue.lock().leader_active = false;
-        inner.queue_cv.notify_all();
+        Some(LeaderRole(&self.inner))
     }
 
     /// Slows writers while level 0 is over its slowdown threshold (one short sleep per write

@@ -10,13 +10,13 @@
 //! file (with its disk reservation, so no later write can fail for space), marks it dirty and
 //! maps it writable, all on the pool thread that prepares the range.
 //!
-//! A prepared page stays that way until the kernel writes it back, which it does to dirty
-//! pages after `dirty_expire_centisecs` (30 s by default), at an `fdatasync`, or early under
+//! A prepared page stays that way until the kernel writes it back: when the file's dirty
+//! data expires (per file, not per page), at an `fdatasync`, at anyone's `sync`, or under
 //! dirty-memory pressure. So in-memory appends go only into a range prepared less than
 //! [`PREPARED_FRESH`] ago and not synced since; anything else goes by `pwrite` on the pool,
-//! which prepares the next range. Under dirty-memory pressure a prepared page can still be
-//! written back early: the next copy into it then takes a minor page fault, which can sleep
-//! as a buffered `write` can (documented).
+//! which prepares the next range. A page written back within that time makes the next copy
+//! into it take a minor page fault, which can sleep as a buffered `write` can, and cannot fail
+//! on the file systems mapped (`maps_safely`; documented).
 //!
 //! While open, the file is longer than its contents (the prepared range past them is
 //! zeros): [`WritableFile::trim`] cuts it back before the file's last sync and on drop, and
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use memmap2::{Advice, MmapOptions, MmapRaw, UncheckedAdvice};
 
-use super::storage::WritableFile;
+use super::storage::{start_writeback, WritableFile};
 
 /// How long a prepared range takes in-memory appends; then a commit on the pool prepares it
 /// again. The kernel can write a prepared page back (and make it read-only) at any moment —
@@ -92,9 +92,6 @@ const ZEROED_AHEAD_BYTES: u64 = 256 * 1024;
 /// Alignment of every prepared and released range: a multiple of every page size Linux uses
 /// (4, 16 and 64 KiB), so no range boundary cuts a page.
 const GRANULE_BYTES: u64 = 64 * 1024;
-
-/// Bytes the writeback hint waits for (as `WalWriter` does for a plain file).
-const WRITEBACK_INTERVAL_BYTES: u64 = 512 * 1024;
 
 fn floor_granule(bytes: u64) -> u64 {
     bytes / GRANULE_BYTES * GRANULE_BYTES
@@ -322,10 +319,11 @@ impl WritableFile for MappedLogFile {
     }
 
     fn start_writeback(&mut self) {
-        // Only pages wholly written: writing back a prepared page would make it read-only.
+        // Only pages wholly written (`WalWriter` calls this once per interval): writing back
+        // a prepared page would make it read-only.
         let end = floor_granule(self.len_bytes);
-        if end >= self.written_back_bytes + WRITEBACK_INTERVAL_BYTES {
-            start_writeback_range(&self.file, self.written_back_bytes, end - self.written_back_bytes);
+        if end > self.written_back_bytes {
+            start_writeback(&self.file, self.written_back_bytes, end - self.written_back_bytes);
             self.written_back_bytes = end;
         }
     }
@@ -349,16 +347,6 @@ impl Drop for MappedLogFile {
         // Best effort: a zero tail left by a failure here reads as a torn tail at the next open.
         let _ = self.trim();
     }
-}
-
-/// `sync_file_range(fd, offset, len, SYNC_FILE_RANGE_WRITE)`: starts writeback of a range and
-/// returns (see storage.rs `start_writeback`).
-#[allow(unsafe_code)]
-fn start_writeback_range(file: &File, offset: u64, len: u64) {
-    use std::os::fd::AsRawFd;
-    let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else { return };
-    // SAFETY: a plain syscall on a descriptor this `File` owns; no memory is passed.
-    let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
 }
 
 #[cfg(test)]

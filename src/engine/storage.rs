@@ -159,24 +159,25 @@ impl WritableFile for FsWritable {
         self.len_bytes
     }
     fn start_writeback(&mut self) {
-        start_writeback(&self.file);
+        start_writeback(&self.file, 0, 0);
     }
 }
 
-/// `sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)`: starts writeback of the whole file's
-/// dirty pages and returns. Its error is not lost by ignoring it here: a failed writeback is
-/// recorded on the file and reported by the next `fdatasync`, which is what durability waits
-/// for.
+/// `sync_file_range(fd, offset, len, SYNC_FILE_RANGE_WRITE)`: starts writeback of a range of
+/// the file's dirty pages (`len` 0: to the end) and returns. Its error is not lost by ignoring
+/// it here: a failed writeback is recorded on the file and reported by the next `fdatasync`,
+/// which is what durability waits for.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-fn start_writeback(file: &File) {
+pub(super) fn start_writeback(file: &File, offset: u64, len: u64) {
     use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else { return };
     // SAFETY: a plain syscall on a descriptor this `File` owns; no memory is passed.
-    let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+    let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
 }
 
 #[cfg(not(target_os = "linux"))]
-const fn start_writeback(_file: &File) {}
+const fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 
 struct FsReadable {
     file: File,
@@ -561,6 +562,25 @@ impl MemStorage {
     }
 }
 
+impl MemStorage {
+    /// A new empty file at `path` (a mutating call: it can be made to fail).
+    fn new_inode(&self, path: &Path) -> io::Result<InodeRef> {
+        self.faults.check("create")?;
+        let inode = InodeRef::default();
+        self.ns.lock().live.insert(path.to_path_buf(), Arc::clone(&inode));
+        Ok(inode)
+    }
+
+    /// The file at `path` as a running process sees it.
+    fn live_inode(&self, path: &Path) -> io::Result<InodeRef> {
+        self.ns.lock().live.get(path).cloned().ok_or_else(|| not_found(path))
+    }
+
+    fn writable(&self, inode: InodeRef, path: &Path, in_memory: bool) -> Box<dyn WritableFile> {
+        Box::new(MemWritable { inode, faults: Arc::clone(&self.faults), is_table: is_table_path(path), in_memory })
+    }
+}
+
 struct MemWritable {
     inode: InodeRef,
     faults: Arc<Faults>,
@@ -680,36 +700,14 @@ impl Storage for MemStorage {
             .collect())
     }
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        self.faults.check("create")?;
-        let inode = InodeRef::default();
-        self.ns.lock().live.insert(path.to_path_buf(), Arc::clone(&inode));
-        Ok(Box::new(MemWritable {
-            inode,
-            faults: Arc::clone(&self.faults),
-            is_table: is_table_path(path),
-            in_memory: false,
-        }))
+        Ok(self.writable(self.new_inode(path)?, path, false))
     }
     fn open_log(&self, path: &Path, existing: bool, _reserve: u64, _window: u64) -> io::Result<Box<dyn WritableFile>> {
-        let inode = if existing {
-            self.ns.lock().live.get(path).cloned().ok_or_else(|| not_found(path))?
-        } else {
-            self.faults.check("create")?;
-            let inode = InodeRef::default();
-            self.ns.lock().live.insert(path.to_path_buf(), Arc::clone(&inode));
-            inode
-        };
-        let in_memory = self.faults.in_memory_appends.load(Ordering::SeqCst);
-        Ok(Box::new(MemWritable { inode, faults: Arc::clone(&self.faults), is_table: false, in_memory }))
+        let inode = if existing { self.live_inode(path)? } else { self.new_inode(path)? };
+        Ok(self.writable(inode, path, self.faults.in_memory_appends.load(Ordering::SeqCst)))
     }
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let inode = self.ns.lock().live.get(path).cloned().ok_or_else(|| not_found(path))?;
-        Ok(Box::new(MemWritable {
-            inode,
-            faults: Arc::clone(&self.faults),
-            is_table: is_table_path(path),
-            in_memory: false,
-        }))
+        Ok(self.writable(self.live_inode(path)?, path, false))
     }
     fn open_read(&self, path: &Path) -> io::Result<Arc<dyn ReadableFile>> {
         let inode = self.ns.lock().live.get(path).cloned().ok_or_else(|| not_found(path))?;
