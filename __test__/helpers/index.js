@@ -175,14 +175,14 @@ function spawnFixture(name, args, options = {}) {
     stderr += chunk
   })
   const exited = new Promise((resolve) => {
-    child.on('exit', (code, signal) => {
-      // Let the stdout/stderr streams drain before reporting.
-      setImmediate(() => {
-        for (const w of waiters.splice(0)) {
-          w.reject(new Error(`child exited (code ${code}, signal ${signal}) before the expected line; stderr:\n${stderr}\nstdout tail:\n${lines.slice(-5).join('\n')}`))
-        }
-        resolve({ code, signal })
-      })
+    // 'close', not 'exit': 'exit' can come before the last lines in the pipe are read, and a
+    // crash test that checked then would miss what the child printed last (a `delstart` line
+    // seen late made an in-flight delete look like a lost put).
+    child.on('close', (code, signal) => {
+      for (const w of waiters.splice(0)) {
+        w.reject(new Error(`child exited (code ${code}, signal ${signal}) before the expected line; stderr:\n${stderr}\nstdout tail:\n${lines.slice(-5).join('\n')}`))
+      }
+      resolve({ code, signal })
     })
   })
   function waitForLine(predicate, timeoutMs = 15000) {
