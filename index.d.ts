@@ -390,6 +390,12 @@ export interface TierStats {
   bytes: number
   /** Entries evicted or refused admission. */
   evictions: number
+  /**
+   * The tier's part of the cache budget now. HOT starts with a tenth and gives it to WARM
+   * (down to none) while WARM's recent evictions are read again more than HOT's, weighing a
+   * WARM miss (a file read) 16 times a HOT miss (docs/design.md, "The HeatMap").
+   */
+  capacityBytes: number
 }
 
 /** The HeatMap cache's counters (`stats().cache`). */

@@ -72,9 +72,11 @@ test('the budget holds under random reads, and resizeCache shrinks at once', asy
   assert.ok(cache.bytes <= cache.capacityBytes, `${cache.bytes} > ${cache.capacityBytes}`)
   assert.ok(cache.bytes > cache.capacityBytes / 4, 'the cache fills up')
   assert.ok(cache.sketchBytes < cache.capacityBytes / 100 + 4096, `sketch ${cache.sketchBytes} B is over 1% of the budget`)
+  for (const tier of [cache.hot, cache.warm]) assert.ok(tier.bytes <= tier.capacityBytes, JSON.stringify(cache))
   db.resizeCache(256 * 1024)
   cache = db.stats().cache
   assert.ok(cache.bytes <= 256 * 1024 && cache.capacityBytes <= 256 * 1024, JSON.stringify(cache))
+  for (const tier of [cache.hot, cache.warm]) assert.ok(tier.bytes <= tier.capacityBytes, JSON.stringify(cache))
   db.resizeCache(0)
   assert.equal(db.stats().cache.bytes, 0)
   assert.equal(await db.get(key(5)), value(5), 'reads still work with no cache')
@@ -90,6 +92,9 @@ test('the counters add up', async (t) => {
   assert.equal(cache.hits, cache.hot.hits + cache.warm.hits)
   assert.equal(cache.misses, cache.warm.misses)
   assert.equal(cache.bytes, cache.hot.bytes + cache.warm.bytes)
+  // The tiers split the budget between them (HOT's part adapts; the two always add up).
+  assert.equal(cache.capacityBytes, cache.hot.capacityBytes + cache.warm.capacityBytes)
+  assert.ok(cache.hot.capacityBytes <= cache.capacityBytes / 10, JSON.stringify(cache))
   assert.ok(Math.abs(cache.hitRate - cache.hits / (cache.hits + cache.misses)) < 1e-9)
   // Each tier: hits + misses = its lookups; the cached entries account for its bytes.
   for (const tier of [cache.hot, cache.warm]) {

@@ -15,8 +15,8 @@ use super::table::block::Block;
 const SHARDS: usize = 16;
 /// Bookkeeping bytes charged per cached block, beyond its data.
 const ENTRY_OVERHEAD_BYTES: usize = 96;
-/// Typical decoded block, for sizing the frequency sketches.
-const BLOCK_BYTES_TYPICAL: usize = 4096;
+/// Typical decoded block, for sizing the frequency sketches and the exit ghosts.
+pub const BLOCK_BYTES_TYPICAL: usize = 4096;
 
 /// Identifies a block: the table's file number and the block's offset in it.
 pub type BlockKey = (u64, u64);
@@ -69,6 +69,20 @@ impl BlockCache {
         if let Some(shard) = self.shards.get(shard_of(hash)) {
             shard.lock().insert(key, hash, block, charge);
         }
+    }
+
+    /// Remembers about the latest `blocks` blocks that leave for want of room (spread over
+    /// the shards), so `take_exit_hits` can say how many misses a larger budget would have
+    /// served.
+    pub fn track_exits(&self, blocks: usize) {
+        for shard in &self.shards {
+            shard.lock().track_exits(blocks.div_ceil(SHARDS));
+        }
+    }
+
+    /// Misses on blocks that had lately left for want of room, since the last call.
+    pub fn take_exit_hits(&self) -> u64 {
+        self.shards.iter().map(|s| s.lock().take_exit_hits()).sum()
     }
 
     /// Drops every block of a table (when the table is deleted).

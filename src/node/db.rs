@@ -134,16 +134,18 @@ pub struct NativeTierStats {
     pub entries: f64,
     pub bytes: f64,
     pub evictions: f64,
+    pub capacity_bytes: f64,
 }
 
 #[allow(clippy::cast_precision_loss)]
-fn tier(p: crate::engine::heatmap::policy::PolicyStats) -> NativeTierStats {
+fn tier(p: crate::engine::heatmap::policy::PolicyStats, capacity_bytes: u64) -> NativeTierStats {
     NativeTierStats {
         hits: p.hits as f64,
         misses: p.misses as f64,
         entries: p.entries as f64,
         bytes: p.bytes as f64,
         evictions: p.evictions as f64,
+        capacity_bytes: capacity_bytes as f64,
     }
 }
 
@@ -529,8 +531,8 @@ impl NativeDb {
                 bytes: (s.cache.hot.bytes + s.cache.warm.bytes) as f64,
                 capacity_bytes: s.cache.capacity_bytes as f64,
                 sketch_bytes: s.cache.sketch_bytes as f64,
-                hot: tier(s.cache.hot),
-                warm: tier(s.cache.warm),
+                hot: tier(s.cache.hot, s.cache.hot_capacity_bytes),
+                warm: tier(s.cache.warm, s.cache.capacity_bytes - s.cache.hot_capacity_bytes),
             },
             live_iterators: s.live_iterators as f64,
             live_snapshots: s.live_snapshots as f64,

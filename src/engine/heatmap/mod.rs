@@ -9,8 +9,9 @@
 //!   holds them, so a key warming up is admitted once it is hot enough.
 //! - **FROZEN**: heat zero: never admitted ahead of anything warmer, the first to go.
 //!
-//! The budget (`cacheSize`) is split between HOT and WARM (`HOT_SHARE`); both are sharded
-//! W-TinyLFU policies (policy.rs). All their frequency sketches (with each policy's recency
+//! The budget (`cacheSize`) is split between HOT and WARM; both are sharded W-TinyLFU
+//! policies (policy.rs). HOT starts with `HOT_SHARE` of it, and the split then follows the
+//! reads (`rebalance`, below). All their frequency sketches (with each policy's recency
 //! table and ghosts) together stay under 1% of the budget (`SKETCH_SHARE_MAX`): WARM's entries
 //! are whole blocks and need one 8-byte word and one 4-byte recency slot per expected block
 //! (0.3% of its bytes); HOT gets the rest, enough for Caffeine's width of one word per
@@ -18,6 +19,17 @@
 //! budget).
 //! Capping HOT's sketch at 1% of HOT's own bytes instead (a third of a word per entry) cost
 //! 0.5-2.2 points on Zipf and the browser mix in benchmark/cache (0.01 at most on the loops).
+//!
+//! Rebalancing, ARC-style between the tiers (Megiddo and Modha's adaptive replacement cache
+//! moves its target between two lists by their ghosts' hits): each tier remembers the keys
+//! (blocks) that lately left it for want of room, enough of them to fill HOT's largest share
+//! on either side. A miss on one is a read that this much more budget would have served. Every
+//! `REBALANCE_LOOKUPS_PER_SHARD` lookups per HOT shard, a step of the budget moves towards the
+//! tier whose exits were missed more, a WARM exit weighing `WARM_MISS_COST` HOT ones (a HOT
+//! miss usually finds the block in WARM; a WARM miss reads a file). So uniform reads over data
+//! slightly larger than the cache, where HOT holds a few percent of the keys and each WARM miss
+//! is a `pread` and a decompression, give WARM the whole budget, and a skewed workload whose
+//! blocks fit keeps HOT's cheaper hits.
 //!
 //! Consistency: HOT may only hold the newest version of a key. Reads check the memtables
 //! before HOT, so a newer version in a memtable masks a stale HOT entry; when that memtable is
@@ -33,7 +45,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use self::policy::{PolicyStats, WTinyLfu};
-use super::cache::{add_stats, BlockCache};
+use super::cache::{add_stats, BlockCache, BLOCK_BYTES_TYPICAL};
 use super::range_del::RangeTombstone;
 
 const SHARDS: usize = 16;
@@ -43,7 +55,21 @@ const SHARDS: usize = 16;
 /// answered without a file read, 4 / 8 / 16 MiB `cacheSize`: a quarter 84.1 / 95.0 / 98.3%,
 /// a tenth 85.7 / 96.4 / 98.2% (a second trace seed: +1.6 / +1.5 / +0.0), none at all
 /// 87.1 / 96.8%. A tenth keeps most of HOT's cheaper hits (it still answers half of them).
-pub const HOT_SHARE: f64 = 0.1;
+/// This is also HOT's largest share when the split adapts, and its share at open.
+pub const HOT_SHARE: f64 = HOT_PERMILLE_MAX as f64 / 1000.0;
+/// `HOT_SHARE` in thousandths of the budget.
+const HOT_PERMILLE_MAX: u32 = 100;
+/// One rebalancing step, in thousandths of the budget (ten steps from a tenth to none).
+const HOT_STEP_PERMILLE: u32 = 10;
+/// How many HOT exit hits one WARM exit hit weighs: a HOT miss mostly finds the block in WARM
+/// (a block seek more, ~0.3 µs here), a WARM miss reads the file, checks and decompresses the
+/// block (3-5 µs from the page cache on the JS thread; a pool round trip of ~30 µs for an
+/// awaited `get`).
+const WARM_MISS_COST: u64 = 16;
+/// The smallest budget whose split adapts.
+const REBALANCE_CAPACITY_MIN: usize = 1 << 20;
+/// HOT lookups per shard between rebalancing steps (about 4096 lookups over the 16 shards).
+const REBALANCE_LOOKUPS_PER_SHARD: u64 = 256;
 /// Heat a key needs (its reads so far, aged) before its value is offered to HOT.
 const OFFER_HEAT_MIN: u8 = 2;
 /// Bookkeeping bytes charged per HOT entry, beyond its key and value.
@@ -66,6 +92,8 @@ pub struct HeatStats {
     pub sketch_bytes: u64,
     /// The whole budget.
     pub capacity_bytes: u64,
+    /// HOT's part of the budget now (WARM has the rest).
+    pub hot_capacity_bytes: u64,
 }
 
 /// The cache of one database.
@@ -73,32 +101,56 @@ pub struct HeatMap {
     hot: Vec<Mutex<HotShard>>,
     blocks: Arc<BlockCache>,
     generation: AtomicU64,
+    /// The budget and how it is split; held while the split changes.
+    split: Mutex<Split>,
+}
+
+/// The budget and HOT's share of it.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    capacity_bytes: usize,
+    hot_permille: u32,
+}
+
+impl Split {
+    /// HOT's bytes and WARM's.
+    fn bytes(self) -> (usize, usize) {
+        let hot = (self.capacity_bytes as u128 * u128::from(self.hot_permille) / 1000) as usize;
+        (hot, self.capacity_bytes - hot)
+    }
 }
 
 fn hot_shard(hash: u64) -> usize {
     (hash >> 58) as usize % SHARDS
 }
 
-fn split(capacity_bytes: usize) -> (usize, usize) {
-    let hot = (capacity_bytes as f64 * HOT_SHARE) as usize;
-    (hot, capacity_bytes - hot)
-}
-
 impl HeatMap {
     /// A HeatMap within `capacity_bytes`.
     #[must_use]
     pub fn new(capacity_bytes: usize) -> Self {
-        let (hot, warm) = split(capacity_bytes);
+        let split = Split { capacity_bytes, hot_permille: HOT_PERMILLE_MAX };
+        let (hot, warm) = split.bytes();
         let shard = hot / SHARDS;
         let blocks = BlockCache::new(warm);
+        // Both tiers' exit ghosts cover what HOT's largest share holds, so their hits weigh the
+        // same bytes (see `rebalance`). Under `REBALANCE_CAPACITY_MIN` there are none (a slot or
+        // two per shard would be noise, and their bytes would break the sketches' 1%), and the
+        // split stays as it is.
+        let exits_bytes = if capacity_bytes < REBALANCE_CAPACITY_MIN { 0 } else { hot };
+        blocks.track_exits(exits_bytes / BLOCK_BYTES_TYPICAL);
+        let hot_exit_slots = exits_bytes / SHARDS / ENTRY_BYTES_TYPICAL;
         // WARM's sketches are sized first (by blocks); HOT's share the rest of the 1%.
         let sketch_bytes_max = (capacity_bytes as f64 * SKETCH_SHARE_MAX) as usize;
-        let hot_sketch_max = sketch_bytes_max.saturating_sub(blocks.sketch_bytes()) / SHARDS;
-        Self {
-            hot: (0..SHARDS).map(|_| Mutex::new(WTinyLfu::new(shard, ENTRY_BYTES_TYPICAL, hot_sketch_max))).collect(),
-            blocks: Arc::new(blocks),
-            generation: AtomicU64::new(0),
-        }
+        let hot_sketch_max = (sketch_bytes_max.saturating_sub(blocks.sketch_bytes()) / SHARDS)
+            .saturating_sub(policy::exit_ghost_bytes(hot_exit_slots));
+        let hot = (0..SHARDS)
+            .map(|_| {
+                let mut policy = WTinyLfu::new(shard, ENTRY_BYTES_TYPICAL, hot_sketch_max);
+                policy.track_exits(hot_exit_slots);
+                Mutex::new(policy)
+            })
+            .collect();
+        Self { hot, blocks: Arc::new(blocks), generation: AtomicU64::new(0), split: Mutex::new(split) }
     }
 
     /// The WARM tier (tables read blocks through it).
@@ -115,7 +167,60 @@ impl HeatMap {
 
     /// The HOT value of a stored key, counting its heat.
     pub fn get(&self, stored_key: &[u8], hash: u64) -> Option<Arc<[u8]>> {
-        self.hot.get(hot_shard(hash)).and_then(|s| s.lock().get(stored_key, hash))
+        let shard = self.hot.get(hot_shard(hash))?;
+        let (value, rebalance_due) = {
+            let mut shard = shard.lock();
+            let value = shard.get(stored_key, hash);
+            (value, shard.lookups() % REBALANCE_LOOKUPS_PER_SHARD == 0)
+        };
+        if rebalance_due {
+            self.rebalance();
+        }
+        value
+    }
+
+    /// Moves a step of the budget towards the tier whose recent exits were missed more since
+    /// the last step, a WARM exit hit weighing `WARM_MISS_COST` HOT ones; a difference within
+    /// the counts' noise (the square root of their weighted variance) leaves the split. HOT
+    /// stays between none and `HOT_SHARE`. Skipped if another thread is already at it.
+    fn rebalance(&self) {
+        let Some(mut split) = self.split.try_lock() else { return };
+        let hot_exits: u64 = self.hot.iter().map(|s| s.lock().take_exit_hits()).sum();
+        let warm_exits = self.blocks.take_exit_hits();
+        let toward_warm = warm_exits.saturating_mul(WARM_MISS_COST) as f64;
+        let difference = hot_exits as f64 - toward_warm;
+        let variance = warm_exits.saturating_mul(WARM_MISS_COST * WARM_MISS_COST).saturating_add(hot_exits);
+        if difference.abs() < (variance as f64).sqrt().max(WARM_MISS_COST as f64) {
+            return;
+        }
+        let permille = if difference > 0.0 {
+            (split.hot_permille + HOT_STEP_PERMILLE).min(HOT_PERMILLE_MAX)
+        } else {
+            split.hot_permille.saturating_sub(HOT_STEP_PERMILLE)
+        };
+        if permille != split.hot_permille {
+            split.hot_permille = permille;
+            self.apply(*split);
+        }
+    }
+
+    /// Gives each tier its part of `split`, the shrinking tier first, so that together they
+    /// never hold more than the budget.
+    fn apply(&self, split: Split) {
+        let (hot, warm) = split.bytes();
+        let hot_now: usize = self.hot.iter().map(|s| s.lock().capacity_bytes()).sum();
+        let resize_hot = || {
+            for shard in &self.hot {
+                shard.lock().resize(hot / SHARDS);
+            }
+        };
+        if hot <= hot_now {
+            resize_hot();
+            self.blocks.resize(warm);
+        } else {
+            self.blocks.resize(warm);
+            resize_hot();
+        }
     }
 
     /// Offers a value just read from a table; kept if hot enough and no flush happened since
@@ -130,11 +235,17 @@ impl HeatMap {
         // only from the second read cost 1.8-3.6 points on the byte-weighted browser mix
         // (benchmark/cache): the second read of every key missed.
         let cold = shard.heat(hash) < OFFER_HEAT_MIN && !shard.keeps_cold(weight);
-        if shard.capacity_bytes() == 0 || self.generation() != generation {
+        if self.generation() != generation {
             return;
         }
         if cold {
             shard.refused(hash);
+            return;
+        }
+        if weight > shard.capacity_bytes() {
+            // Hot enough, but HOT has no room at all (rebalancing gave WARM its share): an exit,
+            // so HOT's share grows back if such keys keep coming.
+            shard.no_room(hash);
             return;
         }
         shard.insert(stored_key.into(), hash, value.into(), weight);
@@ -167,13 +278,12 @@ impl HeatMap {
         }
     }
 
-    /// Changes the budget of both tiers; shrinking evicts at once.
+    /// Changes the budget of both tiers (HOT keeps its current share); shrinking evicts at
+    /// once.
     pub fn resize(&self, capacity_bytes: usize) {
-        let (hot, warm) = split(capacity_bytes);
-        for shard in &self.hot {
-            shard.lock().resize(hot / SHARDS);
-        }
-        self.blocks.resize(warm);
+        let mut split = self.split.lock();
+        split.capacity_bytes = capacity_bytes;
+        self.apply(*split);
     }
 
     /// Counters.
@@ -187,6 +297,7 @@ impl HeatMap {
             warm: self.blocks.stats(),
             sketch_bytes: (hot_sketch + self.blocks.sketch_bytes()) as u64,
             capacity_bytes: (hot_capacity + self.blocks.capacity_bytes()) as u64,
+            hot_capacity_bytes: hot_capacity as u64,
         }
     }
 
@@ -222,7 +333,74 @@ mod tests {
         // slot per expected entry, and its climber two ghosts of 1% of the entries (at least 8).
         let heat = HeatMap::new(16 << 20);
         let hot_sketch: usize = heat.hot.iter().map(|s| s.lock().sketch_bytes()).sum();
-        let entries = split(16 << 20).0 / SHARDS / ENTRY_BYTES_TYPICAL;
-        assert_eq!(hot_sketch, (entries * (8 + 4) + 2 * entries.div_ceil(100).max(8) * 8) * SHARDS);
+        let entries =
+            Split { capacity_bytes: 16 << 20, hot_permille: HOT_PERMILLE_MAX }.bytes().0 / SHARDS / ENTRY_BYTES_TYPICAL;
+        let exits = policy::exit_ghost_bytes(entries);
+        assert_eq!(hot_sketch, (entries * (8 + 4) + 2 * entries.div_ceil(100).max(8) * 8 + exits) * SHARDS);
+    }
+
+    fn block(bytes: usize) -> Arc<crate::engine::table::block::Block> {
+        let mut b = crate::engine::table::block::BlockBuilder::default();
+        b.add(b"k", 1, crate::engine::key::Kind::Put, 0, &vec![0u8; bytes]);
+        Arc::new(crate::engine::table::block::Block::new(b.finish()).unwrap())
+    }
+
+    /// One latest-state read of key `k` as `Db::read_layers` makes it: HOT, else its block
+    /// (`KEYS_PER_BLOCK` keys each) through WARM, then the value offered to HOT. Checks the
+    /// budget after every read.
+    fn read(heat: &HeatMap, k: u64, blocks: &mut Vec<Arc<crate::engine::table::block::Block>>) {
+        const KEYS_PER_BLOCK: u64 = 16;
+        let key = format!("key{k:08}");
+        let hash = crate::engine::table::filter::key_hash(key.as_bytes());
+        let generation = heat.generation();
+        if heat.get(key.as_bytes(), hash).is_none() {
+            let at = (1, k / KEYS_PER_BLOCK * 4096);
+            if heat.blocks().get(at).is_none() {
+                let b = blocks.pop().unwrap_or_else(|| block(4000));
+                heat.blocks().insert(at, b);
+            }
+            heat.offer(key.as_bytes(), hash, &[7u8; 180], generation);
+        }
+        let s = heat.stats();
+        assert!(s.hot.bytes + s.warm.bytes <= s.capacity_bytes, "{s:?}");
+        // The tiers' parts add up to the budget (less what dividing it over shards rounds off).
+        assert!(s.capacity_bytes <= 1 << 20 && s.capacity_bytes > (1 << 20) - 2 * SHARDS as u64, "{s:?}");
+    }
+
+    fn xorshift(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    #[test]
+    fn the_split_follows_the_reads_within_the_budget() {
+        let tenth = |bytes: u64| bytes / 10 / SHARDS as u64 * SHARDS as u64;
+        let heat = HeatMap::new(1 << 20);
+        assert_eq!(heat.stats().hot_capacity_bytes, tenth(1 << 20));
+        let mut spare = Vec::new();
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        // Uniform reads over 300 blocks (1.2 MB) while WARM holds about 210: WARM's evicted
+        // blocks come back (each a file read), HOT's few entries rarely do. WARM gets it all.
+        for _ in 0..200_000 {
+            read(&heat, xorshift(&mut x) % 4800, &mut spare);
+        }
+        let s = heat.stats();
+        assert_eq!(s.hot_capacity_bytes, 0, "{s:?}");
+        assert_eq!(s.hot.bytes, 0);
+        let warm_misses = s.warm.misses;
+        // Then reads of 1,200 keys whose 75 blocks WARM holds with room to spare, and whose
+        // entries HOT keeps turning away (no room at all): HOT's share comes back, to a tenth.
+        for _ in 0..100_000 {
+            read(&heat, xorshift(&mut x) % 1200, &mut spare);
+        }
+        let s = heat.stats();
+        assert_eq!(s.hot_capacity_bytes, tenth(1 << 20), "{s:?}");
+        assert!(s.hot.entries > 0 && s.hot.hits > 0, "{s:?}");
+        assert!(s.warm.misses - warm_misses < 1_000, "the 75 blocks stay in WARM: {s:?}");
+        // A resize keeps the current split.
+        heat.resize(1 << 21);
+        assert_eq!(heat.stats().hot_capacity_bytes, tenth(1 << 21));
     }
 }

@@ -196,6 +196,8 @@ pub struct WTinyLfu<K, V> {
     clock: u32,
     /// The hash and reuse gap of the latest miss (its `insert` usually follows).
     last_miss: (u64, u32),
+    /// Keys that recently left for want of room (off unless the owner asks: `track_exits`).
+    exits: ExitGhost,
 }
 
 /// Sizes the window by the ghosts' hits: a miss on a key the window's exit recently turned
@@ -242,6 +244,67 @@ impl Ghost {
 
     fn size_bytes(&self) -> usize {
         self.hashes.len() * 8
+    }
+}
+
+/// Keys that recently left the cache for want of room (evicted, turned away by admission,
+/// or too large for the budget), as 16-bit fingerprints in a direct-mapped table: a newer key
+/// overwrites an older one in its slot, so the table holds about the latest `slots` exits. A
+/// miss on one is a read that a larger budget would have served; the HeatMap weighs these
+/// between its tiers (heatmap/mod.rs). O(1) per miss, unlike `Ghost`'s scan.
+#[derive(Debug, Default)]
+struct ExitGhost {
+    fingerprints: Vec<u16>,
+    hits: u64,
+}
+
+/// Bytes the exit ghost of `track_exits(slots)` takes.
+#[must_use]
+pub const fn exit_ghost_bytes(slots: usize) -> usize {
+    if slots == 0 {
+        0
+    } else {
+        slots.next_power_of_two() * 2
+    }
+}
+
+impl ExitGhost {
+    fn new(slots: usize) -> Self {
+        Self { fingerprints: vec![0; exit_ghost_bytes(slots) / 2], hits: 0 }
+    }
+
+    /// The slot of `hash` and its fingerprint (never 0, which marks an empty slot). Bits 16
+    /// and up choose the slot; the shard was chosen by the top bits, the fingerprint is the
+    /// low 16.
+    fn slot(&self, hash: u64) -> (usize, u16) {
+        let mask = self.fingerprints.len().wrapping_sub(1);
+        ((hash >> 16) as usize & mask, hash as u16 | 1)
+    }
+
+    fn push(&mut self, hash: u64) {
+        if self.fingerprints.is_empty() {
+            return;
+        }
+        let (at, fingerprint) = self.slot(hash);
+        if let Some(slot) = self.fingerprints.get_mut(at) {
+            *slot = fingerprint;
+        }
+    }
+
+    /// Counts a hit if `hash` left lately (and forgets it: one exit, one vote).
+    fn take(&mut self, hash: u64) {
+        if self.fingerprints.is_empty() {
+            return;
+        }
+        let (at, fingerprint) = self.slot(hash);
+        if let Some(slot) = self.fingerprints.get_mut(at).filter(|slot| **slot == fingerprint) {
+            *slot = 0;
+            self.hits += 1;
+        }
+    }
+
+    fn size_bytes(&self) -> usize {
+        self.fingerprints.len() * 2
     }
 }
 
@@ -316,7 +379,32 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
             recency: Recency::new(recency_slots, entries),
             clock: 0,
             last_miss: (0, u32::MAX),
+            exits: ExitGhost::default(),
         }
+    }
+
+    /// Remembers about the latest `slots` keys that leave for want of room, and counts the
+    /// misses that find one (`take_exit_hits`): how much a larger budget would serve.
+    pub fn track_exits(&mut self, slots: usize) {
+        self.exits = ExitGhost::new(slots);
+    }
+
+    /// Misses on keys that had lately left for want of room, since the last call.
+    pub fn take_exit_hits(&mut self) -> u64 {
+        std::mem::take(&mut self.exits.hits)
+    }
+
+    /// Lookups (`get`) so far.
+    #[must_use]
+    pub const fn lookups(&self) -> u64 {
+        self.stats.hits + self.stats.misses
+    }
+
+    /// A key the owner would have inserted but that cannot fit the budget at all (a budget
+    /// of zero): counted as an eviction, and remembered as an exit.
+    pub fn no_room(&mut self, hash: u64) {
+        self.stats.evictions += 1;
+        self.exits.push(hash);
     }
 
     /// The value cached for `key`, counting the access.
@@ -384,7 +472,7 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
             self.link_front(at, list);
         } else {
             if weight > self.capacity_bytes {
-                self.stats.evictions += 1;
+                self.no_room(hash);
                 return;
             }
             // Inserted after the miss that `get` just counted (usually): that access's gap.
@@ -469,6 +557,7 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
             + self.recency.size_bytes()
             + self.climb.rejected.size_bytes()
             + self.climb.evicted.size_bytes()
+            + self.exits.size_bytes()
     }
 
     /// The budget.
@@ -556,8 +645,9 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
     }
 
     fn evict_node(&mut self, at: usize) {
-        if let Some(key) = self.node(at).map(|n| n.key.clone()) {
+        if let Some((key, hash)) = self.node(at).map(|n| (n.key.clone(), n.hash)) {
             self.index.remove(&key);
+            self.exits.push(hash);
         }
         self.unlink(at);
         self.release(at);
@@ -698,6 +788,7 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
         }
         // Lost the duel (or cannot fit): the candidate goes.
         self.climb.rejected.push(hash);
+        self.exits.push(hash);
         if let Some(key) = self.node(candidate).map(|n| n.key.clone()) {
             self.index.remove(&key);
         }
@@ -712,6 +803,7 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
             self.stats.misses += 1;
             self.climb.rejected.take(hash);
             self.climb.evicted.take(hash);
+            self.exits.take(hash);
         }
         self.climb.accesses += 1;
         if self.climb.accesses >= self.climb.sample_accesses {
@@ -790,6 +882,47 @@ mod tests {
         }
         let kept = (0..50u64).filter(|k| c.index.contains_key(k)).count();
         assert!(kept >= 45, "only {kept} of 50 hot keys survived a scan");
+    }
+
+    #[test]
+    fn exit_hits_count_misses_on_keys_that_left_for_want_of_room_once() {
+        let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(10, 1, 4096);
+        c.track_exits(4096);
+        for k in 0..10u64 {
+            assert!(c.get(&k, h(k)).is_none());
+            c.insert(k, h(k), (), 1);
+        }
+        assert_eq!(c.take_exit_hits(), 0, "first reads are no exits");
+        // A key removed (its value changed) did not leave for want of room.
+        assert!(c.remove(&0));
+        assert!(c.get(&0, h(0)).is_none());
+        assert_eq!(c.take_exit_hits(), 0);
+        // Shrinking evicts: each evicted key's next miss is an exit hit, and only the first.
+        c.resize(5);
+        let evicted: Vec<u64> = (1..10u64).filter(|k| !c.index.contains_key(k)).collect();
+        assert_eq!(evicted.len(), 4);
+        for k in &evicted {
+            assert!(c.get(k, h(*k)).is_none());
+        }
+        assert_eq!(c.take_exit_hits(), 4);
+        assert_eq!(c.take_exit_hits(), 0, "taken");
+        for k in &evicted {
+            assert!(c.get(k, h(*k)).is_none());
+        }
+        assert_eq!(c.take_exit_hits(), 0, "one exit, one vote");
+        // A budget of zero: what the owner could not insert is an exit too.
+        let mut none: WTinyLfu<u64, ()> = WTinyLfu::new(0, 1, 4096);
+        none.track_exits(8);
+        none.insert(7, h(7), (), 1);
+        none.no_room(h(8));
+        assert!(none.get(&7, h(7)).is_none() && none.get(&8, h(8)).is_none());
+        assert_eq!(none.take_exit_hits(), 2);
+        assert_eq!(none.stats().evictions, 2);
+        // Untracked (the default): nothing counted.
+        let mut plain: WTinyLfu<u64, ()> = WTinyLfu::new(0, 1, 4096);
+        plain.no_room(h(8));
+        assert!(plain.get(&8, h(8)).is_none());
+        assert_eq!(plain.take_exit_hits(), 0);
     }
 
     #[test]
