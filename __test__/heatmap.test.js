@@ -92,8 +92,10 @@ test('the counters add up', async (t) => {
   assert.equal(cache.hits, cache.hot.hits + cache.warm.hits)
   assert.equal(cache.misses, cache.warm.misses)
   assert.equal(cache.bytes, cache.hot.bytes + cache.warm.bytes)
-  // The tiers split the budget between them (HOT's part adapts; the two always add up).
-  assert.equal(cache.capacityBytes, cache.hot.capacityBytes + cache.warm.capacityBytes)
+  // The tiers split the budget between them (HOT's part adapts; the two add up to the budget,
+  // less what dividing it over 16 shards each rounds off).
+  const parts = cache.hot.capacityBytes + cache.warm.capacityBytes
+  assert.ok(parts <= cache.capacityBytes && parts > cache.capacityBytes - 32, JSON.stringify(cache))
   assert.ok(cache.hot.capacityBytes <= cache.capacityBytes / 10, JSON.stringify(cache))
   assert.ok(Math.abs(cache.hitRate - cache.hits / (cache.hits + cache.misses)) < 1e-9)
   // Each tier: hits + misses = its lookups; the cached entries account for its bytes.

@@ -532,7 +532,7 @@ impl NativeDb {
                 capacity_bytes: s.cache.capacity_bytes as f64,
                 sketch_bytes: s.cache.sketch_bytes as f64,
                 hot: tier(s.cache.hot, s.cache.hot_capacity_bytes),
-                warm: tier(s.cache.warm, s.cache.capacity_bytes - s.cache.hot_capacity_bytes),
+                warm: tier(s.cache.warm, s.cache.warm_capacity_bytes),
             },
             live_iterators: s.live_iterators as f64,
             live_snapshots: s.live_snapshots as f64,

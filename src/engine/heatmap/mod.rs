@@ -23,8 +23,8 @@
 //! Rebalancing, ARC-style between the tiers (Megiddo and Modha's adaptive replacement cache
 //! moves its target between two lists by their ghosts' hits): each tier remembers the keys
 //! (blocks) that lately left it for want of room, enough of them to fill HOT's largest share
-//! on either side. A miss on one is a read that this much more budget would have served. Every
-//! `REBALANCE_LOOKUPS_PER_SHARD` lookups per HOT shard, a step of the budget moves towards the
+//! on either side. A miss on one is a read that this much more budget would have served. About
+//! every `REBALANCE_LOOKUPS` reads, a step of the budget moves towards the
 //! tier whose exits were missed more, a WARM exit weighing `WARM_MISS_COST` HOT ones (a HOT
 //! miss usually finds the block in WARM; a WARM miss reads a file). So uniform reads over data
 //! slightly larger than the cache, where HOT holds a few percent of the keys and each WARM miss
@@ -56,20 +56,26 @@ const SHARDS: usize = 16;
 /// a tenth 85.7 / 96.4 / 98.2% (a second trace seed: +1.6 / +1.5 / +0.0), none at all
 /// 87.1 / 96.8%. A tenth keeps most of HOT's cheaper hits (it still answers half of them).
 /// This is also HOT's largest share when the split adapts, and its share at open.
-pub const HOT_SHARE: f64 = HOT_PERMILLE_MAX as f64 / 1000.0;
-/// `HOT_SHARE` in thousandths of the budget.
-const HOT_PERMILLE_MAX: u32 = 100;
-/// One rebalancing step, in thousandths of the budget (ten steps from a tenth to none).
-const HOT_STEP_PERMILLE: u32 = 10;
+pub const HOT_SHARE: f64 = 0.1;
+/// One rebalancing step: this share of the budget (ten steps from a tenth to none), at most
+/// `REBALANCE_STEP_BYTES_MAX`.
+const REBALANCE_STEP_SHARE: f64 = 0.01;
+/// A step evicts what the shrinking tier loses at once, on the reading thread (perhaps the JS
+/// thread): at most this many bytes, a few thousand HOT entries, a fraction of a millisecond.
+const REBALANCE_STEP_BYTES_MAX: usize = 1 << 20;
 /// How many HOT exit hits one WARM exit hit weighs: a HOT miss mostly finds the block in WARM
 /// (a block seek more, ~0.3 µs here), a WARM miss reads the file, checks and decompresses the
 /// block (3-5 µs from the page cache on the JS thread; a pool round trip of ~30 µs for an
 /// awaited `get`).
 const WARM_MISS_COST: u64 = 16;
-/// The smallest budget whose split adapts.
+/// The smallest budget whose split adapts (at open, and now).
 const REBALANCE_CAPACITY_MIN: usize = 1 << 20;
-/// HOT lookups per shard between rebalancing steps (about 4096 lookups over the 16 shards).
-const REBALANCE_LOOKUPS_PER_SHARD: u64 = 256;
+/// HOT lookups between rebalancing steps: counted by HOT's first shard (1/16 of them), so no
+/// counter is shared between threads.
+const REBALANCE_LOOKUPS: u64 = 4096;
+/// A step needs at least this weighted difference: two WARM exit hits more than HOT's (or 32
+/// HOT exit hits more), beyond the counts' noise.
+const REBALANCE_DIFFERENCE_MIN: f64 = 2.0 * WARM_MISS_COST as f64;
 /// Heat a key needs (its reads so far, aged) before its value is offered to HOT.
 const OFFER_HEAT_MIN: u8 = 2;
 /// Bookkeeping bytes charged per HOT entry, beyond its key and value.
@@ -92,8 +98,11 @@ pub struct HeatStats {
     pub sketch_bytes: u64,
     /// The whole budget.
     pub capacity_bytes: u64,
-    /// HOT's part of the budget now (WARM has the rest).
+    /// HOT's part of the budget now.
     pub hot_capacity_bytes: u64,
+    /// WARM's part (the two add up to the budget, less what dividing it over the shards
+    /// rounds off).
+    pub warm_capacity_bytes: u64,
 }
 
 /// The cache of one database.
@@ -103,20 +112,30 @@ pub struct HeatMap {
     generation: AtomicU64,
     /// The budget and how it is split; held while the split changes.
     split: Mutex<Split>,
+    /// The largest entry a HOT shard holds at HOT's largest share of the budget at open.
+    hot_entry_bytes_max: usize,
 }
 
 /// The budget and HOT's share of it.
 #[derive(Debug, Clone, Copy)]
 struct Split {
     capacity_bytes: usize,
-    hot_permille: u32,
+    /// 0..=`HOT_SHARE`.
+    hot_share: f64,
+    /// Whether the tiers track their exits (the budget at open was large enough).
+    adapts: bool,
 }
 
 impl Split {
     /// HOT's bytes and WARM's.
     fn bytes(self) -> (usize, usize) {
-        let hot = (self.capacity_bytes as u128 * u128::from(self.hot_permille) / 1000) as usize;
+        let hot = ((self.capacity_bytes as f64 * self.hot_share) as usize).min(self.capacity_bytes);
         (hot, self.capacity_bytes - hot)
+    }
+
+    /// One step's share of the budget.
+    fn step_share(self) -> f64 {
+        REBALANCE_STEP_SHARE.min(REBALANCE_STEP_BYTES_MAX as f64 / self.capacity_bytes.max(1) as f64)
     }
 }
 
@@ -128,15 +147,16 @@ impl HeatMap {
     /// A HeatMap within `capacity_bytes`.
     #[must_use]
     pub fn new(capacity_bytes: usize) -> Self {
-        let split = Split { capacity_bytes, hot_permille: HOT_PERMILLE_MAX };
+        let adapts = capacity_bytes >= REBALANCE_CAPACITY_MIN;
+        let split = Split { capacity_bytes, hot_share: HOT_SHARE, adapts };
         let (hot, warm) = split.bytes();
         let shard = hot / SHARDS;
         let blocks = BlockCache::new(warm);
         // Both tiers' exit ghosts cover what HOT's largest share holds, so their hits weigh the
-        // same bytes (see `rebalance`). Under `REBALANCE_CAPACITY_MIN` there are none (a slot or
-        // two per shard would be noise, and their bytes would break the sketches' 1%), and the
-        // split stays as it is.
-        let exits_bytes = if capacity_bytes < REBALANCE_CAPACITY_MIN { 0 } else { hot };
+        // same bytes (see `rebalance`); they are sized here, for the budget at open. Under
+        // `REBALANCE_CAPACITY_MIN` there are none (a slot or two per shard would be noise, and
+        // their bytes would break the sketches' 1%), and the split stays as it is.
+        let exits_bytes = if adapts { hot } else { 0 };
         blocks.track_exits(exits_bytes / BLOCK_BYTES_TYPICAL);
         let hot_exit_slots = exits_bytes / SHARDS / ENTRY_BYTES_TYPICAL;
         // WARM's sketches are sized first (by blocks); HOT's share the rest of the 1%.
@@ -150,7 +170,13 @@ impl HeatMap {
                 Mutex::new(policy)
             })
             .collect();
-        Self { hot, blocks: Arc::new(blocks), generation: AtomicU64::new(0), split: Mutex::new(split) }
+        Self {
+            hot,
+            blocks: Arc::new(blocks),
+            generation: AtomicU64::new(0),
+            split: Mutex::new(split),
+            hot_entry_bytes_max: shard,
+        }
     }
 
     /// The WARM tier (tables read blocks through it).
@@ -167,11 +193,12 @@ impl HeatMap {
 
     /// The HOT value of a stored key, counting its heat.
     pub fn get(&self, stored_key: &[u8], hash: u64) -> Option<Arc<[u8]>> {
-        let shard = self.hot.get(hot_shard(hash))?;
+        let at = hot_shard(hash);
+        let shard = self.hot.get(at)?;
         let (value, rebalance_due) = {
             let mut shard = shard.lock();
             let value = shard.get(stored_key, hash);
-            (value, shard.lookups() % REBALANCE_LOOKUPS_PER_SHARD == 0)
+            (value, at == 0 && shard.lookups() % (REBALANCE_LOOKUPS / SHARDS as u64) == 0)
         };
         if rebalance_due {
             self.rebalance();
@@ -181,25 +208,27 @@ impl HeatMap {
 
     /// Moves a step of the budget towards the tier whose recent exits were missed more since
     /// the last step, a WARM exit hit weighing `WARM_MISS_COST` HOT ones; a difference within
-    /// the counts' noise (the square root of their weighted variance) leaves the split. HOT
-    /// stays between none and `HOT_SHARE`. Skipped if another thread is already at it.
+    /// the counts' noise (the square root of their weighted variance, and at least
+    /// `REBALANCE_DIFFERENCE_MIN`) leaves the split. HOT stays between none and `HOT_SHARE`.
+    /// A budget under `REBALANCE_CAPACITY_MIN` (now, or at open) keeps its split. Skipped if
+    /// another thread is already at it.
     fn rebalance(&self) {
         let Some(mut split) = self.split.try_lock() else { return };
         let hot_exits: u64 = self.hot.iter().map(|s| s.lock().take_exit_hits()).sum();
         let warm_exits = self.blocks.take_exit_hits();
+        if !split.adapts || split.capacity_bytes < REBALANCE_CAPACITY_MIN {
+            return;
+        }
         let toward_warm = warm_exits.saturating_mul(WARM_MISS_COST) as f64;
         let difference = hot_exits as f64 - toward_warm;
         let variance = warm_exits.saturating_mul(WARM_MISS_COST * WARM_MISS_COST).saturating_add(hot_exits);
-        if difference.abs() < (variance as f64).sqrt().max(WARM_MISS_COST as f64) {
+        if difference.abs() < (variance as f64).sqrt().max(REBALANCE_DIFFERENCE_MIN) {
             return;
         }
-        let permille = if difference > 0.0 {
-            (split.hot_permille + HOT_STEP_PERMILLE).min(HOT_PERMILLE_MAX)
-        } else {
-            split.hot_permille.saturating_sub(HOT_STEP_PERMILLE)
-        };
-        if permille != split.hot_permille {
-            split.hot_permille = permille;
+        let step = split.step_share().copysign(difference);
+        let share = (split.hot_share + step).clamp(0.0, HOT_SHARE);
+        if share != split.hot_share {
+            split.hot_share = share;
             self.apply(*split);
         }
     }
@@ -244,8 +273,9 @@ impl HeatMap {
         }
         if weight > shard.capacity_bytes() {
             // Hot enough, but HOT has no room at all (rebalancing gave WARM its share): an exit,
-            // so HOT's share grows back if such keys keep coming.
-            shard.no_room(hash);
+            // so HOT's share grows back if such keys keep coming, unless not even HOT's largest
+            // share could hold the entry.
+            shard.no_room(hash, weight <= self.hot_entry_bytes_max);
             return;
         }
         shard.insert(stored_key.into(), hash, value.into(), weight);
@@ -286,9 +316,11 @@ impl HeatMap {
         self.apply(*split);
     }
 
-    /// Counters.
+    /// Counters. The split is held, so the tiers' capacities and bytes are read between
+    /// rebalancing steps.
     #[must_use]
     pub fn stats(&self) -> HeatStats {
+        let split = self.split.lock();
         let hot = self.hot.iter().map(|s| s.lock().stats()).fold(PolicyStats::default(), add_stats);
         let hot_sketch: usize = self.hot.iter().map(|s| s.lock().sketch_bytes()).sum();
         let hot_capacity: usize = self.hot.iter().map(|s| s.lock().capacity_bytes()).sum();
@@ -296,8 +328,9 @@ impl HeatMap {
             hot,
             warm: self.blocks.stats(),
             sketch_bytes: (hot_sketch + self.blocks.sketch_bytes()) as u64,
-            capacity_bytes: (hot_capacity + self.blocks.capacity_bytes()) as u64,
+            capacity_bytes: split.capacity_bytes as u64,
             hot_capacity_bytes: hot_capacity as u64,
+            warm_capacity_bytes: self.blocks.capacity_bytes() as u64,
         }
     }
 
@@ -333,8 +366,9 @@ mod tests {
         // slot per expected entry, and its climber two ghosts of 1% of the entries (at least 8).
         let heat = HeatMap::new(16 << 20);
         let hot_sketch: usize = heat.hot.iter().map(|s| s.lock().sketch_bytes()).sum();
-        let entries =
-            Split { capacity_bytes: 16 << 20, hot_permille: HOT_PERMILLE_MAX }.bytes().0 / SHARDS / ENTRY_BYTES_TYPICAL;
+        let entries = Split { capacity_bytes: 16 << 20, hot_share: HOT_SHARE, adapts: true }.bytes().0
+            / SHARDS
+            / ENTRY_BYTES_TYPICAL;
         let exits = policy::exit_ghost_bytes(entries);
         assert_eq!(hot_sketch, (entries * (8 + 4) + 2 * entries.div_ceil(100).max(8) * 8 + exits) * SHARDS);
     }
@@ -362,9 +396,11 @@ mod tests {
             heat.offer(key.as_bytes(), hash, &[7u8; 180], generation);
         }
         let s = heat.stats();
-        assert!(s.hot.bytes + s.warm.bytes <= s.capacity_bytes, "{s:?}");
+        assert_eq!(s.capacity_bytes, 1 << 20);
+        assert!(s.hot.bytes <= s.hot_capacity_bytes && s.warm.bytes <= s.warm_capacity_bytes, "{s:?}");
         // The tiers' parts add up to the budget (less what dividing it over shards rounds off).
-        assert!(s.capacity_bytes <= 1 << 20 && s.capacity_bytes > (1 << 20) - 2 * SHARDS as u64, "{s:?}");
+        let parts = s.hot_capacity_bytes + s.warm_capacity_bytes;
+        assert!(parts <= 1 << 20 && parts > (1 << 20) - 2 * SHARDS as u64, "{s:?}");
     }
 
     fn xorshift(x: &mut u64) -> u64 {
@@ -399,7 +435,20 @@ mod tests {
         assert_eq!(s.hot_capacity_bytes, tenth(1 << 20), "{s:?}");
         assert!(s.hot.entries > 0 && s.hot.hits > 0, "{s:?}");
         assert!(s.warm.misses - warm_misses < 1_000, "the 75 blocks stay in WARM: {s:?}");
-        // A resize keeps the current split.
+        // With no budget (`resizeCache(0)`) nothing moves the split, though every block read
+        // again was turned away; the budget given back comes with the same split.
+        heat.resize(0);
+        for _ in 0..50_000 {
+            let k = xorshift(&mut x) % 4800;
+            let key = format!("key{k:08}");
+            let hash = crate::engine::table::filter::key_hash(key.as_bytes());
+            let generation = heat.generation();
+            assert!(heat.get(key.as_bytes(), hash).is_none());
+            assert!(heat.blocks().get((1, k / 16 * 4096)).is_none());
+            heat.blocks().insert((1, k / 16 * 4096), block(4000));
+            heat.offer(key.as_bytes(), hash, &[7u8; 180], generation);
+        }
+        assert_eq!(heat.stats().hot_capacity_bytes, 0);
         heat.resize(1 << 21);
         assert_eq!(heat.stats().hot_capacity_bytes, tenth(1 << 21));
     }

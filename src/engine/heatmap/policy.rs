@@ -198,6 +198,8 @@ pub struct WTinyLfu<K, V> {
     last_miss: (u64, u32),
     /// Keys that recently left for want of room (off unless the owner asks: `track_exits`).
     exits: ExitGhost,
+    /// The window's share of the budget as of the latest `resize` from a budget above zero.
+    window_share: f64,
 }
 
 /// Sizes the window by the ghosts' hits: a miss on a key the window's exit recently turned
@@ -380,6 +382,7 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
             clock: 0,
             last_miss: (0, u32::MAX),
             exits: ExitGhost::default(),
+            window_share: WINDOW_FRACTION_INITIAL,
         }
     }
 
@@ -401,10 +404,13 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
     }
 
     /// A key the owner would have inserted but that cannot fit the budget at all (a budget
-    /// of zero): counted as an eviction, and remembered as an exit.
-    pub fn no_room(&mut self, hash: u64) {
+    /// of zero): counted as an eviction, and remembered as an exit if `exit` (a larger budget
+    /// the owner may give would hold it).
+    pub fn no_room(&mut self, hash: u64, exit: bool) {
         self.stats.evictions += 1;
-        self.exits.push(hash);
+        if exit {
+            self.exits.push(hash);
+        }
     }
 
     /// The value cached for `key`, counting the access.
@@ -472,7 +478,8 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
             self.link_front(at, list);
         } else {
             if weight > self.capacity_bytes {
-                self.no_room(hash);
+                // Not an exit: no budget this cache knows of holds it.
+                self.no_room(hash, false);
                 return;
             }
             // Inserted after the miss that `get` just counted (usually): that access's gap.
@@ -529,9 +536,12 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
 
     /// Changes the budget; shrinking evicts at once.
     pub fn resize(&mut self, capacity_bytes: usize) {
-        let share = self.window_bytes_target as f64 / self.capacity_bytes.max(1) as f64;
+        // The window's share survives a budget of zero (a HeatMap tier given none for a while).
+        if self.capacity_bytes > 0 {
+            self.window_share = self.window_bytes_target as f64 / self.capacity_bytes as f64;
+        }
         self.capacity_bytes = capacity_bytes;
-        self.window_bytes_target = fraction(capacity_bytes, share);
+        self.window_bytes_target = fraction(capacity_bytes, self.window_share);
         self.evict();
     }
 
@@ -885,6 +895,16 @@ mod tests {
     }
 
     #[test]
+    fn the_window_share_survives_a_budget_of_zero() {
+        let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(1000, 1, 4096);
+        c.window_bytes_target = 250;
+        c.resize(0);
+        assert_eq!(c.window_bytes_target, 0);
+        c.resize(2000);
+        assert_eq!(c.window_bytes_target, 500);
+    }
+
+    #[test]
     fn exit_hits_count_misses_on_keys_that_left_for_want_of_room_once() {
         let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(10, 1, 4096);
         c.track_exits(4096);
@@ -914,13 +934,14 @@ mod tests {
         let mut none: WTinyLfu<u64, ()> = WTinyLfu::new(0, 1, 4096);
         none.track_exits(8);
         none.insert(7, h(7), (), 1);
-        none.no_room(h(8));
-        assert!(none.get(&7, h(7)).is_none() && none.get(&8, h(8)).is_none());
-        assert_eq!(none.take_exit_hits(), 2);
-        assert_eq!(none.stats().evictions, 2);
+        none.no_room(h(8), true);
+        none.no_room(h(9), false);
+        assert!(none.get(&7, h(7)).is_none() && none.get(&8, h(8)).is_none() && none.get(&9, h(9)).is_none());
+        assert_eq!(none.take_exit_hits(), 1, "only the exit the owner named");
+        assert_eq!(none.stats().evictions, 3);
         // Untracked (the default): nothing counted.
         let mut plain: WTinyLfu<u64, ()> = WTinyLfu::new(0, 1, 4096);
-        plain.no_room(h(8));
+        plain.no_room(h(8), true);
         assert!(plain.get(&8, h(8)).is_none());
         assert_eq!(plain.take_exit_hits(), 0);
     }
