@@ -382,7 +382,7 @@ mod tests {
     /// One latest-state read of key `k` as `Db::read_layers` makes it: HOT, else its block
     /// (`KEYS_PER_BLOCK` keys each) through WARM, then the value offered to HOT. Checks the
     /// budget after every read.
-    fn read(heat: &HeatMap, k: u64, blocks: &mut Vec<Arc<crate::engine::table::block::Block>>) {
+    fn read(heat: &HeatMap, k: u64, blocks: &mut Vec<Arc<crate::engine::table::block::Block>>, budget: Option<u64>) {
         const KEYS_PER_BLOCK: u64 = 16;
         let key = format!("key{k:08}");
         let hash = crate::engine::table::filter::key_hash(key.as_bytes());
@@ -396,11 +396,12 @@ mod tests {
             heat.offer(key.as_bytes(), hash, &[7u8; 180], generation);
         }
         let s = heat.stats();
-        assert_eq!(s.capacity_bytes, 1 << 20);
         assert!(s.hot.bytes <= s.hot_capacity_bytes && s.warm.bytes <= s.warm_capacity_bytes, "{s:?}");
+        let Some(budget) = budget else { return };
+        assert_eq!(s.capacity_bytes, budget);
         // The tiers' parts add up to the budget (less what dividing it over shards rounds off).
         let parts = s.hot_capacity_bytes + s.warm_capacity_bytes;
-        assert!(parts <= 1 << 20 && parts > (1 << 20) - 2 * SHARDS as u64, "{s:?}");
+        assert!(parts <= budget && parts > budget - 2 * SHARDS as u64, "{s:?}");
     }
 
     fn xorshift(x: &mut u64) -> u64 {
@@ -408,6 +409,36 @@ mod tests {
         *x ^= *x >> 7;
         *x ^= *x << 17;
         *x
+    }
+
+    #[test]
+    fn readers_rebalancing_and_resizes_at_once_keep_the_budget() {
+        let heat = Arc::new(HeatMap::new(1 << 20));
+        let readers: Vec<_> = (0..3u64)
+            .map(|t| {
+                let heat = Arc::clone(&heat);
+                std::thread::spawn(move || {
+                    let mut x = 0x9e37_79b9_7f4a_7c15_u64 ^ t;
+                    let mut spare = Vec::new();
+                    for _ in 0..30_000 {
+                        read(&heat, xorshift(&mut x) % 4800, &mut spare, None);
+                    }
+                })
+            })
+            .collect();
+        let mut round = 0;
+        while round < 200 || !readers.iter().all(std::thread::JoinHandle::is_finished) {
+            round += 1;
+            let budget = [1 << 20, 3 << 19, 1 << 19, 0][round % 4];
+            heat.resize(budget);
+            let s = heat.stats();
+            assert_eq!(s.capacity_bytes, budget as u64);
+            assert!(s.hot_capacity_bytes + s.warm_capacity_bytes <= budget as u64, "{s:?}");
+            assert!(s.hot.bytes <= s.hot_capacity_bytes && s.warm.bytes <= s.warm_capacity_bytes, "{s:?}");
+        }
+        for r in readers {
+            r.join().unwrap();
+        }
     }
 
     #[test]
@@ -420,7 +451,7 @@ mod tests {
         // Uniform reads over 300 blocks (1.2 MB) while WARM holds about 210: WARM's evicted
         // blocks come back (each a file read), HOT's few entries rarely do. WARM gets it all.
         for _ in 0..200_000 {
-            read(&heat, xorshift(&mut x) % 4800, &mut spare);
+            read(&heat, xorshift(&mut x) % 4800, &mut spare, Some(1 << 20));
         }
         let s = heat.stats();
         assert_eq!(s.hot_capacity_bytes, 0, "{s:?}");
@@ -429,7 +460,7 @@ mod tests {
         // Then reads of 1,200 keys whose 75 blocks WARM holds with room to spare, and whose
         // entries HOT keeps turning away (no room at all): HOT's share comes back, to a tenth.
         for _ in 0..100_000 {
-            read(&heat, xorshift(&mut x) % 1200, &mut spare);
+            read(&heat, xorshift(&mut x) % 1200, &mut spare, Some(1 << 20));
         }
         let s = heat.stats();
         assert_eq!(s.hot_capacity_bytes, tenth(1 << 20), "{s:?}");
