@@ -35,7 +35,7 @@ test("abstract-level's own test suite passes (tape, every test, root and subleve
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (s) => { stdout += s })
   child.stderr.setEncoding('utf8').on('data', (s) => { stderr += s })
-  const [code, signal] = await once(child, 'exit')
+  const [code, signal] = await once(child, 'close') // after stdout is drained, unlike 'exit'
   // Name every failed assertion with the test it belongs to.
   const failures = []
   let current = ''

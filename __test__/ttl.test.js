@@ -9,16 +9,19 @@ const { BrowserDB } = require('..')
 const { tmpDir, openDb } = require('./helpers')
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+// Short ttls must outlive the work a test does before it checks a key is still there (a close,
+// a reopen, a compaction: fsyncs on a loaded CI disk), so they are 1.5 s, not a few hundred ms.
+const TTL = 1500
 
 test('a key put with a ttl disappears when it expires, everywhere', async (t) => {
   const db = await openDb(t, BrowserDB, tmpDir(t))
-  await db.put('session:1', 'token', { ttl: 300 })
-  await db.batch([{ type: 'put', key: 'session:2', value: 'b', ttl: 300 }, { type: 'put', key: 'keep', value: 'k' }])
-  await db.batch().put('session:3', 'c', { ttl: 300 }).put('also', 'kept').write()
+  await db.put('session:1', 'token', { ttl: TTL })
+  await db.batch([{ type: 'put', key: 'session:2', value: 'b', ttl: TTL }, { type: 'put', key: 'keep', value: 'k' }])
+  await db.batch().put('session:3', 'c', { ttl: TTL }).put('also', 'kept').write()
   assert.equal(await db.get('session:1'), 'token')
   assert.equal(db.getSync('session:2'), 'b')
   assert.deepEqual(await db.keys().all(), ['also', 'keep', 'session:1', 'session:2', 'session:3'])
-  await sleep(400)
+  await sleep(TTL + 100)
   for (const k of ['session:1', 'session:2', 'session:3']) {
     assert.equal(await db.get(k), undefined, k)
     assert.equal(db.getSync(k), undefined, k)
@@ -32,12 +35,12 @@ test('a key put with a ttl disappears when it expires, everywhere', async (t) =>
 test('the expiry is stored: it holds across close and reopen, and compaction reclaims it', async (t) => {
   const location = tmpDir(t)
   let db = await BrowserDB.open(location)
-  await db.put('short', 'x', { ttl: 300 })
+  await db.put('short', 'x', { ttl: TTL })
   await db.put('long', 'y', { ttl: 60 * 60 * 1000 })
   await db.close()
   db = await openDb(t, BrowserDB, location)
   assert.equal(await db.get('short'), 'x')
-  await sleep(400)
+  await sleep(TTL + 100)
   assert.equal(await db.get('short'), undefined)
   assert.equal(await db.get('long'), 'y')
   await db.compact()
@@ -74,10 +77,10 @@ test('an overwrite without ttl makes a key permanent again; a hot key still expi
   const db = await openDb(t, BrowserDB, tmpDir(t), { writeBufferSize: 65536 })
   await db.put('k', 'temp', { ttl: 200 })
   await db.put('k', 'perm')
-  await db.put('hot', 'v', { ttl: 300 })
+  await db.put('hot', 'v', { ttl: TTL })
   await db.compact()
   for (let i = 0; i < 20; i++) assert.equal(await db.get('hot'), 'v')
-  await sleep(350)
+  await sleep(TTL + 100)
   assert.equal(await db.get('k'), 'perm')
   assert.equal(await db.get('hot'), undefined, 'not served from the HOT cache after expiry')
 })

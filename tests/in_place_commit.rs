@@ -67,6 +67,16 @@ fn write_entries(db: &Db, range: std::ops::Range<u32>) -> u32 {
     in_place
 }
 
+/// Whether the running kernel is 5.14 or later (`MADV_POPULATE_WRITE`, which preparing the
+/// WAL's pages needs; an older kernel keeps a plain WAL).
+#[cfg(target_os = "linux")]
+fn kernel_populates_writes() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit()).map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (5, 14)
+}
+
 /// On the real file system (Linux): in-place commits land in the WAL; a copy of the files
 /// taken while the database is open (what a killed process leaves: the page cache holds the
 /// mapped copies) reopens with every one of them past the zero tail; the reopened WAL, whose
@@ -79,6 +89,10 @@ fn in_place_commits_survive_killed_processes_and_a_reopened_wal_takes_them_again
     let root = tempfile::tempdir().unwrap();
     if !browserdb::engine::storage::in_place_commits_in(root.path()) {
         eprintln!("skipped: the temp directory's file system keeps a plain WAL");
+        return;
+    }
+    if !kernel_populates_writes() {
+        eprintln!("skipped: a kernel before 5.14 has no MADV_POPULATE_WRITE, so no in-place commits");
         return;
     }
     let live = root.path().join("live");

@@ -516,7 +516,7 @@ fn a_clear_that_leaves_more_live_bytes_than_dead_leaves_its_cleanup_to_the_backg
     db.compact(None, None).unwrap();
     assert_eq!(db.tables().unwrap().len(), 1);
     let before = table_bytes(&db);
-    storage.set_table_sync_delay_ms(300);
+    storage.set_table_sync_delay_ms(1_500);
     let third = keys_between(40_000, 80_000);
     db.clear(third, None).unwrap();
     assert_eq!(db.stats().clear_compactions_pending, 1, "queued, not run before the clear returned");

@@ -63,7 +63,7 @@ fn a_memtable_filled_while_no_frozen_slot_was_free_is_frozen_after_the_flush() {
     // One frozen slot, and flushes that take a while: the second batch fills the active
     // memtable while the first one is still being flushed.
     let db = common::open(&storage, Options { immutable_memtables_max: 1, ..options() }).unwrap();
-    storage.set_table_sync_delay_ms(200);
+    storage.set_table_sync_delay_ms(1_000);
     db.write(batch(0, 1000), false).unwrap();
     db.write(batch(1000, 1000), false).unwrap();
     let st = db.stats();
@@ -172,11 +172,12 @@ fn close_lets_go_of_tables_and_the_cache_while_the_handle_lives_on() {
 fn a_dropped_database_is_let_go_after_the_job_running_then() {
     let storage = MemStorage::new();
     let db = common::open(&storage, options()).unwrap();
-    storage.set_table_sync_delay_ms(300);
+    storage.set_table_sync_delay_ms(1_500);
     db.write(batch(0, 1000), false).unwrap();
     db.write(batch(1000, 1000), false).unwrap();
     assert_eq!(db.stats().immutable_memtables, 2, "one being flushed, one waiting");
-    // The first flush has begun (its table exists; its sync waits 300 ms) before the drop.
+    // The first flush has begun (its table exists; its sync waits 1.5 s, long enough that a
+    // descheduled test thread still drops the database while it runs) before the drop.
     wait_until("the first flush begins", || common::files_with(&storage, ".sst").len() == 1);
     drop(db);
     let mut reopened = None;

@@ -353,6 +353,15 @@ impl Drop for MappedLogFile {
 mod tests {
     use super::*;
 
+    /// Whether the log got its mapping; if not (a file system that is not ext4, XFS or tmpfs,
+    /// such as overlayfs or btrfs, or a kernel before 5.14), says the test is skipped.
+    fn mapped(log: &MappedLogFile) -> bool {
+        if log.map.is_none() {
+            eprintln!("skipped: the WAL is not mapped here (file system or kernel)");
+        }
+        log.map.is_some()
+    }
+
     fn open_rw(path: &std::path::Path) -> File {
         std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path).unwrap_or_else(|e| {
             panic!("open {}: {e}", path.display());
@@ -366,6 +375,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let path = dir.path().join("000001.log");
         let mut log = MappedLogFile::new(open_rw(&path), 0, 1 << 20, 128 * 1024).unwrap_or_else(|e| panic!("new: {e}"));
+        if !mapped(&log) {
+            return;
+        }
         let mut expected = Vec::new();
         let mut in_memory = 0;
         for i in 0..2000u32 {
@@ -396,6 +408,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let path = dir.path().join("000002.log");
         let mut log = MappedLogFile::new(open_rw(&path), 0, 1 << 20, 64 * 1024).unwrap_or_else(|e| panic!("new: {e}"));
+        if !mapped(&log) {
+            return;
+        }
         assert!(log.append_in_memory(b"first"));
         log.sync_data().unwrap_or_else(|e| panic!("sync: {e}"));
         assert!(!log.append_in_memory(b"second"));
@@ -462,6 +477,9 @@ mod tests {
         let path = dir.path().join("000003.log");
         let mut log =
             MappedLogFile::new(open_rw(&path), 0, GRANULE_BYTES, GRANULE_BYTES).unwrap_or_else(|e| panic!("new: {e}"));
+        if !mapped(&log) {
+            return;
+        }
         let record = vec![7u8; 1000];
         let mut total = 0u64;
         while log.append_in_memory(&record) {

