@@ -392,8 +392,8 @@ export interface TierStats {
   evictions: number
   /**
    * The tier's part of the cache budget now. HOT starts with a tenth and gives it to WARM
-   * (down to none) while WARM's recent evictions are read again more than HOT's, weighing a
-   * WARM miss (a file read) 16 times a HOT miss (docs/design.md, "The HeatMap").
+   * (down to a hundredth) while WARM's recent evictions are read again more than HOT's, weighing a
+   * WARM miss (a file read) 16 times a HOT miss (docs/design.md, "Rebalancing the tiers").
    */
   capacityBytes: number
 }

@@ -85,6 +85,28 @@ test('the budget holds under random reads, and resizeCache shrinks at once', asy
   assert.ok(db.stats().cache.bytes > 0)
 })
 
+test('when WARM wins the budget, HOT keeps a hundredth: the hottest keys stay decoded and named', async (t) => {
+  const db = await filled(t)
+  const hottest = hotKeys.slice(0, 10)
+  let x = 777
+  // Uniform reads over 3.4 MB of blocks through a 2 MiB cache (WARM's evicted blocks come back
+  // again and again), with every tenth read one of ten hot keys.
+  for (let n = 0; n < 60000; n++) {
+    x = (x * 1103515245 + 12345) % 2147483648
+    const k = n % 10 === 0 ? hottest[(n / 10) % 10] : key(x % KEYS)
+    assert.equal(await db.get(k), value(Number(k.slice(8))))
+  }
+  const { cache } = db.stats()
+  assert.ok(cache.hot.capacityBytes < cache.capacityBytes / 10, `HOT gave WARM its share: ${JSON.stringify(cache)}`)
+  assert.ok(cache.hot.capacityBytes >= cache.capacityBytes / 100 - 32, `but not below a hundredth: ${JSON.stringify(cache)}`)
+  const named = db.heatmap({ limit: 20 }).map(({ key: k }) => k)
+  assert.ok(hottest.every((k) => named.includes(k)), `heatmap() names the hot keys: ${named}`)
+  const before = db.stats().cache
+  for (const k of hottest) assert.equal(await db.get(k), value(Number(k.slice(8))))
+  const after = db.stats().cache
+  assert.equal(after.hot.hits - before.hot.hits, hottest.length, 'each hot key answered decoded')
+})
+
 test('the counters add up', async (t) => {
   const db = await filled(t)
   await warm(db)
