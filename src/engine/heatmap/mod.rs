@@ -125,7 +125,7 @@ pub struct HeatMap {
 #[derive(Debug, Clone, Copy)]
 struct Split {
     capacity_bytes: usize,
-    /// 0..=`HOT_SHARE`.
+    /// `HOT_SHARE_MIN..=HOT_SHARE` (`HOT_SHARE` at open; `resize` keeps it).
     hot_share: f64,
     /// Whether the tiers track their exits (the budget at open was large enough).
     adapts: bool,
@@ -278,9 +278,9 @@ impl HeatMap {
             return;
         }
         if weight > shard.capacity_bytes() {
-            // Hot enough, but HOT has no room at all (rebalancing gave WARM its share): an exit,
-            // so HOT's share grows back if such keys keep coming, unless not even HOT's largest
-            // share could hold the entry.
+            // Hot enough, but larger than a HOT shard now (a small share of a small budget, or
+            // none): an exit, so HOT's share grows if such keys keep coming, unless not even
+            // HOT's largest share could hold the entry.
             shard.no_room(hash, weight <= self.hot_entry_bytes_max);
             return;
         }

@@ -250,7 +250,7 @@ impl Ghost {
 }
 
 /// Keys that recently left the cache for want of room (evicted, turned away by admission,
-/// or too large for the budget), as 16-bit fingerprints in a direct-mapped table: a newer key
+/// or refused by the owner for want of any room: `no_room`), as 16-bit fingerprints in a direct-mapped table: a newer key
 /// overwrites an older one in its slot, so the table holds about the latest `slots` exits. A
 /// miss on one is a read that a larger budget would have served; the HeatMap weighs these
 /// between its tiers (heatmap/mod.rs). O(1) per miss, unlike `Ghost`'s scan.
