@@ -353,13 +353,22 @@ impl Drop for MappedLogFile {
 mod tests {
     use super::*;
 
-    /// Whether the log got its mapping; if not (a file system that is not ext4, XFS or tmpfs,
-    /// such as overlayfs or btrfs, or a kernel before 5.14), says the test is skipped.
-    fn mapped(log: &MappedLogFile) -> bool {
+    /// A new log `name` in a temp dir, with its mapping; `None` (the test is skipped) where it
+    /// gets none (a file system that is not ext4, XFS or tmpfs, such as overlayfs or btrfs, or
+    /// a kernel before 5.14).
+    fn mapped_log(
+        name: &str,
+        reserve: u64,
+        window: u64,
+    ) -> Option<(tempfile::TempDir, std::path::PathBuf, MappedLogFile)> {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join(name);
+        let log = MappedLogFile::new(open_rw(&path), 0, reserve, window).unwrap_or_else(|e| panic!("new: {e}"));
         if log.map.is_none() {
             eprintln!("skipped: the WAL is not mapped here (file system or kernel)");
+            return None;
         }
-        log.map.is_some()
+        Some((dir, path, log))
     }
 
     fn open_rw(path: &std::path::Path) -> File {
@@ -372,12 +381,7 @@ mod tests {
     /// only while open, and a trim (or drop) cuts it back to them.
     #[test]
     fn in_memory_and_written_appends_interleave_and_trim_cuts_the_tail() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let path = dir.path().join("000001.log");
-        let mut log = MappedLogFile::new(open_rw(&path), 0, 1 << 20, 128 * 1024).unwrap_or_else(|e| panic!("new: {e}"));
-        if !mapped(&log) {
-            return;
-        }
+        let Some((_dir, path, mut log)) = mapped_log("000001.log", 1 << 20, 128 * 1024) else { return };
         let mut expected = Vec::new();
         let mut in_memory = 0;
         for i in 0..2000u32 {
@@ -405,12 +409,7 @@ mod tests {
     /// decline until the next preparation.
     #[test]
     fn a_sync_stops_in_memory_appends_until_prepared_again() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let path = dir.path().join("000002.log");
-        let mut log = MappedLogFile::new(open_rw(&path), 0, 1 << 20, 64 * 1024).unwrap_or_else(|e| panic!("new: {e}"));
-        if !mapped(&log) {
-            return;
-        }
+        let Some((_dir, path, mut log)) = mapped_log("000002.log", 1 << 20, 64 * 1024) else { return };
         assert!(log.append_in_memory(b"first"));
         log.sync_data().unwrap_or_else(|e| panic!("sync: {e}"));
         assert!(!log.append_in_memory(b"second"));
@@ -473,13 +472,7 @@ mod tests {
     /// In-memory appends never pass the mapped reserve: past it, appends go by `pwrite`.
     #[test]
     fn appends_past_the_reserve_go_by_pwrite() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let path = dir.path().join("000003.log");
-        let mut log =
-            MappedLogFile::new(open_rw(&path), 0, GRANULE_BYTES, GRANULE_BYTES).unwrap_or_else(|e| panic!("new: {e}"));
-        if !mapped(&log) {
-            return;
-        }
+        let Some((_dir, path, mut log)) = mapped_log("000003.log", GRANULE_BYTES, GRANULE_BYTES) else { return };
         let record = vec![7u8; 1000];
         let mut total = 0u64;
         while log.append_in_memory(&record) {
