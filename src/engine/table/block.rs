@@ -239,6 +239,9 @@ struct RestartProbes {
     prefix_len: u8,
     count: u8,
     probes: [u64; RESTART_PROBES_MAX],
+    /// Where each restart entry starts: the seek jumps there without reading the restart
+    /// array at the block's end, another cache miss (half of a seek's own time in a profile).
+    offsets: [u16; RESTART_PROBES_MAX],
 }
 
 impl RestartProbes {
@@ -256,10 +259,12 @@ impl RestartProbes {
             prefix_len: u8::try_from(shared).ok()?,
             count: u8::try_from(block.restart_count).ok()?,
             probes: [0; RESTART_PROBES_MAX],
+            offsets: [0; RESTART_PROBES_MAX],
         };
         probes.prefix[..shared].copy_from_slice(first.get(..shared)?);
-        for (i, slot) in probes.probes.iter_mut().take(block.restart_count).enumerate() {
-            *slot = probe_of(key_at(i)?, shared);
+        for i in 0..block.restart_count {
+            *probes.probes.get_mut(i)? = probe_of(key_at(i)?, shared);
+            *probes.offsets.get_mut(i)? = u16::try_from(block.restart(i)?).ok()?;
         }
         Some(probes)
     }
@@ -275,6 +280,33 @@ impl RestartProbes {
         })
     }
 }
+
+/// Bytes of the entry at which a seek's walk stops that the walk reads: its header and the
+/// head of its key.
+const WALK_END_BYTES: usize = 32;
+
+/// Asks the CPU to bring `bytes` into its cache. A seek walks from a restart point, each
+/// entry found from the one before (~190 bytes apart in a browser block): without this, each
+/// entry's cache miss waits for the one before; with it, they overlap. A hint: it reads
+/// nothing and changes nothing.
+#[inline]
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(CACHE_LINE_BYTES) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: SSE, which every x86_64 CPU has; a prefetch of an address inside `bytes`,
+        // which never faults and has no effect besides the CPU cache.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
+/// The CPU cache's line (64 bytes on x86_64 and most ARM cores).
+const CACHE_LINE_BYTES: usize = 64;
 
 /// A decoded, checked block.
 #[derive(Debug)]
@@ -341,6 +373,15 @@ impl Block {
     #[must_use]
     pub fn size_bytes(&self) -> usize {
         self.data.len()
+    }
+
+    /// Where restart entry `i` starts (from the probes when the block keeps them); the end of
+    /// the entries for a block without restarts.
+    fn restart_offset(&self, i: usize) -> usize {
+        match &self.probes {
+            Some(probes) => probes.offsets.get(i).map_or(self.restarts_offset, |&at| usize::from(at)),
+            None => self.restart(i).unwrap_or(self.restarts_offset),
+        }
     }
 
     fn restart(&self, i: usize) -> Option<usize> {
@@ -439,7 +480,15 @@ impl<'a> BlockIter<'a> {
             self.corrupt = true;
             return None;
         };
-        self.next_offset = self.block.restart(below.saturating_sub(1)).unwrap_or(self.block.restarts_offset);
+        self.next_offset = self.block.restart_offset(below.saturating_sub(1));
+        // The walk ends at the latest at restart `below`'s entry, whose key is not below the
+        // target; its header and the start of its key are enough to see that.
+        let walk_end = if below < self.block.restart_count {
+            self.block.restart_offset(below) + WALK_END_BYTES
+        } else {
+            self.block.restarts_offset
+        };
+        prefetch(self.block.data.get(self.next_offset..walk_end.min(self.block.restarts_offset)).unwrap_or_default());
         self.key.clear();
         while let Some(e) = self.next_entry() {
             if compare_internal(&self.key, e.seq, key, seq) != Ordering::Less {
@@ -576,6 +625,29 @@ mod tests {
                 proptest::prop_assert_eq!(got, want.cloned());
                 proptest::prop_assert!(!it.is_corrupt());
             }
+        }
+    }
+
+    /// Restart points past 64 KiB (large values) do not fit the probes' 16-bit offsets: such
+    /// a block seeks through its restart array, and every key is still found.
+    #[test]
+    fn blocks_with_restarts_past_64_kib_seek_without_probes() {
+        let value = vec![b'v'; 30_000];
+        let mut b = BlockBuilder::default();
+        for i in 0..12u32 {
+            b.add(format!("key{i:02}").as_bytes(), 1, Kind::Put, 0, &value);
+        }
+        let block = Block::new(b.finish()).unwrap();
+        assert!(block.restart_count <= RESTART_PROBES_MAX && block.probes.is_none());
+        for i in 0..12u32 {
+            let mut it = block.iter();
+            assert!(it.seek(format!("key{i:02}").as_bytes(), u64::MAX).is_some());
+            assert_eq!(it.key(), format!("key{i:02}").as_bytes());
+        }
+        let small = build(20);
+        assert!(small.probes.is_some());
+        for i in 0..small.restart_count {
+            assert_eq!(small.restart_offset(i), small.restart(i).unwrap());
         }
     }
 
