@@ -505,7 +505,7 @@ impl<'a> BlockIter<'a> {
         let (mut lo, mut hi) = block.probes.as_ref().map_or((0, block.restart_count), |p| p.candidates(key));
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let (restart_key, restart_seq) = block.restart(mid).and_then(|at| block.restart_key(at))?;
+            let (restart_key, restart_seq) = block.restart_key(block.restart_offset(mid))?;
             if compare_internal(restart_key, restart_seq, key, seq) == Ordering::Less {
                 lo = mid + 1;
             } else {
