@@ -11,6 +11,10 @@ const { isUint8Array } = require('node:util').types
 // Loaded once per thread: a prebuilt package for this platform, else the from-source build
 // (loader.js says what it tried and how to fix it when neither loads).
 const native = require('./loader.js').loadNative().native
+// The point reads without a snapshot, called straight through N-API (src/node/point_read.rs):
+// `pointGetFast(handle, key, asString)` answers from memory or gives null,
+// `pointGetSync(handle, key, asString)` reads tables too.
+const { getFast: pointGetFast, getSync: pointGetSync } = native.pointReads()
 
 const KEY_SIZE_BYTES_MAX = 64 * 1024
 const VALUE_SIZE_BYTES_MAX = 64 * 1024 * 1024
@@ -431,7 +435,7 @@ class BrowserDB extends EventEmitter {
       const { keyEncoding, valueEncoding, snapshot } = this._readOptions(options)
       const k = encodeKey(key, keyEncoding)
       const asString = returnsString(valueEncoding)
-      const hit = native.dbGetFast(this._handle, k, asString, snapshot)
+      const hit = snapshot === undefined ? pointGetFast(this._handle, k, asString) : native.dbGetFast(this._handle, k, asString, snapshot)
       if (hit !== null) return Promise.resolve(valueEncoding === 'utf8' ? hit : decodeValue(hit, valueEncoding))
       const read = this._track(this._native.get(k, asString, snapshot))
       return valueEncoding === 'utf8' ? read : read.then((raw) => decodeValue(raw, valueEncoding))
@@ -444,7 +448,9 @@ class BrowserDB extends EventEmitter {
   getSync (key, options) {
     try {
       const { keyEncoding, valueEncoding, snapshot } = this._readOptions(options)
-      const raw = native.dbGetSync(this._handle, encodeKey(key, keyEncoding), returnsString(valueEncoding), snapshot)
+      const k = encodeKey(key, keyEncoding)
+      const asString = returnsString(valueEncoding)
+      const raw = snapshot === undefined ? pointGetSync(this._handle, k, asString) : native.dbGetSync(this._handle, k, asString, snapshot)
       return decodeValue(raw, valueEncoding)
     } catch (err) {
       throw fromNative(err)
@@ -462,7 +468,7 @@ class BrowserDB extends EventEmitter {
       const missingAt = []
       for (let i = 0; i < keys.length; i++) {
         const k = encodeKey(keys[i], keyEncoding)
-        const hit = native.dbGetFast(this._handle, k, asString, snapshot)
+        const hit = snapshot === undefined ? pointGetFast(this._handle, k, asString) : native.dbGetFast(this._handle, k, asString, snapshot)
         if (hit === null) {
           missing.push(k)
           missingAt.push(i)
@@ -493,8 +499,9 @@ class BrowserDB extends EventEmitter {
   }
 
   /**
-   * The native database, and the handle of it that the point reads take (`dbGetFast`,
-   * `dbGetSync`: cheaper per call than methods of the native class).
+   * The native database, and the handle of it that the point reads take (`pointGetFast`,
+   * `pointGetSync`, and `dbGetFast`, `dbGetSync` through a snapshot: cheaper per call than
+   * methods of the native class).
    * @private
    */
   _setNative (handle) {

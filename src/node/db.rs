@@ -2,12 +2,13 @@
 //! engine: memory-only reads answer on the JS thread, everything else becomes a `Job` on the
 //! libuv pool. Writes made in one JS tick are queued here and committed by one `Job`.
 
-use napi::bindgen_prelude::{AsyncTask, Either, Env, External, Uint8Array};
+use napi::bindgen_prelude::{AsyncTask, Either, Env, Uint8Array};
 use napi_derive::napi;
 
 use super::convert::{arg_bytes, null, option_to_js, BytesArg, ItemsArg, RawValue};
 use super::error::{internal, no_panic, to_js};
 use super::iter::{NativeIterator, PageShape, Walker};
+use super::point_read::{self, HandleArg};
 use super::snapshot::NativeSnapshot;
 use super::tasks::{Job, Output};
 use crate::engine::key::BATCH_SIZE_BYTES_MAX;
@@ -242,20 +243,20 @@ impl NativeDb {
     }
 }
 
-/// The database of a `NativeDb`, for the calls made most often on the JS thread (point
-/// reads). A `&self` method of a napi-rs 3 class pays its borrow bookkeeping on every call (a
-/// class-identity check, an entry in a process-wide registry behind a mutex, two allocations):
-/// about 15% of a `getSync` answered from the memtable, in a profile. Taking the database as an
-/// `External` costs one `napi_get_value_external` instead. It holds no state of its own: a
-/// closed database answers `BROWSERDB_CLOSED` through it as through the `NativeDb`.
-pub struct DbHandle(Db);
+/// The point reads without a snapshot, `{ getFast, getSync }` (`point_read`): made once, when
+/// the module loads.
+#[napi(ts_return_type = "{ getFast: Function, getSync: Function }")]
+pub fn point_reads(env: Env) -> napi::Result<RawValue> {
+    point_read::functions(env.raw())
+}
 
-/// Memory-only read on the JS thread: the value, `undefined` if absent, or `null` when the
-/// answer may be in a table (the caller then uses `NativeDb.get`).
+/// Memory-only read through a snapshot on the JS thread: the value, `undefined` if absent, or
+/// `null` when the answer may be in a table (the caller then uses `NativeDb.get`). Reads
+/// without a snapshot call `point_read`'s `getFast`.
 #[napi(ts_return_type = "string | Buffer | undefined | null")]
 pub fn db_get_fast(
     env: Env,
-    db: &External<DbHandle>,
+    db: HandleArg<'_>,
     key: BytesArg<'_>,
     as_string: bool,
     snapshot: Option<&NativeSnapshot>,
@@ -271,11 +272,12 @@ pub fn db_get_fast(
     }
 }
 
-/// Full read on the JS thread (may read a table: the documented exception).
+/// Full read through a snapshot on the JS thread (may read a table: the documented
+/// exception). Reads without a snapshot call `point_read`'s `getSync`.
 #[napi(ts_return_type = "string | Buffer | undefined")]
 pub fn db_get_sync(
     env: Env,
-    db: &External<DbHandle>,
+    db: HandleArg<'_>,
     key: BytesArg<'_>,
     as_string: bool,
     snapshot: Option<&NativeSnapshot>,
@@ -290,10 +292,10 @@ pub fn db_get_sync(
 
 #[napi]
 impl NativeDb {
-    /// The handle `dbGetFast` and `dbGetSync` take.
+    /// The handle the point reads take (`pointReads()`, `dbGetFast`, `dbGetSync`).
     #[napi(ts_return_type = "ExternalObject<DbHandle>")]
-    pub fn handle(&self) -> External<DbHandle> {
-        External::new(DbHandle(self.db.clone()))
+    pub fn handle(&self, env: Env) -> napi::Result<RawValue> {
+        point_read::create_handle(env.raw(), self.db.clone())
     }
 
     /// Read off the JS thread.

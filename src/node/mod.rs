@@ -7,5 +7,6 @@ mod error;
 mod index;
 mod iter;
 mod maintenance;
+mod point_read;
 mod snapshot;
 mod tasks;
