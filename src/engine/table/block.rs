@@ -305,6 +305,10 @@ fn prefetch(bytes: &[u8]) {
     let _ = bytes;
 }
 
+/// Most bytes a seek prefetches: a browser block's walk (four ~190-byte entries) fits; a walk
+/// past large values reads few of their bytes, so fetching them all would only evict others.
+const PREFETCH_BYTES_MAX: usize = 1024;
+
 /// The CPU cache's line (64 bytes on x86_64 and most ARM cores).
 const CACHE_LINE_BYTES: usize = 64;
 
@@ -488,7 +492,8 @@ impl<'a> BlockIter<'a> {
         } else {
             self.block.restarts_offset
         };
-        prefetch(self.block.data.get(self.next_offset..walk_end.min(self.block.restarts_offset)).unwrap_or_default());
+        let walk_end = walk_end.min(self.block.restarts_offset).min(self.next_offset + PREFETCH_BYTES_MAX);
+        prefetch(self.block.data.get(self.next_offset..walk_end).unwrap_or_default());
         self.key.clear();
         while let Some(e) = self.next_entry() {
             if compare_internal(&self.key, e.seq, key, seq) != Ordering::Less {
