@@ -83,8 +83,13 @@ const REBALANCE_LOOKUPS: u64 = 4096;
 const REBALANCE_DIFFERENCE_MIN: f64 = 2.0 * WARM_MISS_COST as f64;
 /// Heat a key needs (its reads so far, aged) before its value is offered to HOT.
 const OFFER_HEAT_MIN: u8 = 2;
-/// Bookkeeping bytes charged per HOT entry, beyond its key and value.
-pub const ENTRY_OVERHEAD_BYTES: usize = 64;
+/// Bookkeeping bytes charged per HOT entry beyond its key's and value's bytes, from the types'
+/// sizes: the policy's node and index entry, the value's two reference counts, and the
+/// allocator's overhead on the key's and the value's allocations. ~220 bytes on 64-bit
+/// targets; a fixed 64 undercounted them.
+pub const ENTRY_OVERHEAD_BYTES: usize = policy::entry_bookkeeping_bytes::<Box<[u8]>, Arc<[u8]>>()
+    + 2 * std::mem::size_of::<usize>()
+    + 2 * policy::ALLOCATION_OVERHEAD_BYTES;
 /// Typical entry, for sizing the sketches.
 pub const ENTRY_BYTES_TYPICAL: usize = 256;
 /// All frequency sketches together (HOT's and WARM's) stay under this share of the budget.

@@ -131,6 +131,21 @@ impl std::hash::Hasher for FastHasher {
 
 type Index<K> = HashMap<K, usize, std::hash::BuildHasherDefault<FastHasher>>;
 
+/// What the allocator adds to each allocation: its 8-byte header and, on average, half of its
+/// 16-byte rounding.
+pub const ALLOCATION_OVERHEAD_BYTES: usize = 16;
+
+/// Bookkeeping bytes a cached entry costs the policy itself, beside its key's and value's own
+/// allocations: its node, a slot of `nodes` (which grows by doubling: 1.5 slots an entry on
+/// average), and its index entry (the key and the node's position, one control byte; the
+/// table's power-of-two size keeps it between 7/16 and 7/8 full: two entries' room).
+/// tests/cache_accounting.rs holds both tiers' charges within 10% of what they allocate.
+#[must_use]
+pub const fn entry_bookkeeping_bytes<K, V>() -> usize {
+    let node = std::mem::size_of::<Option<Node<K, V>>>();
+    node + node / 2 + 2 * (std::mem::size_of::<(K, usize)>() + 1)
+}
+
 #[derive(Debug)]
 struct Node<K, V> {
     key: K,
