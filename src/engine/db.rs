@@ -19,7 +19,7 @@ use super::batch::{decode_payload, Op, WriteBatch, USER_KEYSPACE_END};
 use super::compaction;
 use super::error::{Error, IoContext, Result};
 use super::files::{self, FileKind};
-use super::heatmap::{HeatMap, HeatStats};
+use super::heatmap::{HeatMap, HeatStats, HotLookup};
 use super::index;
 use super::index::catalog::{definition_name, IndexDef, IndexState};
 use super::index::IndexWork;
@@ -1786,11 +1786,12 @@ impl Db {
             Arc::clone(&st.levels)
         };
         // HOT holds only newest versions, so only latest-state reads may use it.
-        if latest {
-            if let Some(value) = heat.get(sk, key_hash) {
-                return take_callback(f).map(|f| Walk::Decided(f(Some(&value))));
+        let offer = latest && {
+            match heat.lookup(sk, key_hash) {
+                HotLookup::Hit(value) => return take_callback(f).map(|f| Walk::Decided(f(Some(&value)))),
+                HotLookup::Miss { offer } => offer,
             }
-        }
+        };
         let decided = levels.for_each_candidate(sk, |table| {
             // A range tombstone of this table covering the key (0: none, the usual case at the
             // cost of one length check). Tables are visited newest data first, so a tombstone
@@ -1815,7 +1816,7 @@ impl Db {
                 Err(e) => return Some(Err(e)),
             };
             // HOT keeps no expiry time, so a value that expires is never put there.
-            if let (true, false, Some(v)) = (latest, expires, value) {
+            if let (true, false, Some(v)) = (offer, expires, value) {
                 heat.offer(sk, key_hash, v, generation);
             }
             Some(take_callback(f).map(|f| Walk::Decided(f(value))))

@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::num::NonZeroUsize;
 
 use browserdb::engine::heatmap::policy::WTinyLfu;
-use browserdb::engine::heatmap::{HeatMap as ProductionHeatMap, ENTRY_OVERHEAD_BYTES, HOT_SHARE};
+use browserdb::engine::heatmap::{HeatMap as ProductionHeatMap, HotLookup, ENTRY_OVERHEAD_BYTES, HOT_SHARE};
 use browserdb::engine::table::filter::key_hash;
 use foyer_memory::{Cache as FoyerCache, CacheBuilder, EvictionConfig, LfuConfig, S3FifoConfig};
 
@@ -151,12 +151,18 @@ impl Policy for HotTier {
         stored.extend_from_slice(user);
         let hash = key_hash(&stored);
         let generation = self.heat.generation();
-        if self.heat.get(&stored, hash).is_some() {
-            return true;
+        // As `Db::read_layers` reads: `lookup`, then `offer` what a table gave unless HOT
+        // already refused the key as too cold.
+        match self.heat.lookup(&stored, hash) {
+            HotLookup::Hit(_) => true,
+            HotLookup::Miss { offer } => {
+                if offer {
+                    let (_, value_len) = browser_entry_bytes(key);
+                    self.heat.offer(&stored, hash, &self.value[..value_len], generation);
+                }
+                false
+            }
         }
-        let (_, value_len) = browser_entry_bytes(key);
-        self.heat.offer(&stored, hash, &self.value[..value_len], generation);
-        false
     }
 
     fn note(&self) -> Option<String> {

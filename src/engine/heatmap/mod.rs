@@ -97,6 +97,29 @@ pub const SKETCH_SHARE_MAX: f64 = 0.01;
 
 type HotShard = WTinyLfu<Box<[u8]>, Arc<[u8]>>;
 
+/// What HOT answered a latest-state read (`HeatMap::lookup`).
+#[derive(Debug)]
+pub enum HotLookup {
+    /// HOT holds the value.
+    Hit(Arc<[u8]>),
+    /// HOT does not; `offer`: whether the value the read finds in a table may be offered
+    /// (false: the key was refused as too cold already).
+    Miss {
+        /// Whether to `offer` the value read.
+        offer: bool,
+    },
+}
+
+/// Doorkeeper: whether a key whose entry would weigh `weight` is too cold for HOT. Read once
+/// it costs only its sketch count, unless HOT would keep it a while (free room, or an open
+/// window: recency pays now); otherwise admission would drop it at once, so a scan or a
+/// one-pass workload allocates nothing. Copying only from the second read cost 1.8-3.6 points
+/// on the byte-weighted browser mix (benchmark/cache): the second read of every key missed.
+/// The smaller the weight, the likelier HOT keeps it.
+fn is_cold(shard: &HotShard, hash: u64, weight: usize) -> bool {
+    shard.heat(hash) < OFFER_HEAT_MIN && !shard.keeps_cold(weight)
+}
+
 /// Counters of both tiers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HeatStats {
@@ -203,17 +226,39 @@ impl HeatMap {
 
     /// The HOT value of a stored key, counting its heat.
     pub fn get(&self, stored_key: &[u8], hash: u64) -> Option<Arc<[u8]>> {
+        match self.lookup_with(stored_key, hash, false) {
+            HotLookup::Hit(value) => Some(value),
+            HotLookup::Miss { .. } => None,
+        }
+    }
+
+    /// `get` for a latest-state read that will `offer` what it reads from a table: a miss
+    /// also says whether that offer could be taken. A key too cold for HOT to keep even at the
+    /// smallest weight (its value's length aside) is refused here, as `offer` would refuse it,
+    /// so the read skips `offer` and its second lock of the shard.
+    pub fn lookup(&self, stored_key: &[u8], hash: u64) -> HotLookup {
+        self.lookup_with(stored_key, hash, true)
+    }
+
+    fn lookup_with(&self, stored_key: &[u8], hash: u64, judge_cold: bool) -> HotLookup {
         let at = hot_shard(hash);
-        let shard = self.hot.get(at)?;
-        let (value, rebalance_due) = {
+        let Some(shard) = self.hot.get(at) else { return HotLookup::Miss { offer: false } };
+        let (found, rebalance_due) = {
             let mut shard = shard.lock();
-            let value = shard.get(stored_key, hash);
-            (value, at == 0 && shard.lookups() % (REBALANCE_LOOKUPS / SHARDS as u64) == 0)
+            let found = match shard.get(stored_key, hash) {
+                Some(value) => HotLookup::Hit(value),
+                None if judge_cold && is_cold(&shard, hash, stored_key.len() + ENTRY_OVERHEAD_BYTES) => {
+                    shard.refused(hash);
+                    HotLookup::Miss { offer: false }
+                }
+                None => HotLookup::Miss { offer: true },
+            };
+            (found, at == 0 && shard.lookups() % (REBALANCE_LOOKUPS / SHARDS as u64) == 0)
         };
         if rebalance_due {
             self.rebalance();
         }
-        value
+        found
     }
 
     /// Moves a step of the budget towards the tier whose recent exits were missed more since
@@ -269,12 +314,7 @@ impl HeatMap {
         let Some(shard) = self.hot.get(hot_shard(hash)) else { return };
         let weight = stored_key.len() + value.len() + ENTRY_OVERHEAD_BYTES;
         let mut shard = shard.lock();
-        // Doorkeeper: a key read once costs only its sketch count, unless HOT would keep it a
-        // while (free room, or an open window: recency pays now). Otherwise admission would
-        // drop it at once, so a scan or a one-pass workload allocates nothing here. Copying
-        // only from the second read cost 1.8-3.6 points on the byte-weighted browser mix
-        // (benchmark/cache): the second read of every key missed.
-        let cold = shard.heat(hash) < OFFER_HEAT_MIN && !shard.keeps_cold(weight);
+        let cold = is_cold(&shard, hash, weight);
         if self.generation() != generation {
             return;
         }
@@ -382,6 +422,44 @@ mod tests {
             / ENTRY_BYTES_TYPICAL;
         let exits = policy::exit_ghost_bytes(entries);
         assert_eq!(hot_sketch, (entries * (8 + 4) + 2 * entries.div_ceil(100).max(8) * 8 + exits) * SHARDS);
+    }
+
+    /// `lookup` refuses a key read once as `offer` would once HOT has no room left for it,
+    /// and says to offer it while HOT has room, and from its second read on.
+    #[test]
+    fn lookup_says_whether_an_offer_could_be_taken() {
+        let heat = HeatMap::new(1 << 20);
+        let key = |n: u64| format!("\0history:{n:09}").into_bytes();
+        let hash = |k: &[u8]| crate::engine::table::filter::key_hash(k);
+        let value = [7u8; 150];
+        // An empty HOT keeps anything: every miss may be offered.
+        let first = key(0);
+        assert!(matches!(heat.lookup(&first, hash(&first)), HotLookup::Miss { offer: true }));
+        // Fill HOT with keys read once (a one-pass workload), until its shards have less room
+        // left than the smallest entry (300-byte values: 12 entries a shard leave ~120 bytes).
+        for n in 1..20_000u64 {
+            let k = key(n);
+            if let HotLookup::Miss { offer: true } = heat.lookup(&k, hash(&k)) {
+                heat.offer(&k, hash(&k), &[7u8; 300], heat.generation());
+            }
+        }
+        // New keys read once, now that HOT is full: each one `lookup` refuses, `offer` refuses
+        // too; the others it may take.
+        let mut refused = 0;
+        for n in 50_000..51_000u64 {
+            let k = key(n);
+            let offer = matches!(heat.lookup(&k, hash(&k)), HotLookup::Miss { offer: true });
+            heat.offer(&k, hash(&k), &value, heat.generation());
+            if !offer {
+                refused += 1;
+                assert!(heat.get(&k, hash(&k)).is_none(), "offer took a key lookup refused");
+            }
+        }
+        assert!(refused > 500, "a full HOT refuses most keys read once ({refused} of 1000)");
+        // Read twice, a key may be offered.
+        let k = key(60_000);
+        heat.lookup(&k, hash(&k));
+        assert!(matches!(heat.lookup(&k, hash(&k)), HotLookup::Miss { offer: true }));
     }
 
     fn block(bytes: usize) -> Arc<crate::engine::table::block::Block> {
