@@ -91,6 +91,7 @@ pub struct Trace {
     pub scan: Option<Vec<bool>>,
     /// Marks requests that are writes (browser mix only). The policy comparison counts every
     /// request as an access; the engine run (examples/whole_cache.rs) puts these.
+    #[allow(dead_code, reason = "read by examples/whole_cache.rs, which includes this file; not by the binary")]
     pub writes: Option<Vec<bool>>,
     /// The number the cache sizes are a percentage of.
     pub key_space: usize,
