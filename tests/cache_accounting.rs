@@ -2,10 +2,10 @@
 //! WARM (decoded blocks) and of HOT (decoded entries) is within 5% and 10% of the heap they take,
 //! counted by a global allocator at the chunk sizes glibc malloc takes. (WARM charged a fixed
 //! 96 bytes per block and HOT 64 per entry before: about 370 and 220 are real.)
-#![allow(clippy::unwrap_used, clippy::cast_precision_loss, unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
 use std::sync::Arc;
 
 use browserdb::engine::cache::BlockCache;
@@ -13,24 +13,7 @@ use browserdb::engine::heatmap::HeatMap;
 use browserdb::engine::key::Kind;
 use browserdb::engine::memtable::malloc_bytes;
 use browserdb::engine::table::block::{Block, BlockBuilder};
-
-struct Counting;
-
-static CHUNKS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        CHUNKS.fetch_add(malloc_bytes(layout.size()), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CHUNKS.fetch_sub(malloc_bytes(layout.size()), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use common::counting::{chunks, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -83,9 +66,9 @@ fn warm_charges_what_its_blocks_take() {
     let _alone = ALONE.lock().unwrap();
     let raws: Vec<Vec<u8>> = (0..3000).map(|i| raw_block(i * 100)).collect();
     let raw_bytes: usize = raws.iter().map(|r| malloc_bytes(r.capacity())).sum();
-    let before = CHUNKS.load(Ordering::Relaxed);
+    let before = chunks();
     let cache = BlockCache::new(64 << 20);
-    let empty = CHUNKS.load(Ordering::Relaxed);
+    let empty = chunks();
     for (i, raw) in raws.into_iter().enumerate() {
         cache.insert((1, i as u64 * 4096), Arc::new(Block::new(raw).unwrap()));
     }
@@ -93,9 +76,9 @@ fn warm_charges_what_its_blocks_take() {
     assert_eq!(stats.entries, 3000, "everything fits");
     // The blocks' buffers were allocated before `before`; they now belong to the cache.
     // Within 5%: the fixed 96 bytes a block charged before came to 0.95.
-    check("WARM", stats.bytes, CHUNKS.load(Ordering::Relaxed) - empty + raw_bytes, 0.05);
+    check("WARM", stats.bytes, chunks() - empty + raw_bytes, 0.05);
     drop(cache);
-    assert!(CHUNKS.load(Ordering::Relaxed) <= before, "the cache frees what it held");
+    assert!(chunks() <= before, "the cache frees what it held");
 }
 
 #[test]
@@ -111,7 +94,7 @@ fn hot_charges_what_its_entries_take() {
         let key = format!("\0warm-up:{n}").into_bytes();
         heat.get(&key, browserdb::engine::table::filter::key_hash(&key));
     }
-    let before = CHUNKS.load(Ordering::Relaxed);
+    let before = chunks();
     let generation = heat.generation();
     for (i, (key, value)) in keys.iter().zip(&values).enumerate() {
         let hash = browserdb::engine::table::filter::key_hash(key);
@@ -124,7 +107,7 @@ fn hot_charges_what_its_entries_take() {
             assert_eq!(stats.entries, i as u64 + 1, "everything fits");
             // Within 10%: the node array and the index grow by doubling (the fixed 64 bytes an
             // entry charged before came to 0.78-0.86).
-            check(&format!("HOT, {} entries", i + 1), stats.bytes, CHUNKS.load(Ordering::Relaxed) - before, 0.1);
+            check(&format!("HOT, {} entries", i + 1), stats.bytes, chunks() - before, 0.1);
         }
     }
 }

@@ -3,32 +3,14 @@
 //! glibc malloc takes: new keys, overwritten keys (old versions dropped, or kept for a
 //! snapshot), deletes and range tombstones. (It charged 64 B per version besides key and value
 //! before, less than half the real cost of a 17-byte key with a 150-byte value.)
-#![allow(clippy::unwrap_used, clippy::cast_precision_loss, unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
 use browserdb::engine::batch::Op;
 use browserdb::engine::key::Kind;
-use browserdb::engine::memtable::{malloc_bytes, Memtable};
-
-struct Counting;
-
-static CHUNKS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        CHUNKS.fetch_add(malloc_bytes(layout.size()), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CHUNKS.fetch_sub(malloc_bytes(layout.size()), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use browserdb::engine::memtable::Memtable;
+use common::counting::{chunks, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -47,13 +29,13 @@ fn value(n: u64, len: usize) -> Vec<u8> {
 /// Applies `ops(i)` for i in 0..n, one batch each, and compares accounting with allocation.
 fn check(what: &str, n: u64, oldest_snapshot: u64, op: impl Fn(u64) -> (Kind, Vec<u8>, Vec<u8>)) {
     let inputs: Vec<(Kind, Vec<u8>, Vec<u8>)> = (0..n).map(op).collect();
-    let before = CHUNKS.load(Ordering::Relaxed);
+    let before = chunks();
     let m = Memtable::new();
     for (i, (kind, key, value)) in inputs.iter().enumerate() {
         let op = Op { kind: *kind, stored_key: key, expiry_ms: 0, value };
         m.apply(i as u64 + 1, &[op], oldest_snapshot);
     }
-    let real = CHUNKS.load(Ordering::Relaxed) - before;
+    let real = chunks() - before;
     let accounted = m.approximate_bytes();
     let ratio = accounted as f64 / real as f64;
     assert!((0.9..=1.1).contains(&ratio), "{what}: accounted {accounted} B, allocated {real} B ({ratio:.3})");

@@ -1,6 +1,8 @@
 //! Shared helpers for the engine's integration tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod counting;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
