@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use browserdb::engine::heatmap::policy::WTinyLfu;
-use browserdb::engine::heatmap::HeatMap;
+use browserdb::engine::heatmap::{HeatMap, HotLookup};
 use parking_lot::Mutex;
 
 const KEYS: u64 = 50_000;
@@ -59,7 +59,7 @@ fn main() {
         for i in 0..KEYS {
             let k = key(i);
             let h = hash(&k);
-            if sharded.get(&k, h).is_none() {
+            if let HotLookup::Miss { offer: true } = sharded.lookup(&k, h) {
                 sharded.offer(&k, h, &value, sharded.generation());
             }
             let mut s = single.lock();
@@ -71,7 +71,7 @@ fn main() {
     }
     for threads in [1, 2, 4] {
         let s = Arc::clone(&sharded);
-        let sharded_rate = run(threads, Arc::new(move |k, h| s.get(k, h).is_some()));
+        let sharded_rate = run(threads, Arc::new(move |k, h| matches!(s.lookup(k, h), HotLookup::Hit(_))));
         let one = Arc::clone(&single);
         let single_rate = run(threads, Arc::new(move |k, h| one.lock().get(k, h).is_some()));
         println!(

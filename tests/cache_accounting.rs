@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 
 use browserdb::engine::cache::BlockCache;
-use browserdb::engine::heatmap::HeatMap;
+use browserdb::engine::heatmap::{HeatMap, HotLookup};
 use browserdb::engine::key::Kind;
 use browserdb::engine::memtable::malloc_bytes;
 use browserdb::engine::table::block::{Block, BlockBuilder};
@@ -92,15 +92,15 @@ fn hot_charges_what_its_entries_take() {
     // table and ghosts, counted apart as `sketch_bytes`) is not counted as entries.
     for n in 0..1000u64 {
         let key = format!("\0warm-up:{n}").into_bytes();
-        heat.get(&key, browserdb::engine::table::filter::key_hash(&key));
+        heat.lookup(&key, browserdb::engine::table::filter::key_hash(&key));
     }
     let before = chunks();
     let generation = heat.generation();
     for (i, (key, value)) in keys.iter().zip(&values).enumerate() {
         let hash = browserdb::engine::table::filter::key_hash(key);
         // Read twice, so the doorkeeper lets the value in.
-        assert!(heat.get(key, hash).is_none());
-        assert!(heat.get(key, hash).is_none());
+        heat.lookup(key, hash);
+        assert!(matches!(heat.lookup(key, hash), HotLookup::Miss { offer: true }));
         heat.offer(key, hash, value, generation);
         if (i + 1) % 1000 == 0 {
             let stats = heat.stats().hot;

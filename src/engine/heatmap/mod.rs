@@ -224,30 +224,19 @@ impl HeatMap {
         self.generation.load(Ordering::SeqCst)
     }
 
-    /// The HOT value of a stored key, counting its heat.
-    pub fn get(&self, stored_key: &[u8], hash: u64) -> Option<Arc<[u8]>> {
-        match self.lookup_with(stored_key, hash, false) {
-            HotLookup::Hit(value) => Some(value),
-            HotLookup::Miss { .. } => None,
-        }
-    }
-
-    /// `get` for a latest-state read that will `offer` what it reads from a table: a miss
-    /// also says whether that offer could be taken. A key too cold for HOT to keep even at the
-    /// smallest weight (its value's length aside) is refused here, as `offer` would refuse it,
-    /// so the read skips `offer` and its second lock of the shard.
+    /// What HOT answers a latest-state read of a stored key, counting its heat. A miss also
+    /// says whether the value the read then finds in a table could be taken by `offer`: a key
+    /// too cold for HOT to keep even at the smallest weight it could have (its key and the
+    /// bookkeeping, no value) is refused here, as `offer` would refuse it, so the read skips
+    /// `offer` and its second lock of the shard.
     pub fn lookup(&self, stored_key: &[u8], hash: u64) -> HotLookup {
-        self.lookup_with(stored_key, hash, true)
-    }
-
-    fn lookup_with(&self, stored_key: &[u8], hash: u64, judge_cold: bool) -> HotLookup {
         let at = hot_shard(hash);
         let Some(shard) = self.hot.get(at) else { return HotLookup::Miss { offer: false } };
         let (found, rebalance_due) = {
             let mut shard = shard.lock();
             let found = match shard.get(stored_key, hash) {
                 Some(value) => HotLookup::Hit(value),
-                None if judge_cold && is_cold(&shard, hash, stored_key.len() + ENTRY_OVERHEAD_BYTES) => {
+                None if is_cold(&shard, hash, stored_key.len() + ENTRY_OVERHEAD_BYTES) => {
                     shard.refused(hash);
                     HotLookup::Miss { offer: false }
                 }
@@ -452,7 +441,7 @@ mod tests {
             heat.offer(&k, hash(&k), &value, heat.generation());
             if !offer {
                 refused += 1;
-                assert!(heat.get(&k, hash(&k)).is_none(), "offer took a key lookup refused");
+                assert!(!matches!(heat.lookup(&k, hash(&k)), HotLookup::Hit(_)), "offer took a key lookup refused");
             }
         }
         assert!(refused > 500, "a full HOT refuses most keys read once ({refused} of 1000)");
@@ -476,13 +465,15 @@ mod tests {
         let key = format!("key{k:08}");
         let hash = crate::engine::table::filter::key_hash(key.as_bytes());
         let generation = heat.generation();
-        if heat.get(key.as_bytes(), hash).is_none() {
+        if let HotLookup::Miss { offer } = heat.lookup(key.as_bytes(), hash) {
             let at = (1, k / KEYS_PER_BLOCK * 4096);
             if heat.blocks().get(at).is_none() {
                 let b = blocks.pop().unwrap_or_else(|| block(4000));
                 heat.blocks().insert(at, b);
             }
-            heat.offer(key.as_bytes(), hash, &[7u8; 180], generation);
+            if offer {
+                heat.offer(key.as_bytes(), hash, &[7u8; 180], generation);
+            }
         }
         let Some(budget) = budget else { return };
         let s = heat.stats();
@@ -565,10 +556,12 @@ mod tests {
             let key = format!("key{k:08}");
             let hash = crate::engine::table::filter::key_hash(key.as_bytes());
             let generation = heat.generation();
-            assert!(heat.get(key.as_bytes(), hash).is_none());
+            let HotLookup::Miss { offer } = heat.lookup(key.as_bytes(), hash) else { panic!("HOT holds nothing") };
             assert!(heat.blocks().get((1, k / 16 * 4096)).is_none());
             heat.blocks().insert((1, k / 16 * 4096), block(4000));
-            heat.offer(key.as_bytes(), hash, &[7u8; 180], generation);
+            if offer {
+                heat.offer(key.as_bytes(), hash, &[7u8; 180], generation);
+            }
         }
         assert_eq!(heat.stats().hot_capacity_bytes, 0, "a tenth of nothing");
         heat.resize(1 << 21);
