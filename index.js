@@ -16,6 +16,11 @@ const native = require('./loader.js').loadNative().native
 // `pointGetSync(handle, key, asString)` reads tables too.
 const { getFast: pointGetFast, getSync: pointGetSync } = native.pointReads()
 
+/** A memory-only point read: the value, undefined if absent, or null when a table block must be read. */
+function readFast (handle, key, asString, snapshot) {
+  return snapshot === undefined ? pointGetFast(handle, key, asString) : native.dbGetFast(handle, key, asString, snapshot)
+}
+
 const KEY_SIZE_BYTES_MAX = 64 * 1024
 const VALUE_SIZE_BYTES_MAX = 64 * 1024 * 1024
 const BATCH_SIZE_BYTES_MAX = VALUE_SIZE_BYTES_MAX + KEY_SIZE_BYTES_MAX // any single valid op fits
@@ -435,7 +440,7 @@ class BrowserDB extends EventEmitter {
       const { keyEncoding, valueEncoding, snapshot } = this._readOptions(options)
       const k = encodeKey(key, keyEncoding)
       const asString = returnsString(valueEncoding)
-      const hit = snapshot === undefined ? pointGetFast(this._handle, k, asString) : native.dbGetFast(this._handle, k, asString, snapshot)
+      const hit = readFast(this._handle, k, asString, snapshot)
       if (hit !== null) return Promise.resolve(valueEncoding === 'utf8' ? hit : decodeValue(hit, valueEncoding))
       const read = this._track(this._native.get(k, asString, snapshot))
       return valueEncoding === 'utf8' ? read : read.then((raw) => decodeValue(raw, valueEncoding))
@@ -468,7 +473,7 @@ class BrowserDB extends EventEmitter {
       const missingAt = []
       for (let i = 0; i < keys.length; i++) {
         const k = encodeKey(keys[i], keyEncoding)
-        const hit = snapshot === undefined ? pointGetFast(this._handle, k, asString) : native.dbGetFast(this._handle, k, asString, snapshot)
+        const hit = readFast(this._handle, k, asString, snapshot)
         if (hit === null) {
           missing.push(k)
           missingAt.push(i)
