@@ -5,7 +5,9 @@
 // -> check -> stats -> close -> disk size.
 //   node --expose-gc large-worker.js <store> <dir> <keys> <ops> reads
 // a read round over the directory a full run left: open -> warm-up -> random gets (awaited,
-// then sync) -> close (large.js alternates these rounds between the stores). Progress goes to stderr; the result is one JSON line
+// then sync) -> close (large.js alternates these rounds between the stores).
+//   node --expose-gc large-worker.js <store> <dir> <keys> <ops> fill
+// a fill round: the timed fill alone into the empty <dir>, then close (alternated the same way). Progress goes to stderr; the result is one JSON line
 // on stdout. The store adapters (each store's idiomatic API, default settings) are
 // store-worker.js's.
 const { prng, makeData, shuffledIndexes } = require('./data')
@@ -167,6 +169,29 @@ async function readRound (s, store, dir, n, ops) {
   return result
 }
 
+// The fill's keys and values in the fill's random order.
+function fillData (keys, values) {
+  const order = shuffledIndexes(keys.length, FILL_SEED)
+  const fillKeys = new Array(keys.length)
+  const fillValues = new Array(keys.length)
+  for (let j = 0; j < keys.length; j++) { fillKeys[j] = keys[order[j]]; fillValues[j] = values[order[j]] }
+  return { fillKeys, fillValues }
+}
+
+// The timed fill alone, into an empty `dir`, then a close (untimed): one fill round.
+async function fillRound (s, store, dir, n) {
+  const { keys, values } = makeData(n)
+  const { fillKeys, fillValues } = fillData(keys, values)
+  const db = await s.open(dir)
+  gc()
+  const t0 = process.hrtime.bigint()
+  await batchPut(s, db, fillKeys, fillValues)
+  const t = seconds(t0)
+  await s.close(db)
+  log(`fill round: ${Math.round(n / t)} ops/s (${t.toFixed(2)} s)`)
+  return { store, fill: { seconds: t, opsPerSec: n / t } }
+}
+
 async function main () {
   const [store, dir, keysArg, opsArg, mode] = process.argv.slice(2)
   if (!stores[store]) throw new Error(`unknown store ${store}`)
@@ -174,15 +199,13 @@ async function main () {
   const n = Number(keysArg)
   const ops = Number(opsArg)
   if (mode === 'reads') return readRound(s, store, dir, n, ops)
+  if (mode === 'fill') return fillRound(s, store, dir, n)
   const label = `${store}/large`
 
   const { keys, values } = makeData(n)
   let userBytes = 0
   for (let i = 0; i < n; i++) userBytes += keys[i].length + values[i].length
-  const order = shuffledIndexes(n, FILL_SEED)
-  const fillKeys = new Array(n)
-  const fillValues = new Array(n)
-  for (let j = 0; j < n; j++) { fillKeys[j] = keys[order[j]]; fillValues[j] = values[order[j]] }
+  const { fillKeys, fillValues } = fillData(keys, values)
   const result = { store, n, ops, userBytes }
 
   // 1. fill random: every key once, in a random order, 1000 per batch, each batch awaited.

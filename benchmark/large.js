@@ -9,6 +9,8 @@
 //                                                 directories the runs left, the stores taking
 //                                                 turns (a fresh process each), so a slow spell
 //                                                 of this shared machine falls on every store
+//   LARGE_FILL_ROUNDS=3 (default)                 and this many fill rounds per store, each into
+//                                                 a fresh directory, taking turns the same way
 const { runWorker, fmt } = require('./child')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -19,12 +21,14 @@ const KEYS = Number.parseInt(process.env.LARGE_KEYS || '1000000', 10)
 const OPS = Number.parseInt(process.env.LARGE_OPS || '200000', 10)
 const STORES = (process.env.LARGE_STORES || 'browserdb,lmdb,classic-level').split(',')
 const READ_ROUNDS = Number.parseInt(process.env.LARGE_READ_ROUNDS || '3', 10)
+const FILL_ROUNDS = Number.parseInt(process.env.LARGE_FILL_ROUNDS || '3', 10)
 const PEERS = STORES.filter((s) => s !== 'browserdb')
 const TIMEOUT_MS = 60 * 60 * 1000
 
 if (!(KEYS > 0)) throw new Error(`LARGE_KEYS must be a positive integer, got ${process.env.LARGE_KEYS}`)
 if (!(OPS > 0)) throw new Error(`LARGE_OPS must be a positive integer, got ${process.env.LARGE_OPS}`)
 if (!(READ_ROUNDS >= 0)) throw new Error(`LARGE_READ_ROUNDS must be a non-negative integer, got ${process.env.LARGE_READ_ROUNDS}`)
+if (!(FILL_ROUNDS >= 0)) throw new Error(`LARGE_FILL_ROUNDS must be a non-negative integer, got ${process.env.LARGE_FILL_ROUNDS}`)
 
 const mb = (bytes) => (bytes / 1e6).toFixed(1)
 const num = (x) => x.toLocaleString('en-US')
@@ -50,6 +54,7 @@ function main () {
   })
 
   const results = {}
+  const ok = (s) => results[s] && !results[s].error
   let failed = false
   const dirs = {}
   try {
@@ -66,6 +71,7 @@ function main () {
       } else {
         r.wallSeconds = (Date.now() - t0) / 1000
         r.readRounds = []
+        r.fillRounds = []
         console.error(`  ${store} done in ${r.wallSeconds.toFixed(0)} s`)
         results[store] = r
       }
@@ -86,20 +92,40 @@ function main () {
         }
       }
     }
+    // Fill rounds, the same way, each into a fresh directory removed after it.
+    for (let round = 0; round < FILL_ROUNDS; round++) {
+      for (let k = 0; k < readers.length; k++) {
+        const store = readers[(round + k) % readers.length]
+        if (!ok(store)) continue
+        console.error(`fill round ${round + 1}/${FILL_ROUNDS}: ${store}`)
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), `browserdb-large-fill-${store}-`))
+        try {
+          const r = child('large-worker.js', [store, dir, String(KEYS), String(OPS), 'fill'], true)
+          if (r.error) {
+            failed = true
+            console.error(`FAILED ${store} fill round:\n${r.error}`)
+            results[store] = { error: r.error }
+          } else {
+            results[store].fillRounds.push(r)
+          }
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true })
+        }
+      }
+    }
   } finally {
     for (const dir of Object.values(dirs)) fs.rmSync(dir, { recursive: true, force: true })
   }
   const runSeconds = (Date.now() - started) / 1000
 
-  const ok = (s) => results[s] && !results[s].error
   const median = (xs) => {
     const sorted = xs.slice().sort((a, b) => a - b)
     const mid = sorted.length >> 1
     return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
   }
   // A read workload's median over the read rounds (n/a without rounds or without that read).
-  const roundsOf = (w) => (r) => {
-    const xs = (r.readRounds || []).map((x) => x[w] && x[w].opsPerSec).filter((x) => typeof x === 'number')
+  const roundsOf = (w, rounds = 'readRounds') => (r) => {
+    const xs = (r[rounds] || []).map((x) => x[w] && x[w].opsPerSec).filter((x) => typeof x === 'number')
     return xs.length ? { opsPerSec: median(xs) } : { na: 'no rounds' }
   }
   const workloads = [
@@ -108,6 +134,9 @@ function main () {
     ['getsync', `random sync get, ${num(OPS)}`],
     ['mixed', `mixed, ${num(OPS)} ops: 80% get / 20% overwrite, each awaited`]
   ]
+  if (FILL_ROUNDS > 0) {
+    workloads.push(['fill', `fill random, ${num(KEYS)} keys: median of ${FILL_ROUNDS} fill rounds, stores taking turns`, roundsOf('fill', 'fillRounds')])
+  }
   if (READ_ROUNDS > 0) {
     workloads.push(
       ['get', `random get, ${num(OPS)} awaited: median of ${READ_ROUNDS} read rounds, stores taking turns`, roundsOf('get')],
@@ -128,6 +157,7 @@ function main () {
     `- data: ${num(KEYS)} keys \`history:000000000\`... (${totalMB} MB of keys + values), 100-200 byte JSON string values, filled in a random order; each store with its default settings`,
     `- reads and mixed: uniform random keys (seeded, the same for every store), after a close and reopen; every read checked against the latest value`,
     `- read rounds: after all full runs, ${READ_ROUNDS} rounds of the same gets and sync gets over the databases the mixed runs left, each store in a fresh process, the stores taking turns in a rotating order; the median rows are the fairer comparison on a shared machine`,
+    `- fill rounds: then ${FILL_ROUNDS} rounds of the fill alone, each into a fresh directory, in the same rotating turns`,
     `- run time: ${(runSeconds / 60).toFixed(1)} min (${STORES.map((s) => results[s]?.wallSeconds ? `${s} ${results[s].wallSeconds.toFixed(0)} s` : null).filter(Boolean).join(', ')})`,
     '',
     `| workload | ${STORES.map((s) => `${s} ops/s`).join(' | ')} | browserdb / best peer |`,
