@@ -43,18 +43,21 @@
 //! - **Window size** (`climb_step`): two ghosts remember the latest keys the window's exit
 //!   turned away (or the owner's doorkeeper refused, `refused`) and the latest victims main
 //!   evicted, 1% of the expected entries each (at least 8). Every sample period (10 accesses
-//!   per entry) the window moves 0.5% of the budget towards the ghost whose keys missed more,
-//!   unless the difference is within the counts' noise. Each ghost hit observes a step's worth
-//!   directly; the former hill climber (Caffeine's: compare consecutive samples' hit rates)
-//!   read noise and scan edges as signal, and ended at a 10.8% window on one trace seed of the
-//!   browser mix at 1% and 0.2% on the other.
+//!   per entry) the window moves 0.5% of the budget towards the side whose ghost missed more,
+//!   unless the difference is within the counts' noise; the side that just gave up a step
+//!   counts what that step was worth when it was taken (its ghost's hits then, fading by a
+//!   tenth a sample), not what the next step would be, so the window does not swing between
+//!   two sizes. Each ghost hit observes a step's worth directly; the former hill climber
+//!   (Caffeine's: compare consecutive samples' hit rates) read noise and scan edges as signal,
+//!   and ended at a 10.8% window on one trace seed of the browser mix at 1% and 0.2% on the
+//!   other.
 //!
 //! Measured in benchmark/cache (results.md), production sizes: ahead of the best of LRU, moka,
-//! foyer's W-TinyLFU and S3-FIFO on Zipf 0.9 (+0.76, +0.26 points at 1% and 10%), Zipf 0.99
-//! (+0.75, +0.09), the browser mix at 10% (+0.79), the loops (+203 hits of a million at
-//! 1,000, +0.47 at 10,000) and the byte-weighted browser mix (+0.96, +0.33, +0.39 at 2, 4,
-//! 8 MiB); behind S3-FIFO on the browser mix at 1% (-0.13; -0.16 on the second seed; was
-//! -0.27 on both before the CLOCK protected segment).
+//! foyer's W-TinyLFU and S3-FIFO on Zipf 0.9 (+0.76, +0.25 points at 1% and 10%), Zipf 0.99
+//! (+0.75, +0.08), the browser mix at 10% (+0.84), the loops (+203 hits of a million at
+//! 1,000, +0.47 at 10,000) and the byte-weighted browser mix (+0.84, +0.89, +0.13 at 2, 4,
+//! 8 MiB of HOT); behind S3-FIFO on the browser mix at 1% (-0.11; -0.13 on the second seed;
+//! was -0.27 on both before the CLOCK protected segment).
 //!
 //! Not thread-safe by itself: the HeatMap shards keys over several policies, each behind its
 //! own lock. All operations are O(1), amortized for a promotion (an intrusive doubly linked
@@ -83,6 +86,10 @@ const PROTECTED_FRACTION: f64 = 0.8;
 const STEP_FRACTION: f64 = 0.005;
 /// Accesses per cached entry in one climbing sample.
 const SAMPLE_ACCESSES_PER_ENTRY: u64 = 10;
+/// How much of a step's measured worth the climber still trusts after each sample it stays put
+/// (`Climber::window_step_hits`, `main_step_hits`): the memory fades, so a changed workload can
+/// still move the window back.
+const STEP_MEMORY_DECAY: f64 = 0.9;
 /// Each ghost (the latest rejected candidates; the latest evicted victims) remembers this
 /// share of the expected entries.
 const GHOST_FRACTION: f64 = 0.01;
@@ -226,6 +233,13 @@ struct Climber {
     sample_accesses: u64,
     rejected: Ghost,
     evicted: Ghost,
+    /// What the window's latest step is worth: the rejected ghost's hits in the sample before
+    /// the climber grew the window by it (those keys came back within a step of the window's
+    /// exit), faded by `STEP_MEMORY_DECAY` each sample since; `None` after a shrink.
+    window_step_hits: Option<f64>,
+    /// Likewise main's latest step: the evicted ghost's hits in the sample before the window
+    /// shrank and gave main that step; `None` after a grow.
+    main_step_hits: Option<f64>,
 }
 
 /// The hashes of the latest few keys of one kind, and how many misses found one.
@@ -392,6 +406,8 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
                 sample_accesses: SAMPLE_ACCESSES_PER_ENTRY * entries as u64,
                 rejected: Ghost::new(ghost),
                 evicted: Ghost::new(ghost),
+                window_step_hits: None,
+                main_step_hits: None,
             },
             recency: Recency::new(recency_slots, entries),
             clock: 0,
@@ -836,24 +852,56 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
         }
     }
 
-    /// One climbing step: the window grows by a step if more misses this sample were keys its
-    /// exit had just turned away than keys main had just evicted, and shrinks in the opposite
-    /// case; a difference within the counts' noise (under the square root of their sum)
-    /// leaves it.
+    /// One climbing step. Growing the window by a step gains what its rejected ghost caught
+    /// this sample (keys its exit turned away that came back) and costs main the step it last
+    /// gained: what main's evicted ghost caught in the sample before that step, if the latest
+    /// move was a shrink, else what it caught this sample. Shrinking is the mirror image: it
+    /// gains the evicted ghost's hits and costs the window the step it last grew by. The
+    /// window moves if the gain beats the cost beyond the counts' noise (the square root of
+    /// their sum).
+    ///
+    /// Why the memory: a ghost measures the worth of the step *beyond* a part's current size,
+    /// and hits grow ever more slowly with size, so the step just taken was worth more than the
+    /// next one. Comparing the next step of the window with the next step of main, as the
+    /// climber did before, undervalues the side that just grew, and the window swung between
+    /// two sizes: on benchmark/cache's byte-weighted browser mix at 8 MiB, a HOT shard's
+    /// rejected ghost caught ~460 keys a sample with the window shut and ~90 with it at 0.5%,
+    /// main's ~200 at both, so it opened and shut each sample, and ended shut (-43 hits against
+    /// foyer's W-TinyLFU; held at 0.5%, +1,900). Each memory fades (`STEP_MEMORY_DECAY`) while
+    /// the window stays put, so a changed workload still moves it.
     fn climb_step(&mut self) {
         let c = &mut self.climb;
-        let (grow, shrink) = (c.rejected.hits, c.evicted.hits);
+        let (grow, shrink) = (c.rejected.hits as f64, c.evicted.hits as f64);
         c.accesses = 0;
         c.rejected.hits = 0;
         c.evicted.hits = 0;
-        let difference = grow as f64 - shrink as f64;
-        if difference.abs() < ((grow + shrink) as f64).sqrt().max(1.0) {
+        // A step is worth at least what the next one is (hits grow ever more slowly with size).
+        let window_step = c.window_step_hits.map_or(grow, |w| w.max(grow));
+        let main_step = c.main_step_hits.map_or(shrink, |m| m.max(shrink));
+        let beats = |gain: f64, cost: f64| gain - cost >= (gain + cost).sqrt().max(1.0);
+        let direction = if beats(grow, main_step) {
+            1.0
+        } else if beats(shrink, window_step) {
+            -1.0
+        } else {
+            c.window_step_hits = c.window_step_hits.map(|w| w * STEP_MEMORY_DECAY);
+            c.main_step_hits = c.main_step_hits.map(|m| m * STEP_MEMORY_DECAY);
             return;
-        }
-        let step = self.capacity_bytes as f64 * STEP_FRACTION * difference.signum();
+        };
+        let step = self.capacity_bytes as f64 * STEP_FRACTION * direction;
         let max = self.capacity_bytes as f64 * WINDOW_FRACTION_MAX;
-        let target = (self.window_bytes_target as f64 + step).clamp(0.0, max);
-        self.window_bytes_target = target as usize;
+        let target = (self.window_bytes_target as f64 + step).clamp(0.0, max) as usize;
+        if target != self.window_bytes_target {
+            // The step just taken is worth what the ghost of its side caught before it.
+            if direction > 0.0 {
+                c.window_step_hits = Some(grow);
+                c.main_step_hits = None;
+            } else {
+                c.main_step_hits = Some(shrink);
+                c.window_step_hits = None;
+            }
+        }
+        self.window_bytes_target = target;
         self.evict();
     }
 }
@@ -1034,6 +1082,33 @@ mod tests {
         }
         assert!(c.window_fraction() > 0.0, "the window stayed shut");
         assert!(second_hits > 90_000, "{second_hits} of 100,000 second reads hit");
+    }
+
+    #[test]
+    fn the_climber_weighs_the_step_it_just_took_by_what_it_measured_before_it() {
+        // Ghost counts as a HOT shard saw them on the byte-weighted browser mix at 8 MiB: with
+        // the window shut its rejected ghost catches 460 keys a sample against main's 200; one
+        // step open, 90 against 200. Comparing only the next steps (90 < 200), the climber shut
+        // the window again at once and swung between the two. The step it opened is worth the
+        // 460 it measured before opening it, so it stays open until that memory has faded.
+        let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(1000, 1, 13_000);
+        let sample = |c: &mut WTinyLfu<u64, ()>, grow: u64, shrink: u64| {
+            c.climb.rejected.hits = grow;
+            c.climb.evicted.hits = shrink;
+            c.climb_step();
+            c.window_bytes_target
+        };
+        assert_eq!(sample(&mut c, 460, 200), 5, "opens a step");
+        for i in 0..5 {
+            assert_eq!(sample(&mut c, 90, 200), 5, "stays open, sample {i}");
+        }
+        // The memory fades (0.9 a sample): the window shuts once 200 beats what is left of 460.
+        let shut = (0..20).position(|_| sample(&mut c, 90, 200) == 0).expect("shuts in the end");
+        assert!(shut <= 6, "shut after {shut} more samples");
+        // Mirror image: main's step just gained (200) is what growing the window costs now.
+        assert_eq!(c.climb.main_step_hits, Some(200.0));
+        assert_eq!(sample(&mut c, 190, 100), 0, "190 does not beat main's 200");
+        assert_eq!(sample(&mut c, 260, 100), 5, "260 does");
     }
 
     #[test]
