@@ -78,6 +78,32 @@ impl BlockCache {
         }
     }
 
+    /// Caches a block that takes over from blocks a compaction merged away, first warming its
+    /// key in the frequency sketch to `heat` (theirs), so admission weighs it as it weighed
+    /// them rather than as a block never read.
+    pub fn insert_with_heat(&self, key: BlockKey, block: Arc<Block>, heat: u8) {
+        let hash = shard_hash(key);
+        let charge = block.size_bytes() + ENTRY_OVERHEAD_BYTES;
+        if let Some(shard) = self.shards.get(shard_of(hash)) {
+            let mut shard = shard.lock();
+            for _ in shard.heat(hash)..heat {
+                shard.touch(hash);
+            }
+            shard.insert(key, hash, block, charge);
+        }
+    }
+
+    /// Takes every cached block of a table out of the cache, with its offset and heat (a
+    /// compaction replaced the table: its blocks serve only readers of older versions now).
+    pub fn take_table(&self, table_number: u64) -> Vec<(u64, Arc<Block>, u8)> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            let taken = shard.lock().drain(|k| k.0 == table_number);
+            out.extend(taken.into_iter().map(|((_, offset), block, heat)| (offset, block, heat)));
+        }
+        out
+    }
+
     /// Remembers about the latest `blocks` blocks that leave for want of room (spread over
     /// the shards), so `take_exit_hits` can say how many misses a larger budget would have
     /// served.

@@ -565,6 +565,22 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
         }
     }
 
+    /// Takes out the entries whose keys `take` names, each with its value and heat (as the
+    /// admission duel weighs it: the sketch's count or its resident hits, whichever is
+    /// larger). Like `remove`, no eviction and no exit is counted.
+    pub fn drain(&mut self, mut take: impl FnMut(&K) -> bool) -> Vec<(K, V, u8)> {
+        let taken: Vec<(K, usize)> =
+            self.index.iter().filter(|(k, _)| take(k)).map(|(k, &at)| (k.clone(), at)).collect();
+        let mut out = Vec::with_capacity(taken.len());
+        for (key, at) in taken {
+            if let Some(n) = self.node(at) {
+                out.push((key.clone(), n.value.clone(), self.sketch.frequency(n.hash).max(n.hits)));
+            }
+            self.remove::<K>(&key);
+        }
+        out
+    }
+
     /// Changes the budget; shrinking evicts at once.
     pub fn resize(&mut self, capacity_bytes: usize) {
         // The window's share survives a budget of zero (a HeatMap tier given none for a while).

@@ -392,6 +392,20 @@ impl Block {
         u32_at(&self.data, self.restarts_offset + 4 * i).map(|r| r as usize)
     }
 
+    /// The first and last stored keys of its entries (`None` for a block without entries, or
+    /// one whose walk stops at a malformed entry).
+    #[must_use]
+    pub fn key_span(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        let mut it = self.iter();
+        it.next_entry()?;
+        let first = it.key().to_vec();
+        while it.next_entry().is_some() {}
+        if it.is_corrupt() {
+            return None;
+        }
+        Some((first, it.key().to_vec()))
+    }
+
     /// An iterator positioned before the first entry.
     #[must_use]
     pub fn iter(&self) -> BlockIter<'_> {

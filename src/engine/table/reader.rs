@@ -861,6 +861,23 @@ impl Table {
         }
     }
 
+    /// Takes this table's blocks out of the block cache, each with its heat (a compaction
+    /// merged the table away; `Db::carry_heat`).
+    #[must_use]
+    pub fn take_cached_blocks(&self) -> Vec<(Arc<Block>, u8)> {
+        self.cache.take_table(self.number).into_iter().map(|(_, block, heat)| (block, heat)).collect()
+    }
+
+    /// Reads data block `i` and caches it as if read `heat` times lately (it holds keys of
+    /// blocks that were that hot before a compaction rewrote them; `Db::carry_heat`).
+    pub fn warm_block(&self, i: usize, heat: u8) -> Result<()> {
+        let Some(handle) = self.index.handle(i) else { return Ok(()) };
+        if let Some(block) = self.block_with(handle, false, false)? {
+            self.cache.insert_with_heat((self.number, handle.offset), block, heat);
+        }
+        Ok(())
+    }
+
     /// Reports a malformed block found by an iterator.
     #[must_use]
     pub fn corrupt_block(&self, handle: BlockHandle) -> Error {
