@@ -557,12 +557,9 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
         true
     }
 
-    /// Drops every entry whose key matches.
+    /// Drops every entry whose key `keep` refuses.
     pub fn retain(&mut self, mut keep: impl FnMut(&K) -> bool) {
-        let doomed: Vec<K> = self.index.keys().filter(|k| !keep(k)).cloned().collect();
-        for k in doomed {
-            self.remove::<K>(&k);
-        }
+        self.drain(|k| !keep(k));
     }
 
     /// Takes out the entries whose keys `take` names, each with its value and heat (as the
