@@ -76,43 +76,37 @@ function main () {
         results[store] = r
       }
     }
-    // Read rounds, the stores taking turns (the order rotates each round).
-    const readers = stores.filter((s) => results[s] && !results[s].error)
-    for (let round = 0; round < READ_ROUNDS; round++) {
-      for (let k = 0; k < readers.length; k++) {
-        const store = readers[(round + k) % readers.length]
-        console.error(`read round ${round + 1}/${READ_ROUNDS}: ${store}`)
-        const r = child('large-worker.js', [store, dirs[store], String(KEYS), String(OPS), 'reads'], true)
-        if (r.error) {
-          failed = true
-          console.error(`FAILED ${store} read round:\n${r.error}`)
-          results[store] = { error: r.error }
-        } else {
-          results[store].readRounds.push(r)
-        }
-      }
-    }
-    // Fill rounds, the same way, each into a fresh directory removed after it.
-    for (let round = 0; round < FILL_ROUNDS; round++) {
-      for (let k = 0; k < readers.length; k++) {
-        const store = readers[(round + k) % readers.length]
-        if (!ok(store)) continue
-        console.error(`fill round ${round + 1}/${FILL_ROUNDS}: ${store}`)
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), `browserdb-large-fill-${store}-`))
-        try {
-          const r = child('large-worker.js', [store, dir, String(KEYS), String(OPS), 'fill'], true)
+    // Rounds of one kind, the stores taking turns (the order rotates each round); each
+    // result goes into results[store][key]. A failed round marks its store failed.
+    const readers = stores.filter(ok)
+    const takeTurns = (rounds, what, key, run) => {
+      for (let round = 0; round < rounds; round++) {
+        for (let k = 0; k < readers.length; k++) {
+          const store = readers[(round + k) % readers.length]
+          if (!ok(store)) continue
+          console.error(`${what} round ${round + 1}/${rounds}: ${store}`)
+          const r = run(store)
           if (r.error) {
             failed = true
-            console.error(`FAILED ${store} fill round:\n${r.error}`)
+            console.error(`FAILED ${store} ${what} round:\n${r.error}`)
             results[store] = { error: r.error }
           } else {
-            results[store].fillRounds.push(r)
+            results[store][key].push(r)
           }
-        } finally {
-          fs.rmSync(dir, { recursive: true, force: true })
         }
       }
     }
+    const worker = (store, dir, mode) => child('large-worker.js', [store, dir, String(KEYS), String(OPS), mode], true)
+    takeTurns(READ_ROUNDS, 'read', 'readRounds', (store) => worker(store, dirs[store], 'reads'))
+    // Fill rounds, each into a fresh directory removed after it.
+    takeTurns(FILL_ROUNDS, 'fill', 'fillRounds', (store) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `browserdb-large-fill-${store}-`))
+      try {
+        return worker(store, dir, 'fill')
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    })
   } finally {
     for (const dir of Object.values(dirs)) fs.rmSync(dir, { recursive: true, force: true })
   }
