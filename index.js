@@ -113,10 +113,10 @@ function byteLengthBound (encoded) {
   return typeof encoded === 'string' ? encoded.length * 3 : encoded.byteLength
 }
 
-/** The exact UTF-8 size of `items[from..]` (keys and values as addOp pushed them). */
-function itemsByteLength (items, from) {
+/** The exact UTF-8 size of `items[from..to]` (keys and values as addOp pushed them). */
+function itemsByteLength (items, from, to = items.length) {
   let bytes = 0
-  for (let i = from; i < items.length; i++) bytes += byteLength(items[i])
+  for (let i = from; i < to; i++) bytes += byteLength(items[i])
   return bytes
 }
 
@@ -1151,7 +1151,7 @@ class ChainedBatch {
     let bytes = added.bytes
     if (!this._bytesExact && this._bytes + bytes > BATCH_SIZE_BYTES_MAX) {
       // The bound says this op might not fit: count exactly from here on.
-      this._bytes = itemsByteLength(this._items, 0) - itemsByteLength(this._items, this._items.length - itemsAdded)
+      this._bytes = itemsByteLength(this._items, 0, this._items.length - itemsAdded)
       this._bytesExact = true
     }
     if (this._bytesExact) bytes = itemsByteLength(this._items, this._items.length - itemsAdded)

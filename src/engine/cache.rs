@@ -93,13 +93,13 @@ impl BlockCache {
         }
     }
 
-    /// Takes every cached block of a table out of the cache, with its offset and heat (a
-    /// compaction replaced the table: its blocks serve only readers of older versions now).
-    pub fn take_table(&self, table_number: u64) -> Vec<(u64, Arc<Block>, u8)> {
+    /// Takes every cached block of a table out of the cache, with its heat (a compaction
+    /// replaced the table: its blocks serve only readers of older versions now).
+    pub fn take_table(&self, table_number: u64) -> Vec<(Arc<Block>, u8)> {
         let mut out = Vec::new();
         for shard in &self.shards {
             let taken = shard.lock().drain(|k| k.0 == table_number);
-            out.extend(taken.into_iter().map(|((_, offset), block, heat)| (offset, block, heat)));
+            out.extend(taken.into_iter().map(|(_, block, heat)| (block, heat)));
         }
         out
     }

@@ -2436,7 +2436,10 @@ fn carry_heat<'a>(inputs: impl Iterator<Item = &'a Arc<LiveTable>>, outputs: &[A
     let mut wanted: HashMap<(usize, usize), u8> = HashMap::new();
     for input in inputs {
         for (block, heat) in input.take_cached_blocks() {
-            let Some((first, last)) = block.key_span().filter(|_| heat >= CARRY_HEAT_MIN) else { continue };
+            if heat < CARRY_HEAT_MIN {
+                continue;
+            }
+            let Some((first, last)) = block.key_span() else { continue };
             for (o, output) in outputs.iter().enumerate() {
                 if !output.overlaps(&first, &last) || output.block_count() == 0 {
                     continue;

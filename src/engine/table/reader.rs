@@ -865,7 +865,7 @@ impl Table {
     /// merged the table away; `Db::carry_heat`).
     #[must_use]
     pub fn take_cached_blocks(&self) -> Vec<(Arc<Block>, u8)> {
-        self.cache.take_table(self.number).into_iter().map(|(_, block, heat)| (block, heat)).collect()
+        self.cache.take_table(self.number)
     }
 
     /// Reads data block `i` and caches it as if read `heat` times lately (it holds keys of
