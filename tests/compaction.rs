@@ -499,3 +499,31 @@ fn hot_blocks_stay_cached_across_a_compaction_and_cold_ones_are_not_loaded() {
     read_all(3000..3400);
     assert!(storage.read_calls() - before > 5, "keys nobody read are on disk");
 }
+
+/// Claim (issue 6): a flush does not cost a recently written key its place in memory if it
+/// was read while in the memtable: the new table's blocks that hold such keys are cached
+/// when the flush installs; blocks of keys nobody read are not.
+#[test]
+fn keys_read_in_the_memtable_stay_cached_after_their_flush_and_unread_ones_do_not() {
+    let storage = MemStorage::new();
+    let db = common::open(&storage, Options { write_buffer_size_bytes: 4 << 20, ..Options::default() }).unwrap();
+    let value = vec![b'v'; 100];
+    for i in 0..4000 {
+        db.put(&common::key(i), &value, false).unwrap();
+    }
+    let read_all = |keys: std::ops::Range<u32>| {
+        for i in keys {
+            assert_eq!(db.get(&common::key(i)).unwrap().as_deref(), Some(value.as_slice()));
+        }
+    };
+    read_all(0..400);
+    assert_eq!(db.tables().unwrap().len(), 0, "still in the memtable");
+    db.flush().unwrap();
+    assert_eq!(db.tables().unwrap().len(), 1);
+    let before = storage.read_calls();
+    read_all(0..400);
+    assert_eq!(storage.read_calls() - before, 0, "the blocks of keys read in the memtable were cached");
+    let before = storage.read_calls();
+    read_all(3000..3400);
+    assert!(storage.read_calls() - before > 5, "keys nobody read are on disk");
+}

@@ -1219,6 +1219,8 @@ impl Db {
             return Ok(false);
         };
         let ranges = oldest.mem.range_tombstones();
+        // The data blocks that take keys a point read found in the memtable (ascending).
+        let mut read_blocks: Vec<usize> = Vec::new();
         let table = if oldest.mem.is_empty() {
             None
         } else {
@@ -1230,7 +1232,13 @@ impl Db {
             for t in &ranges {
                 builder.add_range_delete(&t.start, &t.end, t.seq)?;
             }
-            oldest.mem.for_each(|key, v| builder.add(key, v.seq, v.kind, v.expiry_ms, v.value))?;
+            oldest.mem.for_each(|key, v, read| {
+                let block = builder.next_data_block();
+                if read && read_blocks.last() != Some(&block) {
+                    read_blocks.push(block);
+                }
+                builder.add(key, v.seq, v.kind, v.expiry_ms, v.value)
+            })?;
             let meta = builder.finish()?;
             inner.flush_bytes.fetch_add(meta.file_size, Ordering::Relaxed);
             // The table's directory entry must be durable before a MANIFEST names it; do not
@@ -1262,6 +1270,7 @@ impl Db {
         }
         inner.flushes.fetch_add(1, Ordering::Relaxed);
         if let Some(t) = &table {
+            warm_read_blocks(t, &read_blocks);
             self.record_event(Event::Flush {
                 table: t.meta.number,
                 bytes: t.meta.file_size,
@@ -2424,6 +2433,19 @@ pub(crate) const MANIFEST_FILES: [&str; 2] = [manifest::FILE_NAME, manifest::TEM
 /// Blocks a merge read must be at least this hot (sketch count or resident hits) to pass
 /// their heat on: a block read once lately may well not be read again.
 const CARRY_HEAT_MIN: u8 = 2;
+
+/// After a flush: caches the new table's blocks that hold keys point reads found in the
+/// memtable, at the heat of a block read twice lately (`CARRY_HEAT_MIN`), so admission weighs
+/// them against the blocks already cached. A key read while it was a recent write is likely
+/// read again (a page visited, then its history entry shown); without this its next read
+/// misses once on the new table. Keys nobody read stay on disk, so a bulk load does not crowd
+/// the cache. Bounded by the table's blocks, read back from the page cache the flush just
+/// filled; best effort, as `carry_heat`.
+fn warm_read_blocks(table: &LiveTable, blocks: &[usize]) {
+    for &i in blocks {
+        let _ = table.warm_block(i, CARRY_HEAT_MIN);
+    }
+}
 
 /// After a merge: the inputs' cached blocks leave the cache (only readers of older versions
 /// could use them), and the output blocks that now hold the keys of the hot ones are read

@@ -319,7 +319,7 @@ impl Repair<'_> {
             builder.add_range_delete(&t.start, &t.end, t.seq)?;
         }
         let mut entries = ranges.len() as u64;
-        mem.for_each(|key, v| {
+        mem.for_each(|key, v, _| {
             entries += 1;
             builder.add(key, v.seq, v.kind, v.expiry_ms, v.value)
         })?;

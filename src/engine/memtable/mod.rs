@@ -14,6 +14,7 @@ mod arena;
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hashbrown::HashTable;
 use parking_lot::RwLock;
@@ -142,6 +143,7 @@ struct Contents {
     /// into it and are plain pointers.
     arena: Arena,
     slots: Slots,
+    read_marks: ReadMarks,
     by_hash: HashTable<u32>,
     order: BTreeMap<ArenaKey, u32>,
     /// Older versions of a key, newest first, kept while a snapshot may read them.
@@ -156,6 +158,69 @@ struct Contents {
     /// Key and value bytes of the versions a newer one replaced: still in the arena and in
     /// the WAL, but dead to every read without a snapshot, so a flush drops them.
     superseded_bytes: usize,
+}
+
+/// One bit per slot: whether a point read found the key in this memtable. A flush caches the
+/// table blocks that take such keys (db.rs `flush_oldest`), so a key read while it was a
+/// recent write is still read from memory after it moves to a table. A bit per key (an eighth
+/// of a byte; a flag in the slot would grow each slot by 8 bytes of padding), set by readers
+/// under the read lock, grown by the writer under the write lock.
+#[derive(Default)]
+struct ReadMarks {
+    words: Vec<AtomicU64>,
+}
+
+impl ReadMarks {
+    const SLOTS_PER_WORD: usize = u64::BITS as usize;
+
+    /// Makes room for `slots` slots (the writer, under the write lock).
+    fn grow_to(&mut self, slots: usize) {
+        while self.words.len() * Self::SLOTS_PER_WORD < slots {
+            self.words.push(AtomicU64::new(0));
+        }
+    }
+
+    /// Marks slot `i` as read; a slot already marked costs a load, not a write to a shared
+    /// cache line.
+    fn mark(&self, i: u32) {
+        let (word, bit) = Self::position(i);
+        if let Some(word) = self.words.get(word) {
+            if word.load(Ordering::Relaxed) & bit == 0 {
+                word.fetch_or(bit, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn is_marked(&self, i: u32) -> bool {
+        let (word, bit) = Self::position(i);
+        self.words.get(word).is_some_and(|w| w.load(Ordering::Relaxed) & bit != 0)
+    }
+
+    const fn position(i: u32) -> (usize, u64) {
+        (i as usize / Self::SLOTS_PER_WORD, 1 << (i as usize % Self::SLOTS_PER_WORD))
+    }
+
+    fn size_bytes(&self) -> usize {
+        Self::array_bytes(self.words.capacity())
+    }
+
+    /// Bytes `slots` slots in all may take at most (the array doubles as it grows).
+    fn growth_bound(&self, slots: usize) -> usize {
+        let words = slots.div_ceil(Self::SLOTS_PER_WORD);
+        if words > self.words.capacity() {
+            Self::array_bytes(words.next_power_of_two())
+        } else {
+            0
+        }
+    }
+
+    const fn array_bytes(words: usize) -> usize {
+        if words == 0 {
+            0
+        } else {
+            malloc_bytes(words * std::mem::size_of::<AtomicU64>())
+        }
+    }
 }
 
 /// The slots, in chunks that grow to `SLOTS_PER_CHUNK` (`slot_position`).
@@ -242,6 +307,7 @@ impl Contents {
         let buckets = self.by_hash.capacity() * 8 / 7;
         self.arena.size_bytes()
             + self.slots.size_bytes()
+            + self.read_marks.size_bytes()
             + if buckets > 0 { malloc_bytes(buckets * (std::mem::size_of::<u32>() + 1) + 16) } else { 0 }
             + self.order.len() * ORDER_BYTES_PER_KEY
             + self.older.capacity() * std::mem::size_of::<Vec<Version>>()
@@ -292,6 +358,7 @@ impl Contents {
                 self.order.insert(self.arena.key(key), i);
                 let newest = Version { seq, expiry_ms: op.expiry_ms, value, kind: op.kind };
                 self.slots.push(Slot { hash, key, older: 0, newest });
+                self.read_marks.grow_to(self.slots.len());
                 let slots = &self.slots;
                 self.by_hash.insert_unique(hash, i, |&j| slots[j as usize].hash);
             }
@@ -382,7 +449,11 @@ impl Memtable {
     ) -> R {
         debug_assert_eq!(hash, key_hash(stored_key));
         let contents = self.map.read();
-        let found = contents.find(stored_key, hash).and_then(|i| contents.versions(i).find(|v| v.seq <= seq));
+        let slot = contents.find(stored_key, hash);
+        if let Some(i) = slot {
+            contents.read_marks.mark(i);
+        }
+        let found = slot.and_then(|i| contents.versions(i).find(|v| v.seq <= seq));
         let range_seq = if contents.ranges.is_empty() { 0 } else { contents.covering_seq(stored_key, seq) };
         match found {
             Some(v) if v.seq > range_seq => f(resolve(v.kind, v.expiry_ms, contents.arena.get(v.value), now_ms)),
@@ -398,7 +469,7 @@ impl Memtable {
     pub fn charge_bound(&self, count: usize, data_bytes: usize) -> usize {
         let contents = self.map.read();
         let keys = contents.slots.len() + count;
-        let slots = contents.slots.growth_bound(count);
+        let slots = contents.slots.growth_bound(count) + contents.read_marks.growth_bound(keys);
         let index = if keys > contents.by_hash.capacity() {
             // hashbrown doubles to the next power of two of buckets at 7/8 load.
             let buckets = (keys * 8 / 7 + 1).next_power_of_two();
@@ -499,16 +570,18 @@ impl Memtable {
         }
     }
 
-    /// Calls `f(stored_key, version)` for every version in internal-key order (key
-    /// ascending, newest first). Used by flush on an immutable memtable.
+    /// Calls `f(stored_key, version, read)` for every version in internal-key order (key
+    /// ascending, newest first); `read` says whether a point read found the key here. Used by
+    /// flush on an immutable memtable.
     pub fn for_each(
         &self,
-        mut f: impl FnMut(&[u8], VersionRef<'_>) -> super::error::Result<()>,
+        mut f: impl FnMut(&[u8], VersionRef<'_>, bool) -> super::error::Result<()>,
     ) -> super::error::Result<()> {
         let contents = self.map.read();
         for (key, &i) in &contents.order {
+            let read = contents.read_marks.is_marked(i);
             for v in contents.versions(i) {
-                f(key.bytes(), contents.version_ref(v))?;
+                f(key.bytes(), contents.version_ref(v), read)?;
             }
         }
         Ok(())
@@ -636,7 +709,7 @@ mod tests {
             assert_eq!(read(&m, k, u64::MAX, 0), Lookup::Value(k.clone()));
         }
         let mut n = 0;
-        m.for_each(|_, _| {
+        m.for_each(|_, _, _| {
             n += 1;
             Ok(())
         })
@@ -651,6 +724,31 @@ mod tests {
 
     fn op<'a>(kind: Kind, key: &'a [u8], value: &'a [u8]) -> Op<'a> {
         Op { kind, stored_key: key, expiry_ms: 0, value }
+    }
+
+    #[test]
+    fn for_each_says_which_keys_a_point_read_found() {
+        let m = Memtable::new();
+        // 200 keys: the marks span several words.
+        let keys: Vec<Vec<u8>> = (0..200u32).map(|i| format!("k{i:03}").into_bytes()).collect();
+        for (i, k) in keys.iter().enumerate() {
+            m.apply(1 + i as u64, &[op(Kind::Put, k, b"v")], u64::MAX);
+        }
+        m.apply(1000, &[op(Kind::Put, b"k007", b"w")], 500); // a snapshot at 500 keeps k007 twice
+        for i in [7, 63, 64, 199] {
+            read(&m, &keys[i], u64::MAX, 0);
+        }
+        read(&m, b"missing", u64::MAX, 0);
+        let mut read_keys = Vec::new();
+        m.for_each(|k, _, read| {
+            if read {
+                read_keys.push(String::from_utf8_lossy(k).into_owned());
+            }
+            Ok(())
+        })
+        .unwrap_or_default();
+        // Both versions of k007 come with the mark.
+        assert_eq!(read_keys, ["k007", "k007", "k063", "k064", "k199"]);
     }
 
     #[test]
@@ -719,7 +817,7 @@ mod tests {
         let missing = b"history:000005000";
         assert_eq!(read(&m, missing, u64::MAX, 0), Lookup::Absent);
         let mut scanned = Vec::new();
-        m.for_each(|k, _| {
+        m.for_each(|k, _, _| {
             scanned.push(k.to_vec());
             Ok(())
         })

@@ -56,6 +56,8 @@ pub struct TableBuilder {
     offset: u64,
     sha: Sha256,
     data: BlockBuilder,
+    /// Data blocks finished so far: the index of the block `data` will become.
+    data_blocks: usize,
     index: BlockBuilder,
     key_hashes: Vec<u64>,
     entry_count: u64,
@@ -113,6 +115,7 @@ impl TableBuilder {
             offset: 0,
             sha: Sha256::new(),
             data: BlockBuilder::default(),
+            data_blocks: 0,
             index: BlockBuilder::default(),
             key_hashes: Vec::new(),
             entry_count: 0,
@@ -213,10 +216,17 @@ impl TableBuilder {
         let mut handle = Vec::with_capacity(BlockHandle::ENCODED_BYTES);
         BlockHandle { offset, size: u32::try_from(size).unwrap_or(u32::MAX) }.encode(&mut handle);
         self.index.add(&last_key, last_seq, Kind::Put, 0, &handle);
+        self.data_blocks += 1;
         if self.out.len() >= WRITE_BUFFER_BYTES {
             self.write_out()?;
         }
         Ok(())
+    }
+
+    /// The index of the data block the next `add` goes into.
+    #[must_use]
+    pub const fn next_data_block(&self) -> usize {
+        self.data_blocks
     }
 
     /// Number of entries added so far.
