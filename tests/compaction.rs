@@ -527,3 +527,25 @@ fn keys_read_in_the_memtable_stay_cached_after_their_flush_and_unread_ones_do_no
     read_all(3000..3400);
     assert!(storage.read_calls() - before > 5, "keys nobody read are on disk");
 }
+
+/// A flush reads back at most half the block cache's worth of blocks to cache, however many
+/// of its keys were read in the memtable (the cache could not keep more).
+#[test]
+fn a_flush_warms_no_more_blocks_than_half_the_cache_holds() {
+    let storage = MemStorage::new();
+    let options = Options { write_buffer_size_bytes: 4 << 20, cache_size_bytes: 64 * 1024, ..Options::default() };
+    let db = common::open(&storage, options).unwrap();
+    let value = vec![b'v'; 100];
+    for i in 0..4000 {
+        db.put(&common::key(i), &value, false).unwrap();
+    }
+    for i in 0..4000 {
+        assert!(db.get(&common::key(i)).unwrap().is_some());
+    }
+    let before = storage.read_calls();
+    db.flush().unwrap();
+    let flush_reads = storage.read_calls() - before;
+    // ~110 blocks hold a read key; half of 64 KiB is 8 blocks, plus the table's own opening
+    // reads (footer, index, filter).
+    assert!((8..=16).contains(&flush_reads), "{flush_reads} reads during the flush");
+}

@@ -1270,7 +1270,10 @@ impl Db {
         }
         inner.flushes.fetch_add(1, Ordering::Relaxed);
         if let Some(t) = &table {
-            warm_read_blocks(t, &read_blocks);
+            // At most half the block cache's worth: a flush of a huge memtable whose keys were
+            // all read would otherwise read back more blocks than the cache could keep.
+            let blocks_max = inner.heat.blocks().capacity_bytes() / 2 / inner.options.block_size_bytes.max(1);
+            warm_read_blocks(t, read_blocks.get(..blocks_max.min(read_blocks.len())).unwrap_or_default());
             self.record_event(Event::Flush {
                 table: t.meta.number,
                 bytes: t.meta.file_size,
@@ -2439,8 +2442,8 @@ const CARRY_HEAT_MIN: u8 = 2;
 /// them against the blocks already cached. A key read while it was a recent write is likely
 /// read again (a page visited, then its history entry shown); without this its next read
 /// misses once on the new table. Keys nobody read stay on disk, so a bulk load does not crowd
-/// the cache. Bounded by the table's blocks, read back from the page cache the flush just
-/// filled; best effort, as `carry_heat`.
+/// the cache. Bounded by the caller (at most half the cache's worth), read back from the page
+/// cache the flush just filled; best effort, as `carry_heat`.
 fn warm_read_blocks(table: &LiveTable, blocks: &[usize]) {
     for &i in blocks {
         let _ = table.warm_block(i, CARRY_HEAT_MIN);
