@@ -549,3 +549,23 @@ fn a_flush_warms_no_more_blocks_than_half_the_cache_holds() {
     // reads (footer, index, filter).
     assert!((8..=16).contains(&flush_reads), "{flush_reads} reads during the flush");
 }
+
+/// Closing flushes the memtable but caches nothing: the cache is let go right after, so
+/// reading blocks back would only make `close` slower.
+#[test]
+fn the_flush_at_close_warms_no_blocks() {
+    let storage = MemStorage::new();
+    let db = common::open(&storage, Options { write_buffer_size_bytes: 4 << 20, ..Options::default() }).unwrap();
+    let value = vec![b'v'; 100];
+    for i in 0..4000 {
+        db.put(&common::key(i), &value, false).unwrap();
+    }
+    for i in 0..4000 {
+        assert!(db.get(&common::key(i)).unwrap().is_some());
+    }
+    let before = storage.read_calls();
+    db.close().unwrap();
+    let close_reads = storage.read_calls() - before;
+    // The new table's opening reads (footer, index, filter) only; ~110 blocks hold a read key.
+    assert!(close_reads <= 8, "{close_reads} reads during close");
+}

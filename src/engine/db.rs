@@ -1271,8 +1271,13 @@ impl Db {
         inner.flushes.fetch_add(1, Ordering::Relaxed);
         if let Some(t) = &table {
             // At most half the block cache's worth: a flush of a huge memtable whose keys were
-            // all read would otherwise read back more blocks than the cache could keep.
-            let blocks_max = inner.heat.blocks().capacity_bytes() / 2 / inner.options.block_size_bytes.max(1);
+            // all read would otherwise read back more blocks than the cache could keep. None
+            // at close: the cache is let go right after.
+            let blocks_max = if inner.closed.load(Ordering::SeqCst) {
+                0
+            } else {
+                inner.heat.blocks().capacity_bytes() / 2 / inner.options.block_size_bytes.max(1)
+            };
             warm_read_blocks(t, read_blocks.get(..blocks_max.min(read_blocks.len())).unwrap_or_default());
             self.record_event(Event::Flush {
                 table: t.meta.number,
