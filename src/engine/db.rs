@@ -1270,15 +1270,7 @@ impl Db {
         }
         inner.flushes.fetch_add(1, Ordering::Relaxed);
         if let Some(t) = &table {
-            // At most half the block cache's worth: a flush of a huge memtable whose keys were
-            // all read would otherwise read back more blocks than the cache could keep. None
-            // at close: the cache is let go right after.
-            let blocks_max = if inner.closed.load(Ordering::SeqCst) {
-                0
-            } else {
-                inner.heat.blocks().capacity_bytes() / 2 / inner.options.block_size_bytes.max(1)
-            };
-            warm_read_blocks(t, read_blocks.get(..blocks_max.min(read_blocks.len())).unwrap_or_default());
+            self.warm_read_blocks(t, &read_blocks);
             self.record_event(Event::Flush {
                 table: t.meta.number,
                 bytes: t.meta.file_size,
@@ -1288,6 +1280,26 @@ impl Db {
         inner.flush_cv.notify_all();
         files::remove_obsolete_wals(inner.storage.as_ref(), &inner.dir, log_number);
         Ok(true)
+    }
+
+    /// After a flush: caches the new table's blocks that hold keys point reads found in the
+    /// memtable (`blocks`, ascending), at the heat of a block read twice lately
+    /// (`CARRY_HEAT_MIN`), so admission weighs them against the blocks already cached. A key
+    /// read while it was a recent write is likely read again (a page visited, then its history
+    /// entry shown); without this its next read misses once on the new table. Keys nobody read
+    /// stay on disk, so a bulk load does not crowd the cache. At most half the cache's worth (a
+    /// huge memtable read whole would read back more than the cache keeps) and none at close
+    /// (the cache is let go right after); read back from the page cache the flush just filled;
+    /// best effort, as `carry_heat`.
+    fn warm_read_blocks(&self, table: &LiveTable, blocks: &[usize]) {
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        let blocks_max = inner.heat.blocks().capacity_bytes() / 2 / inner.options.block_size_bytes.max(1);
+        for &i in blocks.iter().take(blocks_max) {
+            let _ = table.warm_block(i, CARRY_HEAT_MIN);
+        }
     }
 
     /// Opens a table just written (checking it as any later open would), with its filter
@@ -2441,19 +2453,6 @@ pub(crate) const MANIFEST_FILES: [&str; 2] = [manifest::FILE_NAME, manifest::TEM
 /// Blocks a merge read must be at least this hot (sketch count or resident hits) to pass
 /// their heat on: a block read once lately may well not be read again.
 const CARRY_HEAT_MIN: u8 = 2;
-
-/// After a flush: caches the new table's blocks that hold keys point reads found in the
-/// memtable, at the heat of a block read twice lately (`CARRY_HEAT_MIN`), so admission weighs
-/// them against the blocks already cached. A key read while it was a recent write is likely
-/// read again (a page visited, then its history entry shown); without this its next read
-/// misses once on the new table. Keys nobody read stay on disk, so a bulk load does not crowd
-/// the cache. Bounded by the caller (at most half the cache's worth), read back from the page
-/// cache the flush just filled; best effort, as `carry_heat`.
-fn warm_read_blocks(table: &LiveTable, blocks: &[usize]) {
-    for &i in blocks {
-        let _ = table.warm_block(i, CARRY_HEAT_MIN);
-    }
-}
 
 /// After a merge: the inputs' cached blocks leave the cache (only readers of older versions
 /// could use them), and the output blocks that now hold the keys of the hot ones are read
