@@ -500,32 +500,49 @@ fn hot_blocks_stay_cached_across_a_compaction_and_cold_ones_are_not_loaded() {
     assert!(storage.read_calls() - before > 5, "keys nobody read are on disk");
 }
 
+/// A database (in `storage`) whose memtable holds keys 0..4000 with `VALUE` values, and the
+/// keys in `read` read once each.
+fn memtable_with_reads(storage: &MemStorage, options: Options, read: std::ops::Range<u32>) -> Db {
+    let db = common::open(storage, Options { write_buffer_size_bytes: 4 << 20, ..options }).unwrap();
+    for i in 0..4000 {
+        db.put(&common::key(i), VALUE, false).unwrap();
+    }
+    read_range(&db, read);
+    db
+}
+
+const VALUE: &[u8] = &[b'v'; 100];
+
+/// Reads each key of `keys`, checking it holds `VALUE`.
+fn read_range(db: &Db, keys: std::ops::Range<u32>) {
+    for i in keys {
+        assert_eq!(db.get(&common::key(i)).unwrap().as_deref(), Some(VALUE));
+    }
+}
+
+/// The table-file reads `f` makes.
+fn reads_during(storage: &MemStorage, f: impl FnOnce()) -> u64 {
+    let before = storage.read_calls();
+    f();
+    storage.read_calls() - before
+}
+
 /// Claim (issue 6): a flush does not cost a recently written key its place in memory if it
 /// was read while in the memtable: the new table's blocks that hold such keys are cached
 /// when the flush installs; blocks of keys nobody read are not.
 #[test]
 fn keys_read_in_the_memtable_stay_cached_after_their_flush_and_unread_ones_do_not() {
     let storage = MemStorage::new();
-    let db = common::open(&storage, Options { write_buffer_size_bytes: 4 << 20, ..Options::default() }).unwrap();
-    let value = vec![b'v'; 100];
-    for i in 0..4000 {
-        db.put(&common::key(i), &value, false).unwrap();
-    }
-    let read_all = |keys: std::ops::Range<u32>| {
-        for i in keys {
-            assert_eq!(db.get(&common::key(i)).unwrap().as_deref(), Some(value.as_slice()));
-        }
-    };
-    read_all(0..400);
+    let db = memtable_with_reads(&storage, Options::default(), 0..400);
     assert_eq!(db.tables().unwrap().len(), 0, "still in the memtable");
     db.flush().unwrap();
     assert_eq!(db.tables().unwrap().len(), 1);
-    let before = storage.read_calls();
-    read_all(0..400);
-    assert_eq!(storage.read_calls() - before, 0, "the blocks of keys read in the memtable were cached");
-    let before = storage.read_calls();
-    read_all(3000..3400);
-    assert!(storage.read_calls() - before > 5, "keys nobody read are on disk");
+    assert_eq!(
+        reads_during(&storage, || read_range(&db, 0..400)),
+        0,
+        "the blocks of keys read in the memtable were cached"
+    );
+    assert!(reads_during(&storage, || read_range(&db, 3000..3400)) > 5, "keys nobody read are on disk");
 }
 
 /// A flush reads back at most half the block cache's worth of blocks to cache, however many
@@ -533,18 +550,8 @@ fn keys_read_in_the_memtable_stay_cached_after_their_flush_and_unread_ones_do_no
 #[test]
 fn a_flush_warms_no_more_blocks_than_half_the_cache_holds() {
     let storage = MemStorage::new();
-    let options = Options { write_buffer_size_bytes: 4 << 20, cache_size_bytes: 64 * 1024, ..Options::default() };
-    let db = common::open(&storage, options).unwrap();
-    let value = vec![b'v'; 100];
-    for i in 0..4000 {
-        db.put(&common::key(i), &value, false).unwrap();
-    }
-    for i in 0..4000 {
-        assert!(db.get(&common::key(i)).unwrap().is_some());
-    }
-    let before = storage.read_calls();
-    db.flush().unwrap();
-    let flush_reads = storage.read_calls() - before;
+    let db = memtable_with_reads(&storage, Options { cache_size_bytes: 64 * 1024, ..Options::default() }, 0..4000);
+    let flush_reads = reads_during(&storage, || db.flush().unwrap());
     // ~110 blocks hold a read key; half of 64 KiB is 8 blocks, plus the table's own opening
     // reads (footer, index, filter).
     assert!((8..=16).contains(&flush_reads), "{flush_reads} reads during the flush");
@@ -555,17 +562,8 @@ fn a_flush_warms_no_more_blocks_than_half_the_cache_holds() {
 #[test]
 fn the_flush_at_close_warms_no_blocks() {
     let storage = MemStorage::new();
-    let db = common::open(&storage, Options { write_buffer_size_bytes: 4 << 20, ..Options::default() }).unwrap();
-    let value = vec![b'v'; 100];
-    for i in 0..4000 {
-        db.put(&common::key(i), &value, false).unwrap();
-    }
-    for i in 0..4000 {
-        assert!(db.get(&common::key(i)).unwrap().is_some());
-    }
-    let before = storage.read_calls();
-    db.close().unwrap();
-    let close_reads = storage.read_calls() - before;
+    let db = memtable_with_reads(&storage, Options::default(), 0..4000);
+    let close_reads = reads_during(&storage, || db.close().unwrap());
     // The new table's opening reads (footer, index, filter) only; ~110 blocks hold a read key.
     assert!(close_reads <= 8, "{close_reads} reads during close");
 }
