@@ -1214,7 +1214,7 @@ impl Db {
     /// Returns whether there was one.
     fn flush_oldest(&self) -> Result<bool> {
         let inner = &self.inner;
-        let _version = inner.version_lock.lock();
+        let version = inner.version_lock.lock();
         let Some(oldest) = inner.state.read().immutable.first().cloned() else {
             return Ok(false);
         };
@@ -1270,7 +1270,6 @@ impl Db {
         }
         inner.flushes.fetch_add(1, Ordering::Relaxed);
         if let Some(t) = &table {
-            self.warm_read_blocks(t, &read_blocks);
             self.record_event(Event::Flush {
                 table: t.meta.number,
                 bytes: t.meta.file_size,
@@ -1279,6 +1278,13 @@ impl Db {
         }
         inner.flush_cv.notify_all();
         files::remove_obsolete_wals(inner.storage.as_ref(), &inner.dir, log_number);
+        // Writers stalled for this flush were woken above, and the next flush or merge need
+        // not wait for the warming: it only reads the new table, which `table` keeps alive
+        // (if a merge replaces it meanwhile, its blocks leave the cache when it is dropped).
+        drop(version);
+        if let Some(t) = &table {
+            self.warm_read_blocks(t, &read_blocks);
+        }
         Ok(true)
     }
 
@@ -1293,11 +1299,12 @@ impl Db {
     /// best effort, as `carry_heat`.
     fn warm_read_blocks(&self, table: &LiveTable, blocks: &[usize]) {
         let inner = &self.inner;
-        if inner.closed.load(Ordering::SeqCst) {
-            return;
-        }
         let blocks_max = inner.heat.blocks().capacity_bytes() / 2 / inner.options.block_size_bytes.max(1);
         for &i in blocks.iter().take(blocks_max) {
+            // A close that began meanwhile waits for this job: stop at once.
+            if inner.closed.load(Ordering::SeqCst) {
+                return;
+            }
             let _ = table.warm_block(i, CARRY_HEAT_MIN);
         }
     }
