@@ -78,9 +78,10 @@ impl BlockCache {
         }
     }
 
-    /// Caches a block that takes over from blocks a compaction merged away, first warming its
-    /// key in the frequency sketch to `heat` (theirs), so admission weighs it as it weighed
-    /// them rather than as a block never read.
+    /// Caches a block whose keys were read lately elsewhere (in blocks a compaction merged
+    /// away, or in the memtable a flush wrote), first warming its key in the frequency sketch
+    /// to `heat`, so admission weighs it as it weighed those reads rather than as a block
+    /// never read.
     pub fn insert_with_heat(&self, key: BlockKey, block: Arc<Block>, heat: u8) {
         let hash = shard_hash(key);
         let charge = block.size_bytes() + ENTRY_OVERHEAD_BYTES;

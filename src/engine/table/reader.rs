@@ -868,8 +868,9 @@ impl Table {
         self.cache.take_table(self.number)
     }
 
-    /// Reads data block `i` and caches it as if read `heat` times lately (it holds keys of
-    /// blocks that were that hot before a compaction rewrote them; `Db::carry_heat`).
+    /// Reads data block `i` and caches it as if read `heat` times lately: it holds keys of
+    /// blocks that were that hot before a compaction rewrote them (`Db::carry_heat`), or keys
+    /// read while in the memtable a flush just wrote (`Db::warm_read_blocks`).
     pub fn warm_block(&self, i: usize, heat: u8) -> Result<()> {
         let Some(handle) = self.index.handle(i) else { return Ok(()) };
         if let Some(block) = self.block_with(handle, false, false)? {
