@@ -98,6 +98,19 @@ fn flip(storage: &MemStorage, path: &Path, offset: usize) -> Vec<u8> {
     original
 }
 
+/// Puts keys `0..keys` one at a time into the WAL and returns it with where each record ends
+/// (each put is one record, appended before `put` returns).
+fn puts_with_wal_ends(db: &Db, storage: &MemStorage, keys: u32) -> (PathBuf, Vec<usize>) {
+    let wal = files_with(storage, ".wal").pop().expect("a WAL");
+    let ends = (0..keys)
+        .map(|i| {
+            db.put(&key(i), &value(i, 0), false).expect("put");
+            storage.file_bytes(&wal).expect("wal").len()
+        })
+        .collect();
+    (wal, ends)
+}
+
 fn highest_file_number(storage: &MemStorage, dir: &Path) -> u64 {
     storage.list_dir(dir).expect("list").iter().filter_map(|n| files::parse(n)).map(|(n, _)| n).max().unwrap_or(0)
 }
@@ -194,13 +207,7 @@ fn verify_names_damage_in_the_middle_of_an_older_wal_but_not_a_torn_newest_tail(
     const KEYS: u32 = 200;
     let storage = MemStorage::new();
     let db = open(&storage, Options::default()).expect("open");
-    let wal = files_with(&storage, ".wal").pop().expect("a WAL");
-    // Where each record ends (each put is one record, appended before `put` returns).
-    let mut ends = Vec::new();
-    for i in 0..KEYS {
-        db.put(&key(i), &value(i, 0), false).expect("put");
-        ends.push(storage.file_bytes(&wal).expect("wal").len());
-    }
+    let (wal, ends) = puts_with_wal_ends(&db, &storage, KEYS);
     // A crash right after a WAL rotation: the full WAL and a new, empty one are both live.
     let crashed = storage.process_crash();
     drop(db);
@@ -379,12 +386,7 @@ fn repair_keeps_the_valid_prefix_of_a_wal_damaged_in_the_middle() {
     const KEYS: u32 = 300;
     let storage = MemStorage::new();
     let db = open(&storage, Options::default()).expect("open");
-    let wal = files_with(&storage, ".wal").pop().expect("a WAL");
-    let mut ends = Vec::new();
-    for i in 0..KEYS {
-        db.put(&key(i), &value(i, 0), false).expect("put");
-        ends.push(storage.file_bytes(&wal).expect("wal").len());
-    }
+    let (wal, ends) = puts_with_wal_ends(&db, &storage, KEYS);
     let crashed = storage.process_crash();
     drop(db);
     let damage_at = ends[KEYS as usize / 2] + 9; // inside record KEYS/2 + 1
