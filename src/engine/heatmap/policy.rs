@@ -38,6 +38,10 @@
 //!   (benchmark/cache: the loop at 1.1 x capacity was 0.9-1.3 points below moka, and fell to
 //!   81% with the sketch's conservative update; with the margin it is within 0.1 of Belady).
 //!   A scan of one-time keys passes through the small window and never flushes the hot set.
+//! - **Scans**: more than `SCAN_RUN_MIN` consecutive misses on keys of heat 0 (before their
+//!   own access) are taken for a scan; while the run lasts, such keys skip the window (straight
+//!   to the admission duel, which they lose) and the recency table, so the window's keys and
+//!   the gaps the table knows outlive the scan. One counter (`scan_run`).
 //! - **Recency admission**: a candidate that loses on heat still displaces the victim if its
 //!   latest reuse gap, times eight, is shorter than the time the victim has gone unread
 //!   (`reused_sooner`). Gaps come from a recency table (`Recency`: one 32-bit slot per
@@ -105,6 +109,9 @@ const GHOST_FRACTION: f64 = 0.01;
 const RECENCY_ADMISSION_RATIO: u64 = 8;
 /// Heat a window candidate needs before it may displace anything in main.
 const ADMISSION_HEAT_MIN: u8 = 2;
+/// More consecutive misses than this on keys of heat 0 are a scan: while the run lasts, such
+/// keys skip the window (straight to the admission duel) and the recency table.
+const SCAN_RUN_MIN: u32 = 8;
 /// Heat by which a candidate must beat the victim beyond a tie: its own latest access.
 const ADMISSION_MARGIN_HEAT: u8 = 1;
 /// Largest resident hit count (S3-FIFO's and CLOCK's two bits): protected's hand gives an
@@ -226,6 +233,9 @@ pub struct WTinyLfu<K, V> {
     clock: u32,
     /// The hash and reuse gap of the latest miss (its `insert` usually follows).
     last_miss: (u64, u32),
+    /// Consecutive misses on keys of heat 0 (before their own access): more than
+    /// `SCAN_RUN_MIN` is a scan.
+    scan_run: u32,
     /// Keys that recently left for want of room (off unless the owner asks: `track_exits`).
     exits: ExitGhost,
     /// The window's share of the budget as of the latest `resize` from a budget above zero.
@@ -420,6 +430,7 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
             recency: Recency::new(recency_slots, entries),
             clock: 0,
             last_miss: (0, u32::MAX),
+            scan_run: 0,
             exits: ExitGhost::default(),
             window_share: WINDOW_FRACTION_INITIAL,
         }
@@ -457,16 +468,22 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.sketch.increment(hash);
+        let before = self.sketch.increment(hash);
         let now = self.clock;
         self.clock = now.wrapping_add(1);
-        let gap = self.recency.visit(hash, now);
         let found = self.index.get(key).copied();
+        // A scan's key (a miss on a key of heat 0 within a run of them, `insert`) leaves the
+        // recency table alone: a scan longer than the table would overwrite every slot, and
+        // the keys read around it would come back with no gap known.
+        let scanning = found.is_none() && before == 0 && self.scan_run >= SCAN_RUN_MIN;
+        let gap = if scanning { None } else { self.recency.visit(hash, now) };
         self.record(found.is_some(), hash);
         let Some(at) = found else {
             self.last_miss = (hash, gap.unwrap_or(u32::MAX));
+            self.scan_run = if before == 0 { self.scan_run.saturating_add(1) } else { 0 };
             return None;
         };
+        self.scan_run = 0;
         if let Some(n) = self.node_mut(at) {
             n.gap = now.wrapping_sub(n.stamp);
             n.stamp = now;
@@ -549,7 +566,13 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
                 }
             };
             self.index.insert(key, at);
-            self.link_front(at, WINDOW);
+            if self.last_miss.0 == hash && self.scan_run > SCAN_RUN_MIN {
+                // A scan's key goes straight to the admission duel, which a key of heat 0
+                // loses: the window's keys outlive the scan.
+                self.admit(at);
+            } else {
+                self.link_front(at, WINDOW);
+            }
         }
         self.evict();
     }
@@ -1222,6 +1245,75 @@ mod tests {
         assert_eq!(state(&c, 100), Some((PROTECTED, 0)));
         assert_eq!(state(&c, 0), Some((PROBATION, 0)), "demoted at the hand's first pass");
         assert!((1..16).all(|k| state(&c, k) == Some((PROTECTED, 3))), "the hand passed over others");
+    }
+
+    #[test]
+    fn a_scan_passes_the_window_by() {
+        // 1,000 entries and a window of 50 holding the latest 50 new keys, each read once
+        // between hits on the hot set. A scan of 500 one-time keys follows. Through the window,
+        // they would push every one of the 50 out to the admission duel, which keys read once
+        // lose. A run of more than `SCAN_RUN_MIN` misses on keys of heat 0 is taken for a scan,
+        // and its keys go straight to the duel: the window keeps most of them (a
+        // key the sketch's collisions show warm breaks the run, and the next few go through it).
+        let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(1000, 1, 16_000);
+        c.window_bytes_target = 50;
+        let read = |c: &mut WTinyLfu<u64, ()>, k: u64| {
+            let hit = c.get(&k, h(k)).is_some();
+            if !hit {
+                c.insert(k, h(k), (), 1);
+            }
+            hit
+        };
+        for k in 0..1000u64 {
+            read(&mut c, k);
+        }
+        for k in 2000..2050u64 {
+            assert!(read(&mut c, 100), "the hot set is cached");
+            read(&mut c, k);
+        }
+        let in_window = |c: &WTinyLfu<u64, ()>, k: u64| {
+            c.index.get(&k).and_then(|&at| c.node(at)).is_some_and(|n| n.list == WINDOW)
+        };
+        assert!((2000..2050).all(|k| in_window(&c, k)));
+        for k in 3000..3500u64 {
+            read(&mut c, k);
+        }
+        let kept = (2000..2050).filter(|&k| in_window(&c, k)).count();
+        assert!(kept >= 25, "the scan flushed the window: {kept} of 50 kept");
+        assert_eq!(c.window_bytes_target, 50, "the climber did not move");
+    }
+
+    #[test]
+    fn a_scan_leaves_the_recency_table_alone() {
+        // 1,000 entries and as many recency slots. Keys 2000-2049, read once and turned away,
+        // are read again after a scan of 1,000 one-time keys: the scan's keys (past the run's
+        // first few) write no slot, so the table still knows most of the 50 keys' gaps. Had
+        // they written theirs, each slot would have been overwritten with odds of 1 - 1/e.
+        let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(1000, 1, 16_000);
+        let read = |c: &mut WTinyLfu<u64, ()>, k: u64| {
+            let hit = c.get(&k, h(k)).is_some();
+            if !hit {
+                c.insert(k, h(k), (), 1);
+            }
+            hit
+        };
+        for k in 0..1000u64 {
+            read(&mut c, k);
+        }
+        for k in 2000..2050u64 {
+            assert!(read(&mut c, 100), "the hot set is cached");
+            assert!(!read(&mut c, k));
+        }
+        for k in 3000..4000u64 {
+            read(&mut c, k);
+        }
+        let mut known = 0;
+        for k in 2000..2050u64 {
+            assert!(read(&mut c, 100));
+            assert!(c.get(&k, h(k)).is_none());
+            known += usize::from(c.last_miss.0 == h(k) && c.last_miss.1 != u32::MAX);
+        }
+        assert!(known >= 40, "the scan overwrote the recency table: {known} of 50 gaps known");
     }
 
     #[test]
