@@ -74,9 +74,11 @@ impl FrequencySketch {
             .unwrap_or(0)
     }
 
-    /// Counts one access (conservative update: only the counters at the minimum grow).
-    pub fn increment(&mut self, hash: u64) {
-        let min = u64::from(self.frequency(hash));
+    /// Counts one access (conservative update: only the counters at the minimum grow);
+    /// returns the key's estimate before it.
+    pub fn increment(&mut self, hash: u64) -> u8 {
+        let before = self.frequency(hash);
+        let min = u64::from(before);
         let mut added = false;
         for i in 0..4 {
             let (index, offset) = self.slot(hash, i);
@@ -93,6 +95,7 @@ impl FrequencySketch {
                 self.halve();
             }
         }
+        before
     }
 
     /// Halves every counter (aging).
