@@ -562,3 +562,24 @@ fn the_flush_at_close_warms_no_blocks() {
     // The new table's opening reads (footer, index, filter) only; ~110 blocks hold a read key.
     assert!(close_reads <= 8, "{close_reads} reads during close");
 }
+
+/// The bound is on bytes, not on blocks of the nominal size: a block holding a large value is
+/// that value's size, so counting blocks let a flush of large values read back several times
+/// half the cache (28 blocks of 20 KiB, 560 KiB, for a 256 KiB cache).
+#[test]
+fn a_flush_of_large_values_reads_back_no_more_than_half_the_cache_in_bytes() {
+    let storage = MemStorage::new();
+    let options = Options { cache_size_bytes: 256 * 1024, write_buffer_size_bytes: 4 << 20, ..Options::default() };
+    let db = common::open(&storage, options).unwrap();
+    let value = vec![b'v'; 20 * 1024];
+    for i in 0..150 {
+        db.put(&common::key(i), &value, false).unwrap();
+    }
+    for i in 0..150 {
+        assert_eq!(db.get(&common::key(i)).unwrap().as_deref(), Some(value.as_slice()));
+    }
+    let flush_reads = reads_during(&storage, || db.flush().unwrap());
+    // Half the cache's block share (under 128 KiB) is used up by the 6th block of 20 KiB; plus
+    // the table's own 4 opening reads (header, footer, filter, index).
+    assert!(flush_reads <= 6 + 4, "{flush_reads} reads during the flush");
+}

@@ -1299,13 +1299,16 @@ impl Db {
     /// best effort, as `carry_heat`.
     fn warm_read_blocks(&self, table: &LiveTable, blocks: &[usize]) {
         let inner = &self.inner;
-        let blocks_max = inner.heat.blocks().capacity_bytes() / 2 / inner.options.block_size_bytes.max(1);
-        for &i in blocks.iter().take(blocks_max) {
+        // Counted in the bytes read back: a block holding a large value is that value's size,
+        // not `block_size_bytes`; one that fails to read counts as a block of that size.
+        let mut bytes_left = inner.heat.blocks().capacity_bytes() / 2;
+        for &i in blocks {
             // A close that began meanwhile waits for this job: stop at once.
-            if inner.closed.load(Ordering::SeqCst) {
+            if bytes_left == 0 || inner.closed.load(Ordering::SeqCst) {
                 return;
             }
-            let _ = table.warm_block(i, CARRY_HEAT_MIN);
+            let bytes = table.warm_block(i, CARRY_HEAT_MIN).unwrap_or(0);
+            bytes_left = bytes_left.saturating_sub(bytes.max(inner.options.block_size_bytes));
         }
     }
 

@@ -175,8 +175,12 @@ impl ReadMarks {
 
     /// Makes room for `slots` slots (the writer, under the write lock).
     fn grow_to(&mut self, slots: usize) {
-        while self.words.len() * Self::SLOTS_PER_WORD < slots {
-            self.words.push(AtomicU64::new(0));
+        let words = slots.div_ceil(Self::SLOTS_PER_WORD);
+        if words > self.words.len() {
+            // A power of two of words, as `growth_bound` counts (a `Vec` left to itself
+            // starts at 4).
+            self.words.reserve_exact(words.next_power_of_two() - self.words.len());
+            self.words.resize_with(words, || AtomicU64::new(0));
         }
     }
 
@@ -749,6 +753,17 @@ mod tests {
         .unwrap_or_default();
         // Both versions of k007 come with the mark.
         assert_eq!(read_keys, ["k007", "k007", "k063", "k064", "k199"]);
+    }
+
+    #[test]
+    fn read_marks_never_grow_past_their_growth_bound() {
+        let mut marks = ReadMarks::default();
+        for slots in 1..5000 {
+            let (bound, before) = (marks.growth_bound(slots), marks.size_bytes());
+            marks.grow_to(slots);
+            let grew = marks.size_bytes() - before;
+            assert!(grew <= bound, "{slots} slots: grew {grew} B, bound {bound} B");
+        }
     }
 
     #[test]

@@ -870,13 +870,14 @@ impl Table {
 
     /// Reads data block `i` and caches it as if read `heat` times lately: it holds keys of
     /// blocks that were that hot before a compaction rewrote them (`Db::carry_heat`), or keys
-    /// read while in the memtable a flush just wrote (`Db::warm_read_blocks`).
-    pub fn warm_block(&self, i: usize, heat: u8) -> Result<()> {
-        let Some(handle) = self.index.handle(i) else { return Ok(()) };
-        if let Some(block) = self.block_with(handle, false, false)? {
-            self.cache.insert_with_heat((self.number, handle.offset), block, heat);
-        }
-        Ok(())
+    /// read while in the memtable a flush just wrote (`Db::warm_read_blocks`). Returns the
+    /// block's decoded bytes (0 when there is no block `i`).
+    pub fn warm_block(&self, i: usize, heat: u8) -> Result<usize> {
+        let Some(handle) = self.index.handle(i) else { return Ok(0) };
+        let Some(block) = self.block_with(handle, false, false)? else { return Ok(0) };
+        let bytes = block.size_bytes();
+        self.cache.insert_with_heat((self.number, handle.offset), block, heat);
+        Ok(bytes)
     }
 
     /// Reports a malformed block found by an iterator.
