@@ -18,7 +18,12 @@
 //!   earned its place with one hit keeps it only by a second one. (benchmark/cache, alone,
 //!   four trace seeds: Zipf at 1% +900 to +1,600 hits, the byte-weighted browser mix at 2 MiB
 //!   +1,900 to +2,500, every other row up but 4 MiB on one seed (-161); the browser mix at 1%
-//!   280-830 down, where protected's stickier entries paid.)
+//!   280-830 down, where protected's stickier entries paid.) Unless the hit shows the entry
+//!   hot: it came back within the cache's entries, or the sketch counts it more than
+//!   `PROMOTION_SPEND_HEAT_MAX`; such an entry keeps the hit. (The browser mix at 1%, hits
+//!   against S3-FIFO, seeds 0 / 10 / 20 / 30: -2,086 / -2,201 / -1,840 / -2,195 -> -1,717 /
+//!   -1,715 / -1,660 / -1,892; every other row within 212 hits of before, most up, the
+//!   byte-weighted 8 MiB +186 to +897 on three seeds.)
 //! - **Resident hits as heat**: a main entry's heat, when it is a victim candidate, is the
 //!   larger of the sketch's estimate and its resident hit count. The sketch is halved every
 //!   2.5 accesses per entry and flooded by scans and one-time keys, so at a small cache it
@@ -70,9 +75,9 @@
 //! foyer's W-TinyLFU and S3-FIFO on Zipf 0.9 (+0.89, +0.31 points at 1% and 10%), Zipf 0.99
 //! (+0.87, +0.11), the browser mix at 10% (+0.95), the loops (+203 hits of a million at
 //! 1,000, +0.47 at 10,000) and the byte-weighted browser mix (+0.98, +0.91, +0.24 at 2, 4,
-//! 8 MiB of HOT); behind S3-FIFO on the browser mix at 1% (-0.14; -0.15 on the second seed;
-//! -0.11 and -0.13 before promotion spent a hit, -0.27 on both before the CLOCK protected
-//! segment).
+//! 8 MiB of HOT); behind S3-FIFO on the browser mix at 1% (-0.12 on the first two seeds;
+//! -0.14 and -0.15 when every promotion spent its hit, -0.11 and -0.13 before promotion spent
+//! one, -0.27 on both before the CLOCK protected segment).
 //!
 //! Not thread-safe by itself: the HeatMap shards keys over several policies, each behind its
 //! own lock. All operations are O(1), amortized for a promotion (an intrusive doubly linked
@@ -122,6 +127,12 @@ const ADMISSION_MARGIN_HEAT: u8 = 1;
 /// Largest resident hit count (S3-FIFO's and CLOCK's two bits): protected's hand gives an
 /// entry one second chance per hit, up to this many.
 const RESIDENT_HITS_MAX: u8 = 3;
+/// A promotion spends its hit only if the sketch counts the entry at most this hot and its
+/// reuse gap is not under the cache's entries (`on_hit`). benchmark/cache, four trace seeds,
+/// against this: 1 gives the browser mix at 1% 170-370 hits more but costs the byte-weighted
+/// 8 MiB 1,200-2,400; 3 gives the row 150-220 fewer on three seeds. A gap under 1.5 or 2 x
+/// the entries instead: the row up to 250 more on some seeds, Zipf 0.9 at 1% down 340-440.
+const PROMOTION_SPEND_HEAT_MAX: u8 = 2;
 /// Entries from probation's LRU end among which admission picks the coldest as the victim.
 const VICTIM_SAMPLE_PROBATION: usize = 6;
 /// Entries from protected's LRU end also considered (a once-hot entry gone cold).
@@ -755,10 +766,14 @@ impl<K: Hash + Eq + Clone, V: Clone> WTinyLfu<K, V> {
                 self.unlink(at);
                 let weight = self.node(at).map_or(0, |n| n.weight);
                 self.trim_protected(weight);
-                // The hit that promotes is spent on the promotion: an entry hit once in
+                // The hit that promotes is spent on the promotion (an entry hit once in
                 // probation enters protected with no hit left, and the hand demotes it at its
-                // next pass unless it is hit again.
-                if let Some(n) = self.node_mut(at) {
+                // next pass unless it is hit again), unless it shows the entry hot: it came
+                // back within the cache's entries, or the sketch counts it read often.
+                let hot = self.node(at).is_some_and(|n| {
+                    (n.gap as usize) < self.index.len() || self.sketch.frequency(n.hash) > PROMOTION_SPEND_HEAT_MAX
+                });
+                if let Some(n) = self.node_mut(at).filter(|_| !hot) {
                     n.hits = n.hits.saturating_sub(1);
                 }
                 self.link_front(at, PROTECTED);
@@ -1227,10 +1242,12 @@ mod tests {
     #[test]
     fn promotion_spends_the_hit_that_promotes() {
         // 20 entries, no window: protected holds 16. Keys 0-15 are promoted by one probation
-        // hit each, which they spend on the way (no resident hit left); keys 1-15 are then hit
-        // three times in protected, key 0 not again. One more promotion overflows protected
-        // once: its hand finds key 0 with no hit left and demotes it at once, passing over no
-        // other entry, and the others keep their three hits. Had the promoting hit stayed,
+        // hit each, which they spend on the way (no resident hit left: each comes back 16
+        // accesses after its read, not under the cache's 16 entries, and the sketch counts it
+        // twice); keys 1-15 are then hit three times in protected, key 0 not again. One more
+        // promotion (as long after its read) overflows protected once: its hand finds key 0
+        // with no hit left and demotes it at once, passing over no other entry, and the others
+        // keep their three hits. Had the promoting hit stayed,
         // key 0 would have had one to spend, and the hand would have lapped protected, taking
         // a hit from every entry, before it came back to demote key 0.
         let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(20, 1, 4096);
@@ -1251,10 +1268,40 @@ mod tests {
         }
         assert!(c.get(&100, h(100)).is_none());
         c.insert(100, h(100), (), 1);
+        for k in (1..16u64).chain(1..3) {
+            assert!(c.get(&k, h(k)).is_some());
+        }
         assert!(c.get(&100, h(100)).is_some());
         assert_eq!(state(&c, 100), Some((PROTECTED, 0)));
         assert_eq!(state(&c, 0), Some((PROBATION, 0)), "demoted at the hand's first pass");
         assert!((1..16).all(|k| state(&c, k) == Some((PROTECTED, 3))), "the hand passed over others");
+    }
+
+    #[test]
+    fn a_promotion_that_shows_the_entry_hot_keeps_its_hit() {
+        // 20 entries, no window: keys 0-15 read once each, all in probation. Key 15 is hit
+        // at once (a reuse gap of 1, under the cache's 16 entries): it keeps the hit that
+        // promotes it. Key 0 is hit 17 accesses after its read, its sketch heat 2: the
+        // promotion spends its hit. Key 1, as long unread but warmed to heat 4 by reads
+        // elsewhere (`touch`), keeps its hit too. Spending always, all three would enter
+        // protected with none.
+        let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(20, 1, 4096);
+        let state =
+            |c: &WTinyLfu<u64, ()>, k: u64| c.index.get(&k).and_then(|&at| c.node(at)).map(|n| (n.list, n.hits));
+        for k in 0..16u64 {
+            assert!(c.get(&k, h(k)).is_none());
+            c.insert(k, h(k), (), 1);
+        }
+        assert!(c.get(&15, h(15)).is_some());
+        assert_eq!(state(&c, 15), Some((PROTECTED, 1)), "back within the cache's entries");
+        assert!(c.get(&0, h(0)).is_some());
+        assert_eq!(c.heat(h(0)), 2);
+        assert_eq!(state(&c, 0), Some((PROTECTED, 0)), "long gap, low heat: spent");
+        c.touch(h(1));
+        c.touch(h(1));
+        assert!(c.get(&1, h(1)).is_some());
+        assert!(c.heat(h(1)) > PROMOTION_SPEND_HEAT_MAX);
+        assert_eq!(state(&c, 1), Some((PROTECTED, 1)), "hot in the sketch");
     }
 
     #[test]
