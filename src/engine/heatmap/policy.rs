@@ -994,6 +994,15 @@ mod tests {
         k.wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 
+    /// A read as the owner makes it: a miss inserts the key. Whether it hit.
+    fn read(c: &mut WTinyLfu<u64, ()>, k: u64) -> bool {
+        let hit = c.get(&k, h(k)).is_some();
+        if !hit {
+            c.insert(k, h(k), (), 1);
+        }
+        hit
+    }
+
     #[test]
     fn never_exceeds_its_budget_and_serves_hits() {
         let mut c: WTinyLfu<u64, u64> = WTinyLfu::new(10_000, 100, 4096);
@@ -1135,13 +1144,6 @@ mod tests {
         // entries would hold it. The climber must see that in the rejected keys' ghost.
         let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(1000, 1, 13_000);
         let mut x = 0x2545_f491_4f6c_dd1du64;
-        let read = |c: &mut WTinyLfu<u64, ()>, k: u64| {
-            let hit = c.get(&k, h(k)).is_some();
-            if !hit {
-                c.insert(k, h(k), (), 1);
-            }
-            hit
-        };
         let mut second_hits = 0;
         for i in 0..200_000u64 {
             let fresh = 1_000_000 + i;
@@ -1315,11 +1317,6 @@ mod tests {
         // before each read of key 1000 ends the run of misses on keys of heat 0 before it, so
         // neither read is taken for a scan's.)
         let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(100, 1, 4096);
-        let read = |c: &mut WTinyLfu<u64, ()>, k: u64| {
-            if c.get(&k, h(k)).is_none() {
-                c.insert(k, h(k), (), 1);
-            }
-        };
         for k in 0..100u64 {
             read(&mut c, k);
         }
@@ -1349,13 +1346,6 @@ mod tests {
         // key the sketch's collisions show warm breaks the run, and the next few go through it).
         let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(1000, 1, 16_000);
         c.window_bytes_target = 50;
-        let read = |c: &mut WTinyLfu<u64, ()>, k: u64| {
-            let hit = c.get(&k, h(k)).is_some();
-            if !hit {
-                c.insert(k, h(k), (), 1);
-            }
-            hit
-        };
         for k in 0..1000u64 {
             read(&mut c, k);
         }
@@ -1382,13 +1372,6 @@ mod tests {
         // first few) write no slot, so the table still knows most of the 50 keys' gaps. Had
         // they written theirs, each slot would have been overwritten with odds of 1 - 1/e.
         let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(1000, 1, 16_000);
-        let read = |c: &mut WTinyLfu<u64, ()>, k: u64| {
-            let hit = c.get(&k, h(k)).is_some();
-            if !hit {
-                c.insert(k, h(k), (), 1);
-            }
-            hit
-        };
         for k in 0..1000u64 {
             read(&mut c, k);
         }
