@@ -51,15 +51,7 @@ fn main() {
         .iter()
         .map(|&(s, seed)| (s, trace::zipf(100_000, s, req(1_000_000), seed + seed_offset)))
         .collect();
-    let browser = trace::browser_mix(
-        &trace::BrowserMix {
-            requests: req(1_000_000),
-            history_initial: 10_000,
-            bookmarks: 5_000,
-            scan_every: req(50_000),
-        },
-        3 + seed_offset,
-    );
+    let browser = trace::browser_mix(&trace::BrowserMix::standard(req), trace::BROWSER_MIX_SEED + seed_offset);
     let loops: Vec<(usize, Trace)> =
         [1_000usize, 10_000].iter().map(|&c| (c, trace::looping(c * 11 / 10, req(1_000_000)))).collect();
 

@@ -7,10 +7,10 @@
 //! `cargo run --release --example s3fifo_parts` (~10 s); `CACHE_BENCH_SEED` as for the benchmark.
 #![allow(clippy::unwrap_used, clippy::cast_precision_loss, missing_docs, dead_code)]
 
-#[path = "../src/trace.rs"]
-mod trace;
 #[path = "../src/policies.rs"]
 mod policies;
+#[path = "../src/trace.rs"]
+mod trace;
 use policies::Policy;
 
 use std::collections::{HashMap, VecDeque};
@@ -163,10 +163,7 @@ fn heatmap_hits(keys: &[u64], cap: usize) -> u64 {
 
 fn main() {
     let seed: u64 = std::env::var("CACHE_BENCH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let t = trace::browser_mix(
-        &trace::BrowserMix { requests: 1_000_000, history_initial: 10_000, bookmarks: 5_000, scan_every: 50_000 },
-        3 + seed,
-    );
+    let t = trace::browser_mix(&trace::BrowserMix::standard(|n| n), trace::BROWSER_MIX_SEED + seed);
     let cap = (t.distinct as f64 * 0.01) as usize;
     println!("browser mix seed {seed}: {} requests, cap {cap}", t.keys.len());
     println!("foyer S3-FIFO: {}", foyer_hits(&t.keys, cap));

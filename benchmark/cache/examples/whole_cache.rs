@@ -229,8 +229,8 @@ fn run(t: &trace::Trace, cache_bytes: usize) -> Tally {
 
 fn main() {
     let t = trace::browser_mix(
-        &BrowserMix { requests: 1_000_000, history_initial: 10_000, bookmarks: 5_000, scan_every: 50_000 },
-        3 + std::env::var("CACHE_BENCH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0),
+        &BrowserMix::standard(|n| n),
+        trace::BROWSER_MIX_SEED + std::env::var("CACHE_BENCH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0),
     );
     println!("Browser mix through the engine: {}\n", t.name);
     println!(

@@ -233,15 +233,7 @@ fn main() {
         }
     }
 
-    let t = trace::browser_mix(
-        &trace::BrowserMix {
-            requests: req(1_000_000),
-            history_initial: 10_000,
-            bookmarks: 5_000,
-            scan_every: req(50_000),
-        },
-        3 + seed_offset,
-    );
+    let t = trace::browser_mix(&trace::BrowserMix::standard(req), trace::BROWSER_MIX_SEED + seed_offset);
     for (share, label) in [(0.01, "1% of its distinct keys"), (0.10, "10% of its distinct keys")] {
         unit_table(&t, (t.distinct as f64 * share) as usize, label, &mut out);
         flush(&mut out, &mut all);

@@ -148,6 +148,18 @@ pub struct BrowserMix {
     pub scan_every: usize,
 }
 
+impl BrowserMix {
+    /// The benchmark's mix: 1,000,000 requests over 10,000 history entries at the start and
+    /// 5,000 bookmarks, a full history scan every 50,000; `scaled` maps each count
+    /// (`CACHE_BENCH_SCALE`). Its trace seed is 3 plus `CACHE_BENCH_SEED`.
+    pub fn standard(scaled: impl Fn(usize) -> usize) -> Self {
+        Self { requests: scaled(1_000_000), history_initial: 10_000, bookmarks: 5_000, scan_every: scaled(50_000) }
+    }
+}
+
+/// The browser mix's trace seed: 3, offset by `CACHE_BENCH_SEED`.
+pub const BROWSER_MIX_SEED: u64 = 3;
+
 pub const BOOKMARK_BASE: u64 = 1 << 40;
 pub const SETTINGS_THEME: u64 = 2 << 40;
 

@@ -1000,6 +1000,11 @@ mod tests {
         k.wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
 
+    /// The list a cached key is on and its resident hits.
+    fn state(c: &WTinyLfu<u64, ()>, k: u64) -> Option<(u8, u8)> {
+        c.index.get(&k).and_then(|&at| c.node(at)).map(|n| (n.list, n.hits))
+    }
+
     /// A read as the owner makes it: a miss inserts the key. Whether it hit.
     fn read(c: &mut WTinyLfu<u64, ()>, k: u64) -> bool {
         let hit = c.get(&k, h(k)).is_some();
@@ -1259,8 +1264,6 @@ mod tests {
         // key 0 would have had one to spend, and the hand would have lapped protected, taking
         // a hit from every entry, before it came back to demote key 0.
         let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(20, 1, 4096);
-        let state =
-            |c: &WTinyLfu<u64, ()>, k: u64| c.index.get(&k).and_then(|&at| c.node(at)).map(|n| (n.list, n.hits));
         for k in 0..16u64 {
             assert!(c.get(&k, h(k)).is_none());
             c.insert(k, h(k), (), 1);
@@ -1294,8 +1297,6 @@ mod tests {
         // elsewhere (`touch`), keeps its hit too. Spending always, all three would enter
         // protected with none.
         let mut c: WTinyLfu<u64, ()> = WTinyLfu::new(20, 1, 4096);
-        let state =
-            |c: &WTinyLfu<u64, ()>, k: u64| c.index.get(&k).and_then(|&at| c.node(at)).map(|n| (n.list, n.hits));
         for k in 0..16u64 {
             assert!(c.get(&k, h(k)).is_none());
             c.insert(k, h(k), (), 1);
