@@ -1278,9 +1278,10 @@ impl Db {
         }
         inner.flush_cv.notify_all();
         files::remove_obsolete_wals(inner.storage.as_ref(), &inner.dir, log_number);
-        // Writers stalled for this flush were woken above, and the next flush or merge need
-        // not wait for the warming: it only reads the new table, which `table` keeps alive
-        // (if a merge replaces it meanwhile, its blocks leave the cache when it is dropped).
+        // Writers stalled for this flush were woken above, and a merge need not wait for the
+        // warming: it only reads the new table, which `table` keeps alive (if a merge replaces
+        // it meanwhile, its blocks leave the cache when it is dropped). The next background
+        // flush does wait: this job ends with the warming.
         drop(version);
         if let Some(t) = &table {
             self.warm_read_blocks(t, &read_blocks);
